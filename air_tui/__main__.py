@@ -1,0 +1,3 @@
+from air_tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Domain models and vocabularies; imports nothing but the stdlib and pydantic."""

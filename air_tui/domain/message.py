@@ -1,0 +1,108 @@
+"""The domain message: what ingest reads out of one email, ready to index and investigate."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from air_tui.domain.vocab import ParseStatus
+
+
+class Address(BaseModel):
+    """One mailbox from an address header."""
+
+    display_name: str = ""
+    address: str = ""
+    """Lower-cased `local@domain`; empty when the header held no usable address."""
+
+    @property
+    def domain(self) -> str:
+        return self.address.rpartition("@")[2] if "@" in self.address else ""
+
+
+class AuthResult(BaseModel):
+    """One method result from an Authentication-Results header."""
+
+    method: str
+    """`spf`, `dkim`, `dmarc`, `arc`, `compauth` and so on, lower case."""
+    result: str
+    """`pass`, `fail`, `softfail`, `none`, `neutral`, `temperror`, `permerror`, …"""
+    authserv_id: str = ""
+    properties: dict[str, str] = Field(default_factory=dict)
+    """Properties such as `header.from` or `header.d`, keyed by `ptype.property`."""
+
+
+class Url(BaseModel):
+    """A URL found in a message body."""
+
+    url: str
+    """The URL as found, with HTML entities decoded."""
+    host: str = ""
+    """Lower-cased host, empty when it could not be read."""
+    registrable_domain: str = ""
+    """The host's registrable domain from the public suffix list, or the host itself."""
+    source: str = "text"
+    """Where the URL came from: `text`, `href`, `src` or `form`."""
+    link_text: str = ""
+    """Visible text of the anchor, for HTML links."""
+
+
+class Attachment(BaseModel):
+    """A non-body MIME part."""
+
+    filename: str = ""
+    content_type: str = ""
+    size: int = 0
+    sha256: str = ""
+    extension: str = ""
+    """Lower-cased last extension without the dot, empty when the name has none."""
+
+
+class MessageLocation(BaseModel):
+    """Where a message sits: the mailbox, folder and its key in that folder's store."""
+
+    mailbox: str = ""
+    folder: str = ""
+    key: str = ""
+    """Store key: the Maildir unique name, a path, or an mbox index."""
+    path: str = ""
+
+
+class EmailMessage(BaseModel):
+    """A parsed message. Every string in it is attacker-controlled text."""
+
+    id: str
+    """Stable id of this copy: derived from mailbox and store key, not from content."""
+    location: MessageLocation = Field(default_factory=MessageLocation)
+    internet_message_id: str = ""
+    sha256: str = ""
+    """Hash of the raw bytes as stored."""
+    size: int = 0
+    subject: str = ""
+    sender: Address = Field(default_factory=Address)
+    """The From header's first address."""
+    return_path: str = ""
+    reply_to: list[Address] = Field(default_factory=list)
+    to: list[Address] = Field(default_factory=list)
+    cc: list[Address] = Field(default_factory=list)
+    date: datetime | None = None
+    """The Date header, timezone-aware, or None when missing or unreadable."""
+    received_at: datetime | None = None
+    """When the copy was delivered to this mailbox, from the store if it knows."""
+    sender_ip: str = ""
+    """Originating IP address from the Received chain, empty when unknown."""
+    auth_results: list[AuthResult] = Field(default_factory=list)
+    body_text: str = ""
+    """Plain text of the body (HTML converted to text), bounded in length."""
+    urls: list[Url] = Field(default_factory=list)
+    attachments: list[Attachment] = Field(default_factory=list)
+    parse_status: ParseStatus = ParseStatus.PARSED
+    parse_warnings: list[str] = Field(default_factory=list)
+    """Each problem met while parsing, in plain words, so nothing fails silently."""
+    parse_error: str = ""
+    """Why parsing failed, when `parse_status` is `failed`."""
+
+    @property
+    def recipients(self) -> list[Address]:
+        return [*self.to, *self.cc]
