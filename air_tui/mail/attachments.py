@@ -1,0 +1,138 @@
+"""Attachment records: name, type, size and hash of each non-body part.
+
+Attachment bytes are hashed in memory and never written anywhere: corpus and
+user files contain live malware.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from email.generator import BytesGenerator
+from email.message import Message
+from email.policy import compat32
+from email.policy import default as default_policy
+from io import BytesIO
+
+from air_tui.domain.message import Attachment
+from air_tui.mail.cleaning import clean_line, quote_for_warning
+from air_tui.mail.diagnostics import WarningLog
+from air_tui.mail.headers import HEADER_ERRORS, RawHeaders, decode_header_text
+from air_tui.mail.mime import PartInfo
+
+_EXTENSION = re.compile(r"^[\w-]{1,32}$")
+
+
+def file_attachment(info: PartInfo, data: bytes) -> Attachment:
+    """Describe a leaf part from its headers and decoded bytes.
+
+    Args:
+        info: The part's headers.
+        data: The payload with its transfer encoding undone.
+
+    Returns:
+        The attachment record.
+    """
+    filename = clean_line(info.filename.strip())
+    return Attachment(
+        filename=filename,
+        content_type=clean_line(info.content_type),
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        extension=file_extension(filename),
+    )
+
+
+def message_attachment(part: Message, info: PartInfo, linesep: str, warnings: WarningLog) -> Attachment:
+    """Describe an attached message (`message/*`) as one attachment.
+
+    The attached message is serialised again by the stdlib generator, with
+    source header lines kept unfolded, and that byte string is hashed. The
+    result can differ from the bytes on the wire where the parser normalised
+    them. Without a filename, the attachment is named after the attached
+    message's subject with `.eml` appended.
+
+    Args:
+        part: The `message/*` part.
+        info: Its headers.
+        linesep: Line ending of the outer message, so the bytes match it.
+        warnings: Where problems are recorded.
+
+    Returns:
+        The attachment record.
+    """
+    payload = part.get_payload()
+    inner = payload if isinstance(payload, list) else []
+    for message in inner:
+        _report_unreadable_multipart(message, info, warnings)
+    if inner:
+        data = b"".join(_serialise(message, linesep, info, warnings) for message in inner)
+    else:
+        raw = part.get_payload(decode=True)
+        data = raw if isinstance(raw, bytes) else b""
+    filename = clean_line(info.filename.strip())
+    if not filename and info.content_type == "message/rfc822":
+        subject = ""
+        if inner:
+            subject_value = RawHeaders(inner[0]).first("subject")
+            subject = clean_line(decode_header_text(subject_value)).strip() if subject_value else ""
+        filename = f"{subject or 'attached message'}.eml"
+    return Attachment(
+        filename=filename,
+        content_type=clean_line(info.content_type),
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        extension=file_extension(filename),
+    )
+
+
+def file_extension(filename: str) -> str:
+    """Return the lower-cased last extension of a file name, without the dot.
+
+    Invisible format characters and trailing dots or spaces are ignored, as
+    Windows ignores them, so `invoice.exe\\u200b` still yields `exe`.
+
+    Args:
+        filename: The decoded file name.
+
+    Returns:
+        The extension, or "" when the name has none.
+    """
+    visible = "".join(char for char in filename if unicodedata.category(char) != "Cf")
+    name = re.split(r"[\\/]", visible)[-1].rstrip(". ")
+    stem, dot, extension = name.rpartition(".")
+    if not dot or not stem or _EXTENSION.match(extension) is None:
+        return ""
+    return extension.lower()
+
+
+def _report_unreadable_multipart(message: Message, info: PartInfo, warnings: WarningLog) -> None:
+    """Warn when the attached message is a multipart whose boundary never appears.
+
+    Its parts are not read here, but the analyst should know the attached
+    message is broken or, for `message/rfc822-headers`, contains no body at all.
+    """
+    try:
+        content_type = message.get_content_type()
+        boundary = message.get_boundary()
+    except HEADER_ERRORS:
+        return
+    if content_type.startswith("multipart/") and isinstance(message.get_payload(), str):
+        warnings.add(
+            f"{info.label}: the attached message is {content_type}, but its declared boundary "
+            f"{quote_for_warning(boundary or '')} never appears, so it holds no readable parts"
+        )
+
+
+def _serialise(message: Message, linesep: str, info: PartInfo, warnings: WarningLog) -> bytes:
+    policies = (default_policy.clone(refold_source="none", linesep=linesep), compat32.clone(linesep=linesep))
+    for policy in policies:
+        buffer = BytesIO()
+        try:
+            BytesGenerator(buffer, policy=policy).flatten(message)
+        except HEADER_ERRORS:
+            continue
+        return buffer.getvalue()
+    warnings.add(f"{info.label}: the attached message could not be serialised; its hash covers no bytes")
+    return b""

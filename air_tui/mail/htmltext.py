@@ -1,0 +1,148 @@
+"""HTML bodies turned into plain text, with the links they carry."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+MAX_LINK_TEXT_CHARS = 1_000
+
+_BLOCK_TAGS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "br", "center", "dd", "div", "dl", "dt",
+        "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6",
+        "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody",
+        "td", "tfoot", "th", "thead", "tr", "ul",
+    }
+)  # fmt: skip
+_HIDDEN_TAGS = frozenset({"iframe", "noembed", "noframes", "script", "style", "template", "title"})
+_SRC_TAGS = frozenset({"img", "iframe", "frame", "embed", "script", "source", "input", "video", "audio", "track"})
+_HREF_TAGS = frozenset({"a", "area", "link"})
+_SPACE_RUN = re.compile(r"[ \t\f\v\r\n]+")
+
+
+@dataclass
+class HtmlLink:
+    """A URL taken from an HTML attribute."""
+
+    url: str
+    source: str
+    """`href`, `src` or `form`."""
+    link_text: str = ""
+
+
+@dataclass
+class HtmlContent:
+    """Visible text of an HTML document and the links in its attributes."""
+
+    text: str
+    links: list[HtmlLink] = field(default_factory=list)
+    problem: str = ""
+    """Reason the parser stopped early, or "" when it read the whole document."""
+
+
+def html_to_text(html: str) -> HtmlContent:
+    """Convert HTML to plain text and collect the URLs of its links.
+
+    Script, style, template and title content is dropped. Block elements
+    start new lines and runs of white space collapse as a browser would show
+    them. HTML entities are decoded in text and in attribute values.
+
+    Args:
+        html: The decoded HTML document.
+
+    Returns:
+        The text, the links from `href`, `src` and `form action` in document
+        order, and a problem description if the parser stopped early.
+    """
+    converter = _TextConverter()
+    problem = ""
+    try:
+        converter.feed(html)
+        converter.close()
+    except (AssertionError, ValueError, IndexError) as error:
+        # html.parser in CPython 3.11 still asserts on some malformed declarations.
+        problem = f"the HTML parser stopped early ({type(error).__name__})"
+    converter.finish_anchor()
+    return HtmlContent(text=converter.text(), links=converter.links, problem=problem)
+
+
+class _TextConverter(HTMLParser):
+    # Browsers read the content of these elements as raw text up to the
+    # matching end tag; html.parser only does so for script and style. Without
+    # this, a `<style>` written inside an `<iframe>` would hide the rest of the
+    # document from us while a browser still shows it.
+    CDATA_CONTENT_ELEMENTS = ("script", "style", "iframe", "noembed", "noframes", "textarea", "title", "xmp")
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[HtmlLink] = []
+        self._chunks: list[str] = []
+        self._hidden_depth = 0
+        self._pre_depth = 0
+        self._anchor: HtmlLink | None = None
+        self._anchor_text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._start(tag, dict(attrs))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._start(tag, dict(attrs))
+        if tag in _HIDDEN_TAGS:
+            # A self-closed <script/> opens nothing.
+            self._hidden_depth = max(0, self._hidden_depth - 1)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _HIDDEN_TAGS:
+            self._hidden_depth = max(0, self._hidden_depth - 1)
+        elif tag == "a":
+            self.finish_anchor()
+        elif tag == "pre":
+            self._pre_depth = max(0, self._pre_depth - 1)
+        if tag in _BLOCK_TAGS:
+            self._chunks.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._hidden_depth:
+            return
+        text = data if self._pre_depth else _SPACE_RUN.sub(" ", data)
+        self._chunks.append(text)
+        if self._anchor is not None:
+            self._anchor_text.append(text)
+
+    def finish_anchor(self) -> None:
+        """Close the open anchor, if any, and store its visible text."""
+        if self._anchor is not None:
+            self._anchor.link_text = " ".join("".join(self._anchor_text).split())[:MAX_LINK_TEXT_CHARS]
+        self._anchor = None
+        self._anchor_text = []
+
+    def text(self) -> str:
+        """Return the collected text with lines trimmed and blank runs shortened."""
+        lines = [line.strip() for line in "".join(self._chunks).split("\n")]
+        text = "\n".join(lines)
+        return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+    def _start(self, tag: str, attributes: dict[str, str | None]) -> None:
+        if tag in _HIDDEN_TAGS:
+            self._hidden_depth += 1
+        elif tag == "pre":
+            self._pre_depth += 1
+        if tag in _BLOCK_TAGS:
+            self._chunks.append("\n")
+        if tag == "a":
+            # An <a> inside an unclosed <a> closes it, as browsers do.
+            self.finish_anchor()
+        href = attributes.get("href")
+        if tag in _HREF_TAGS and href:
+            link = HtmlLink(url=href, source="href")
+            self.links.append(link)
+            if tag == "a":
+                self._anchor = link
+        src = attributes.get("src")
+        if tag in _SRC_TAGS and src:
+            self.links.append(HtmlLink(url=src, source="src"))
+        action = attributes.get("action")
+        if tag == "form" and action:
+            self.links.append(HtmlLink(url=action, source="form"))
