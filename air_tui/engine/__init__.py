@@ -1,0 +1,1 @@
+"""Alert policies, analyzers, clustering and playbooks. Pure logic over domain objects."""

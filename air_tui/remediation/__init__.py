@@ -1,0 +1,1 @@
+"""Executing approved actions through a tenant and recording a result per target."""

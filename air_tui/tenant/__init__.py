@@ -1,0 +1,1 @@
+"""Where mail and activity come from and where actions land."""

@@ -1,0 +1,285 @@
+"""The `air-tui` command: the console, and headless subcommands over the same core."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from air_tui import __version__
+from air_tui.domain.vocab import ActionStatus
+from air_tui.intel import IntelError
+from air_tui.mail import FailedRead, SourceError, iter_messages, parse_message
+from air_tui.service import ActionError, AirService, IngestSummary
+from air_tui.store import StoreError
+from air_tui.tenant.demo import TenantError
+from air_tui.tenant.workspace import Workspace, data_dir, demo_workspace, tenant_workspace
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="air-tui",
+        description="Automated investigation and response to email threats, in the terminal.",
+    )
+    parser.add_argument("--version", action="version", version=f"air-tui {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--tenant", type=Path, metavar="DIR", help="tenant directory to work on in place (default: a copy of the demo tenant in the data directory)")
+    common.add_argument("--analyst", metavar="NAME", help="name recorded with every decision (default: the operating-system user)")
+    common.add_argument("--reset-demo", action="store_true", help="restore the pristine demo tenant and an empty database before starting")
+
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("console", parents=[common], help="open the console (the default)")
+
+    investigate = commands.add_parser("investigate", parents=[common], help="ingest, raise alerts and run every investigation")
+    investigate.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    actions = commands.add_parser("actions", help="list and decide pending actions")
+    action_commands = actions.add_subparsers(dest="action_command", metavar="ACTION", required=True)
+    listing = action_commands.add_parser("list", parents=[common], help="list actions")
+    listing.add_argument("--json", action="store_true", help="print the actions as JSON")
+    listing.add_argument("--all", action="store_true", help="include decided actions, not only pending ones")
+    for name, text in (("approve", "approve an action and run it"), ("reject", "reject an action")):
+        decide = action_commands.add_parser(name, parents=[common], help=text)
+        decide.add_argument("action_id", metavar="ID")
+        decide.add_argument("--comment", default="", help="why; required for reject")
+        decide.add_argument("--json", action="store_true", help="print the outcome as JSON")
+
+    ingest = commands.add_parser("ingest", help="parse a .eml file, a folder of them, an mbox or a Maildir")
+    ingest.add_argument("path", type=Path, metavar="PATH")
+    ingest.add_argument("--json", action="store_true", help="print one JSON object per message")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging()
+    command = args.command or "console"
+    try:
+        if command == "ingest":
+            return _ingest(args)
+        if command == "console":
+            return _console(args)
+        if command == "investigate":
+            return _investigate(args)
+        if command == "actions":
+            return _actions(args)
+    except (SourceError, TenantError, StoreError, IntelError, FileNotFoundError, PermissionError) as error:
+        print(f"air-tui: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except ActionError as error:
+        print(f"air-tui: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    parser.print_help(sys.stderr)
+    return EXIT_USAGE
+
+
+def _configure_logging() -> None:
+    log_dir = data_dir()
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.FileHandler(log_dir / "air-tui.log", encoding="utf-8")
+    except OSError:
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("air_tui")
+    if not root.handlers:
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+
+
+def _workspace(args: argparse.Namespace) -> Workspace:
+    tenant = getattr(args, "tenant", None)
+    if tenant is not None:
+        if not tenant.exists():
+            raise FileNotFoundError(f"No such tenant directory: {tenant}. Check the path given to --tenant.")
+        return tenant_workspace(tenant)
+    return demo_workspace(reset=getattr(args, "reset_demo", False))
+
+
+def _analyst(args: argparse.Namespace) -> str:
+    name = getattr(args, "analyst", None)
+    if name:
+        return str(name)
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "analyst"
+
+
+def _service(args: argparse.Namespace) -> AirService:
+    return AirService(_workspace(args), analyst=_analyst(args))
+
+
+def _console(args: argparse.Namespace) -> int:
+    # Imported here so the headless commands never load Textual.
+    from air_tui.tui.app import AirApp
+
+    workspace = _workspace(args)
+    AirApp(workspace=workspace, analyst=_analyst(args)).run()
+    return EXIT_OK
+
+
+def _investigate(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    with _service(args) as service:
+        ingest = service.ingest()
+        raised = service.raise_alerts()
+        service.run_investigations()
+        service.resume_approved()
+        summary = _investigation_summary(service, ingest, raised, time.perf_counter() - started)
+    if args.json:
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        _print_summary(summary)
+    return EXIT_OK
+
+
+def _investigation_summary(service: AirService, ingest: IngestSummary | None, raised: int, seconds: float) -> dict[str, Any]:
+    investigations = service.investigations()
+    by_status: dict[str, int] = {}
+    for investigation in investigations:
+        by_status[investigation.status.value] = by_status.get(investigation.status.value, 0) + 1
+    return {
+        "tenant": str(service.tenant.root),
+        "database": str(service.workspace.database),
+        "messages": service.message_count(),
+        "ingested": None if ingest is None else {"total": ingest.total, "with_warnings": ingest.with_warnings, "failed": ingest.failed},
+        "alerts": [
+            {
+                "id": row.alert.id,
+                "severity": row.alert.severity.value,
+                "policy": row.alert.title,
+                "time": row.alert.occurred.isoformat(),
+                "subject": row.alert.subject,
+                "status": row.investigation_status,
+                "investigation_id": row.investigation_id,
+            }
+            for row in service.alert_queue()
+        ],
+        "alerts_raised_now": raised,
+        "investigations": [{"id": i.id, "status": i.status.value, "title": i.title, "reason": i.status_reason} for i in investigations],
+        "investigations_by_status": dict(sorted(by_status.items())),
+        "verdicts": service.verdict_counts(),
+        "pending_actions": [_action_json(row) for row in service.actions(ActionStatus.PENDING)],
+        "seconds": round(seconds, 3),
+    }
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    print(f"Tenant {summary['tenant']}: {summary['messages']} messages indexed")
+    if summary["ingested"]:
+        ingested = summary["ingested"]
+        print(f"Ingested {ingested['total']} messages: {ingested['with_warnings']} with warnings, {ingested['failed']} failed")
+    print(f"\nAlerts ({len(summary['alerts'])})")
+    for alert in summary["alerts"]:
+        print(f"  {alert['severity']:<13} {alert['time'][:16]}  {alert['status']:<22} {_plain(alert['subject'])[:60]}")
+    print(f"\nInvestigations ({len(summary['investigations'])})")
+    for status, count in summary["investigations_by_status"].items():
+        print(f"  {status:<24} {count}")
+    print("\nVerdicts (entities)")
+    for verdict, count in summary["verdicts"].items():
+        print(f"  {verdict:<24} {count}")
+    print(f"\nPending actions ({len(summary['pending_actions'])})")
+    for action in summary["pending_actions"]:
+        print(f"  {action['id']}  {action['type']}: {action['impact']}  {_plain(action['title'])[:50]}")
+    print(f"\nDone in {summary['seconds']:.2f} s")
+
+
+def _action_json(row: Any) -> dict[str, Any]:
+    action = row.action
+    return {
+        "id": action.id,
+        "type": action.action_type.value,
+        "status": action.status.value,
+        "title": action.title,
+        "message_count": len(action.targets),
+        "mailboxes": action.mailboxes,
+        "impact": action.impact,
+        "investigation_id": action.investigation_id,
+        "decided_by": row.decided_by,
+        "decided_at": row.decided_at,
+        "comment": row.comment,
+    }
+
+
+def _actions(args: argparse.Namespace) -> int:
+    with _service(args) as service:
+        if args.action_command == "list":
+            rows = service.actions(None if args.all else ActionStatus.PENDING)
+            if args.json:
+                print(json.dumps([_action_json(row) for row in rows], indent=2, ensure_ascii=False))
+            elif not rows:
+                print("No pending actions." if not args.all else "No actions.")
+            else:
+                for row in rows:
+                    action = row.action
+                    print(f"{action.id}  {action.status.value:<10} {action.action_type.value}: {action.impact}  {_plain(action.title)[:50]}")
+            return EXIT_OK
+        if args.action_command == "approve":
+            outcome = service.approve(args.action_id, comment=args.comment)
+        else:
+            outcome = service.reject(args.action_id, reason=args.comment)
+    if args.json:
+        print(json.dumps({"action_id": outcome.action.id, "decision": outcome.decision.kind.value, "analyst": outcome.decision.analyst, "status": outcome.status.value, "results": outcome.results}, indent=2))
+    elif outcome.decision.kind.value == "approved":
+        results = ", ".join(f"{count} {name.lower()}" for name, count in sorted(outcome.results.items()))
+        print(f"Approved {outcome.action.id} as {outcome.decision.analyst}: {outcome.status.value} ({results}).")
+    else:
+        print(f"Rejected {outcome.action.id} as {outcome.decision.analyst}: {outcome.decision.comment}")
+    return EXIT_OK
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    path: Path = args.path
+    counts = {"parsed": 0, "parsed with warnings": 0, "failed": 0}
+    for item in iter_messages(path):
+        if isinstance(item, FailedRead):
+            record = {"path": str(item.path), "status": "failed", "error": item.reason}
+        else:
+            message = parse_message(item.raw, location=item.location, received_at=item.received_at)
+            record = {
+                "path": message.location.path,
+                "key": message.location.key,
+                "status": message.parse_status.value,
+                "id": message.id,
+                "subject": message.subject,
+                "from": message.sender.address,
+                "urls": len(message.urls),
+                "attachments": [{"filename": a.filename, "sha256": a.sha256} for a in message.attachments],
+                "warnings": message.parse_warnings,
+                "error": message.parse_error,
+            }
+        counts[record["status"]] = counts.get(record["status"], 0) + 1
+        if args.json:
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            _print_ingest_record(record)
+    if not args.json:
+        print(f"{sum(counts.values())} messages: {counts['parsed']} parsed, {counts['parsed with warnings']} with warnings, {counts['failed']} failed")
+    return EXIT_OK
+
+
+def _print_ingest_record(record: dict[str, Any]) -> None:
+    status = record["status"]
+    if status == "failed":
+        print(f"FAILED  {record['path']}: {_plain(record['error'])}")
+        return
+    mark = "WARN" if record["warnings"] else "ok"
+    print(f"{mark:<7} {record['path']}: {_plain(record['subject'])[:70]}")
+    for warning in record["warnings"]:
+        print(f"        warning: {_plain(warning)}")
+
+
+def _plain(text: str) -> str:
+    """Drop control characters so attacker-controlled text cannot steer the terminal."""
+    return "".join(ch if ch.isprintable() else " " for ch in text)

@@ -1,0 +1,65 @@
+"""Pending actions, the decisions on them and their per-message results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from air_tui.domain.vocab import ActionStatus, ActionType, DecisionKind, TargetResult
+
+
+class ActionTarget(BaseModel):
+    """One message an action applies to, with the folder it was in when proposed."""
+
+    message_id: str
+    mailbox: str
+    folder: str
+
+
+class PendingAction(BaseModel):
+    id: str
+    investigation_id: str
+    action_type: ActionType
+    status: ActionStatus = ActionStatus.PENDING
+    created: datetime
+    cluster_id: str = ""
+    title: str
+    """What it acts on, e.g. the cluster's subject or indicator."""
+    targets: list[ActionTarget] = Field(default_factory=list)
+
+    @property
+    def mailboxes(self) -> list[str]:
+        return sorted({target.mailbox for target in self.targets})
+
+    @property
+    def impact(self) -> str:
+        """One sentence naming exactly what approving does."""
+        count = len(self.targets)
+        boxes = len(self.mailboxes)
+        noun = "message" if count == 1 else "messages"
+        box_noun = "mailbox" if boxes == 1 else "mailboxes"
+        destination = self.action_type.destination
+        if destination is None:
+            return f"{count} {noun} in {boxes} {box_noun} are permanently deleted."
+        verb = "moves" if count == 1 else "move"
+        return f"{count} {noun} in {boxes} {box_noun} {verb} to {destination.value}."
+
+
+class Decision(BaseModel):
+    action_id: str
+    kind: DecisionKind
+    analyst: str
+    time: datetime
+    comment: str = ""
+
+
+class ActionTargetResult(BaseModel):
+    action_id: str
+    message_id: str
+    mailbox: str
+    result: TargetResult
+    from_folder: str = ""
+    to_folder: str = ""
+    error: str = ""
+    time: datetime

@@ -1,0 +1,31 @@
+"""Ledger events: every state change, in order, hash-chained."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class EventType(StrEnum):
+    MESSAGES_INGESTED = "messages.ingested"
+    ALERT_RAISED = "alert.raised"
+    INVESTIGATION_STARTED = "investigation.started"
+    INVESTIGATION_STEP_LOGGED = "investigation.step_logged"
+    INVESTIGATION_FINDINGS_RECORDED = "investigation.findings_recorded"
+    INVESTIGATION_STATUS_CHANGED = "investigation.status_changed"
+    ACTION_PROPOSED = "action.proposed"
+    ACTION_DECIDED = "action.decided"
+    ACTION_TARGET_EXECUTED = "action.target_executed"
+    ACTION_COMPLETED = "action.completed"
+
+
+class Event(BaseModel):
+    id: str
+    type: EventType
+    actor: str
+    """Analyst name, or `system` for automation."""
+    time: datetime
+    payload: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,82 @@
+"""Investigations and what they find: entities with verdicts and evidence, clusters, the log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from air_tui.domain.vocab import EntityKind, InvestigationStatus, ThreatType, Verdict
+
+
+class Investigation(BaseModel):
+    id: str
+    alert_id: str
+    playbook: str
+    title: str
+    status: InvestigationStatus = InvestigationStatus.STARTING
+    created: datetime
+    started: datetime | None = None
+    ended: datetime | None = None
+    status_reason: str = ""
+
+
+class Evidence(BaseModel):
+    """One fact behind a verdict, in words an analyst can check."""
+
+    text: str
+    verdict: Verdict
+    """What this fact alone suggests."""
+    source: str = ""
+    """The analyzer or data set that produced it."""
+
+
+class Entity(BaseModel):
+    """Something the investigation examined, with its verdict and the evidence for it."""
+
+    id: str
+    """Unique within its investigation: `kind:key`."""
+    kind: EntityKind
+    key: str
+    """Natural key: a message id, URL, sha256, address, IP or cluster id."""
+    label: str
+    """Short text to show; attacker-controlled for most kinds."""
+    verdict: Verdict = Verdict.UNKNOWN
+    threats: list[ThreatType] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+    parent_id: str = ""
+    """Entity this one was found in, for the investigation graph."""
+    attributes: dict[str, str | int | bool | list[str]] = Field(default_factory=dict)
+
+
+class Cluster(BaseModel):
+    """Messages across all mailboxes that share an indicator or sender and content."""
+
+    id: str
+    """Stable within an investigation: derived from `cluster_by` and `value`."""
+    cluster_by: str
+    """`file_hash`, `url`, or `sender_domain+subject`."""
+    value: str
+    verdict: Verdict
+    threats: list[ThreatType] = Field(default_factory=list)
+    message_ids: list[str] = Field(default_factory=list)
+    """Every member at investigation time, frozen."""
+    counts_by_folder: dict[str, int] = Field(default_factory=dict)
+    mailboxes: list[str] = Field(default_factory=list)
+
+    @property
+    def in_mailbox_count(self) -> int:
+        """Members still in Inbox or Junk Email, where users can open them."""
+        return sum(self.counts_by_folder.get(name, 0) for name in ("Inbox", "Junk Email"))
+
+
+class LogStep(BaseModel):
+    """One playbook step, as the investigation log shows it."""
+
+    name: str
+    started: datetime
+    duration_ms: int
+    outcome: str
+    """`ok`, `failed: reason`, or `skipped: reason`."""
+    summary: str = ""
+    entities_touched: int = 0

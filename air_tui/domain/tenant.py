@@ -1,0 +1,87 @@
+"""The organisation and its activity: users, submissions, clicks, sign-ins, mailbox settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from air_tui.domain.vocab import ReportType
+
+
+class Organisation(BaseModel):
+    name: str
+    domains: list[str]
+    authserv_id: str = ""
+    """The authserv-id the tenant's own boundary writes in Authentication-Results."""
+    brands: list[str] = Field(default_factory=list)
+    """Frequently impersonated brands, checked for lookalike sender domains."""
+    reference_time: datetime | None = None
+
+
+class User(BaseModel):
+    id: str
+    display_name: str
+    address: str
+    department: str = ""
+    title: str = ""
+    vip: bool = False
+    enabled: bool = True
+
+
+class Submission(BaseModel):
+    """A user's report of a message as phish, malware, junk or not junk."""
+
+    id: str
+    time: datetime
+    reporter: str
+    report_type: ReportType
+    mailbox: str
+    key: str
+    """Store key of the reported copy in `mailbox`."""
+    internet_message_id: str = ""
+
+
+class UrlClick(BaseModel):
+    id: str
+    time: datetime
+    user: str
+    url: str
+    action: str
+    """`allowed`, `blocked` or `clicked_through` (past a warning page)."""
+    mailbox: str = ""
+    key: str = ""
+
+
+class SignIn(BaseModel):
+    time: datetime
+    user: str
+    ip: str
+    country: str = ""
+    app: str = ""
+    result: str = "success"
+
+
+class Forwarding(BaseModel):
+    smtp_address: str
+    deliver_and_forward: bool = True
+
+
+class InboxRule(BaseModel):
+    id: str
+    name: str
+    created: datetime | None = None
+    enabled: bool = True
+    conditions: dict[str, list[str]] = Field(default_factory=dict)
+    actions: dict[str, object] = Field(default_factory=dict)
+
+
+class Delegate(BaseModel):
+    address: str
+    access: str = "FullAccess"
+
+
+class MailboxSettings(BaseModel):
+    forwarding: Forwarding | None = None
+    inbox_rules: list[InboxRule] = Field(default_factory=list)
+    delegates: list[Delegate] = Field(default_factory=list)

@@ -1,0 +1,254 @@
+"""Analyzers: each looks at one kind of entity and returns evidence with a verdict per fact."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import unicodedata
+
+from rapidfuzz.distance import Levenshtein
+
+from air_tui.domain.investigation import Evidence
+from air_tui.domain.message import Attachment, EmailMessage, Url
+from air_tui.domain.tenant import Organisation, User
+from air_tui.domain.vocab import ThreatType, Verdict
+from air_tui.intel import IntelMatch, IntelSnapshot
+
+# Attachment types that run code or carry a page to phish with when a user opens them.
+RISKY_EXTENSIONS = {
+    "exe": "Windows executable",
+    "scr": "Windows screen saver (executable)",
+    "com": "DOS executable",
+    "bat": "batch script",
+    "cmd": "batch script",
+    "ps1": "PowerShell script",
+    "js": "JavaScript file",
+    "jse": "encoded JavaScript file",
+    "vbs": "VBScript file",
+    "vbe": "encoded VBScript file",
+    "wsf": "Windows Script File",
+    "hta": "HTML application",
+    "lnk": "Windows shortcut",
+    "iso": "disk image",
+    "img": "disk image",
+    "vhd": "virtual disk",
+    "one": "OneNote file",
+    "html": "HTML page (credential harvesting or HTML smuggling)",
+    "htm": "HTML page (credential harvesting or HTML smuggling)",
+    "shtml": "HTML page",
+    "svg": "SVG image that can carry script",
+    "docm": "macro-enabled Word document",
+    "xlsm": "macro-enabled Excel workbook",
+    "pptm": "macro-enabled PowerPoint file",
+    "jar": "Java archive",
+    "msi": "Windows installer",
+}
+ARCHIVE_EXTENSIONS = {"zip", "rar", "7z", "gz", "tar", "cab", "ace"}
+
+_THREAT_BY_FEED = {"phish": ThreatType.HIGH_CONFIDENCE_PHISH, "malware": ThreatType.MALWARE}
+
+
+def threat_for_feed(match: IntelMatch) -> ThreatType:
+    return _THREAT_BY_FEED.get(match.threat.lower(), ThreatType.MALICIOUS_URL)
+
+
+class Finding:
+    """Evidence gathered for one entity, with the threats it implies."""
+
+    def __init__(self) -> None:
+        self.evidence: list[Evidence] = []
+        self.threats: list[ThreatType] = []
+
+    def add(self, text: str, verdict: Verdict, source: str, threat: ThreatType | None = None) -> None:
+        self.evidence.append(Evidence(text=text, verdict=verdict, source=source))
+        if threat is not None and threat not in self.threats:
+            self.threats.append(threat)
+
+    @property
+    def verdict(self) -> Verdict:
+        if not self.evidence:
+            return Verdict.UNKNOWN
+        return Verdict.worst([item.verdict for item in self.evidence])
+
+
+def analyse_sender(message: EmailMessage, organisation: Organisation, users: list[User], intel: IntelSnapshot) -> Finding:
+    """Check authentication results, Reply-To, lookalike domains and display-name impersonation."""
+    finding = Finding()
+    sender = message.sender
+    source = "Sender domain investigation"
+    if not sender.address:
+        finding.add("The From header holds no usable address.", Verdict.SUSPICIOUS, source)
+    _check_authentication(message, finding)
+    _check_reply_to(message, finding)
+    domain = sender.domain
+    if domain:
+        match = intel.lookup_domain(domain)
+        if match is not None:
+            finding.add(match.describe("Sender domain") + ".", Verdict.MALICIOUS, source, threat_for_feed(match))
+        lookalike = lookalike_of(domain, organisation.domains)
+        if lookalike:
+            finding.add(
+                f"Sender domain {domain} looks like the organisation's domain {lookalike}.",
+                Verdict.MALICIOUS,
+                source,
+                ThreatType.HIGH_CONFIDENCE_PHISH,
+            )
+        if intel.allowed(domain) is not None:
+            finding.add(f"Sender domain {domain} is on the allow list.", Verdict.NO_THREATS_FOUND, source)
+    _check_display_name(message, organisation, users, finding)
+    return finding
+
+
+def _check_authentication(message: EmailMessage, finding: Finding) -> None:
+    source = "Sender authentication"
+    results: dict[str, str] = {}
+    for result in message.auth_results:
+        # The first header is the one nearest the receiving boundary; later ones are older hops.
+        results.setdefault(result.method, result.result.lower())
+    if not results:
+        finding.add("The message carries no authentication results.", Verdict.UNKNOWN, source)
+        return
+    failed = [f"{method}={value}" for method, value in sorted(results.items()) if value in ("fail", "softfail", "permerror")]
+    if results.get("dmarc") == "fail":
+        finding.add(f"DMARC failed for the From domain ({', '.join(failed)}).", Verdict.SUSPICIOUS, source, ThreatType.PHISH)
+    elif failed:
+        finding.add(f"Authentication failed: {', '.join(failed)}.", Verdict.SUSPICIOUS, source)
+    elif all(results.get(method) == "pass" for method in ("spf", "dkim", "dmarc") if method in results):
+        passed = ", ".join(f"{method}=pass" for method in sorted(results) if results[method] == "pass")
+        finding.add(f"Authentication passed ({passed}).", Verdict.NO_THREATS_FOUND, source)
+
+
+def _check_reply_to(message: EmailMessage, finding: Finding) -> None:
+    from_domain = message.sender.domain
+    for reply_to in message.reply_to:
+        if reply_to.domain and from_domain and reply_to.domain != from_domain:
+            finding.add(
+                f"Replies go to {reply_to.address}, a different domain from the sender {from_domain}.",
+                Verdict.SUSPICIOUS,
+                "Reply-To check",
+                ThreatType.PHISH,
+            )
+
+
+def _check_display_name(message: EmailMessage, organisation: Organisation, users: list[User], finding: Finding) -> None:
+    name = _fold(message.sender.display_name)
+    domain = message.sender.domain
+    if not name or domain in organisation.domains:
+        return
+    for user in users:
+        if _fold(user.display_name) == name:
+            who = "a VIP" if user.vip else "a user"
+            finding.add(
+                f"Display name matches {who} of the organisation ({user.display_name}) but the address is external.",
+                Verdict.MALICIOUS if user.vip else Verdict.SUSPICIOUS,
+                "Impersonation check",
+                ThreatType.HIGH_CONFIDENCE_PHISH if user.vip else ThreatType.PHISH,
+            )
+            return
+    for brand in organisation.brands:
+        folded = _fold(brand)
+        # NFKC turns "McAfee™" into "mcafeetm", so long brand names match as substrings;
+        # short ones such as "dhl" need word boundaries to avoid matching inside other words.
+        named = folded in name if len(folded) >= 4 else re.search(rf"\b{re.escape(folded)}\b", name)
+        if folded and named and folded.replace(" ", "") not in domain:
+            finding.add(
+                f"Display name names the brand '{brand}' but the sender domain {domain} is not the brand's.",
+                Verdict.SUSPICIOUS,
+                "Impersonation check",
+                ThreatType.PHISH,
+            )
+            return
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold().strip().strip('"')
+
+
+def lookalike_of(domain: str, own_domains: list[str]) -> str:
+    """Return the own domain that `domain` imitates, or an empty string.
+
+    A lookalike is a different domain whose first label is within two edits of an own domain's
+    first label, e.g. `larksp0r.example` or `larkspur-mail.com` for `larkspur.example`.
+    """
+    domain = domain.lower()
+    label = domain.split(".")[0]
+    for own in own_domains:
+        own = own.lower()
+        if domain == own or domain.endswith("." + own):
+            continue
+        own_label = own.split(".")[0]
+        if len(own_label) < 4:
+            continue
+        if Levenshtein.distance(label, own_label) <= 2 or (own_label in label and label != own_label):
+            return own
+    return ""
+
+
+def analyse_url(url: Url, intel: IntelSnapshot) -> Finding:
+    finding = Finding()
+    source = "URL reputation investigation"
+    match = intel.lookup_url(url.url)
+    if match is not None:
+        finding.add(match.describe("URL") + ".", Verdict.MALICIOUS, source, threat_for_feed(match))
+        finding.threats.append(ThreatType.MALICIOUS_URL)
+    if url.host:
+        domain_match = intel.lookup_domain(url.host)
+        if domain_match is not None:
+            finding.add(domain_match.describe("Domain") + ".", Verdict.MALICIOUS, source, threat_for_feed(domain_match))
+            if ThreatType.MALICIOUS_URL not in finding.threats:
+                finding.threats.append(ThreatType.MALICIOUS_URL)
+        elif intel.allowed(url.host) is not None:
+            finding.add(f"Domain {url.registrable_domain or url.host} is on the allow list.", Verdict.NO_THREATS_FOUND, source)
+        if _is_ip_literal(url.host):
+            finding.add(f"The link points at a bare IP address ({url.host}).", Verdict.SUSPICIOUS, source)
+    shown = _domain_in_text(url.link_text)
+    if shown and url.host and not _same_site(shown, url.host):
+        finding.add(
+            f"The link text shows {shown} but the link goes to {url.host}.",
+            Verdict.SUSPICIOUS,
+            "Link text check",
+            ThreatType.PHISH,
+        )
+    return finding
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+_DOMAIN_IN_TEXT = re.compile(r"\b((?:[a-z0-9-]+\.)+[a-z]{2,})\b", re.IGNORECASE)
+
+
+def _domain_in_text(text: str) -> str:
+    match = _DOMAIN_IN_TEXT.search(text or "")
+    return match.group(1).lower() if match else ""
+
+
+def _same_site(shown: str, host: str) -> bool:
+    shown = shown.removeprefix("www.")
+    host = host.removeprefix("www.")
+    return host == shown or host.endswith("." + shown) or shown.endswith("." + host)
+
+
+def analyse_attachment(attachment: Attachment, intel: IntelSnapshot) -> Finding:
+    finding = Finding()
+    source = "File hash reputation"
+    if attachment.sha256:
+        match = intel.lookup_file(attachment.sha256)
+        if match is not None:
+            threat = ThreatType.MALWARE if match.threat.lower() == "malware" else ThreatType.HIGH_CONFIDENCE_PHISH
+            finding.add(match.describe("File hash") + ".", Verdict.MALICIOUS, source, threat)
+    extension = attachment.extension.lower()
+    if extension in RISKY_EXTENSIONS:
+        finding.add(
+            f"Attachment type .{extension} is risky: {RISKY_EXTENSIONS[extension]}.",
+            Verdict.SUSPICIOUS,
+            "Attachment type check",
+        )
+    elif extension in ARCHIVE_EXTENSIONS:
+        finding.add(f"Attachment is a .{extension} archive, which can hide executables.", Verdict.SUSPICIOUS, "Attachment type check")
+    return finding

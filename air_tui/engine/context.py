@@ -1,0 +1,46 @@
+"""What a playbook needs from the outside world, as narrow interfaces the service fills in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from air_tui.domain.event import Event
+from air_tui.domain.ids import Clock, IdFactory
+from air_tui.domain.message import EmailMessage
+from air_tui.domain.tenant import MailboxSettings, Organisation, Submission, UrlClick, User
+from air_tui.intel import IntelSnapshot
+
+
+class MessageIndex(Protocol):
+    """Look-ups over every indexed message in the tenant."""
+
+    def load(self, message_id: str) -> EmailMessage | None: ...
+
+    def ids_with_url(self, url: str) -> list[str]: ...
+
+    def ids_with_url_domain(self, registrable_domain: str) -> list[str]: ...
+
+    def ids_with_attachment(self, sha256: str) -> list[str]: ...
+
+    def ids_with_sender_and_subject(self, sender_domain: str, subject: str) -> list[str]: ...
+
+    def locations(self, message_ids: list[str]) -> dict[str, tuple[str, str]]:
+        """Map each message id to its current (mailbox, folder)."""
+        ...
+
+
+@dataclass
+class PlaybookContext:
+    organisation: Organisation
+    users: list[User]
+    intel: IntelSnapshot
+    messages: MessageIndex
+    submissions: list[Submission]
+    clicks: list[UrlClick]
+    mailbox_settings: dict[str, MailboxSettings]
+    clock: Clock
+    new_id: IdFactory
+    emit: Callable[[list[Event]], None] = field(default=lambda events: None)
+    """Receives events as each step finishes, so the screen can follow a running investigation."""

@@ -1,0 +1,442 @@
+"""The user-reported message playbook: root analysis, cluster hunting, correlation, recommendations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from air_tui.domain.action import ActionTarget, PendingAction
+from air_tui.domain.alert import Alert
+from air_tui.domain.investigation import Cluster, Entity, Evidence
+from air_tui.domain.message import EmailMessage
+from air_tui.domain.vocab import ActionType, EntityKind, Folder, InvestigationStatus, ThreatType, Verdict
+from air_tui.engine.analyzers import Finding, analyse_attachment, analyse_sender, analyse_url
+from air_tui.engine.clustering import (
+    CLUSTER_BY_FILE,
+    CLUSTER_BY_SENDER_SUBJECT,
+    CLUSTER_BY_URL,
+    CLUSTER_BY_URL_DOMAIN,
+    build_cluster,
+    describe_cluster,
+)
+from air_tui.engine.context import PlaybookContext
+from air_tui.engine.steps import StepLogger
+
+PLAYBOOK_NAME = "User-reported message"
+
+# Only these threats lead to a remediation action; spam and ordinary phish stay suspicious with none.
+ACTIONABLE_THREATS = frozenset({ThreatType.MALWARE, ThreatType.HIGH_CONFIDENCE_PHISH, ThreatType.MALICIOUS_URL})
+
+
+@dataclass
+class Findings:
+    entities: dict[str, Entity] = field(default_factory=dict)
+    clusters: list[Cluster] = field(default_factory=list)
+    actions: list[PendingAction] = field(default_factory=list)
+
+    def add(self, entity: Entity) -> Entity:
+        existing = self.entities.get(entity.id)
+        if existing is None:
+            self.entities[entity.id] = entity
+            return entity
+        return existing
+
+
+@dataclass
+class Outcome:
+    status: InvestigationStatus
+    reason: str
+    findings: Findings
+
+
+def run(context: PlaybookContext, investigation_id: str, alert: Alert) -> Outcome:
+    """Run every step for one alert and return the findings and the status they lead to."""
+    steps = StepLogger(context, investigation_id)
+    findings = Findings()
+    alert_entity = findings.add(
+        Entity(id=f"alert:{alert.id}", kind=EntityKind.ALERT, key=alert.id, label=alert.title, verdict=Verdict.UNKNOWN)
+    )
+
+    with steps.step("User-reported emails indicators extraction") as outcome:
+        message = _reported_message(context, alert)
+        submission_entities = _submission_entities(context, alert, findings, alert_entity.id)
+        if message is None:
+            outcome.summary = "The reported message is no longer in the tenant."
+            return Outcome(InvestigationStatus.NO_THREATS_FOUND, outcome.summary, findings)
+        message_entity = findings.add(_message_entity(message, parent_id=submission_entities[0].id if submission_entities else alert_entity.id))
+        outcome.summary = f"{len(message.urls)} URLs, {len(message.attachments)} attachments, sender {message.sender.address or '(none)'}"
+        outcome.entities_touched = 1 + len(message.urls) + len(message.attachments)
+
+    with steps.step("Sender domain investigation") as outcome:
+        sender_finding = analyse_sender(message, context.organisation, context.users, context.intel)
+        sender = findings.add(
+            _entity(EntityKind.SENDER, message.sender.address or "(no sender)", message.sender.address or "(no sender)", sender_finding, message_entity.id)
+        )
+        sender.attributes["display_name"] = message.sender.display_name
+        outcome.summary = f"{sender.verdict.value}: {len(sender_finding.evidence)} facts"
+        outcome.entities_touched = 1
+
+    with steps.step("Sender IP investigation") as outcome:
+        if message.sender_ip:
+            ip_finding = Finding()
+            ip_finding.add(
+                f"Originating IP {message.sender_ip} from the Received chain; no local reputation data for it.",
+                Verdict.UNKNOWN,
+                "Sender IP investigation",
+            )
+            findings.add(_entity(EntityKind.IP, message.sender_ip, message.sender_ip, ip_finding, message_entity.id))
+            outcome.entities_touched = 1
+        outcome.summary = message.sender_ip or "No originating IP in the Received chain"
+
+    url_entities: list[Entity] = []
+    with steps.step("URL reputation investigation") as outcome:
+        for url in message.urls:
+            finding = analyse_url(url, context.intel)
+            entity = findings.add(_entity(EntityKind.URL, url.url, url.url, finding, message_entity.id))
+            entity.attributes["host"] = url.host
+            entity.attributes["registrable_domain"] = url.registrable_domain
+            url_entities.append(entity)
+        malicious = sum(1 for entity in url_entities if entity.verdict is Verdict.MALICIOUS)
+        outcome.summary = f"{len(url_entities)} URLs checked, {malicious} malicious"
+        outcome.entities_touched = len(url_entities)
+
+    file_entities: list[Entity] = []
+    with steps.step("File hash reputation") as outcome:
+        for attachment in message.attachments:
+            finding = analyse_attachment(attachment, context.intel)
+            label = attachment.filename or f"(unnamed {attachment.content_type})"
+            entity = findings.add(_entity(EntityKind.FILE, attachment.sha256 or label, label, finding, message_entity.id))
+            entity.attributes.update({"sha256": attachment.sha256, "content_type": attachment.content_type, "size": attachment.size})
+            file_entities.append(entity)
+        malicious = sum(1 for entity in file_entities if entity.verdict is Verdict.MALICIOUS)
+        outcome.summary = f"{len(file_entities)} attachments checked, {malicious} malicious"
+        outcome.entities_touched = len(file_entities)
+
+    _roll_up_message(message_entity, [sender, *url_entities, *file_entities])
+
+    with steps.step("Mail cluster identification") as outcome:
+        findings.clusters = _hunt_clusters(context, message, message_entity, url_entities, file_entities)
+        for cluster in findings.clusters:
+            findings.add(_cluster_entity(cluster, message_entity.id))
+        total = len({mid for cluster in findings.clusters for mid in cluster.message_ids})
+        outcome.summary = f"{len(findings.clusters)} clusters, {total} messages across all mailboxes"
+        outcome.entities_touched = len(findings.clusters)
+
+    with steps.step("URL clicks investigation") as outcome:
+        outcome.summary = _correlate_clicks(context, findings, url_entities)
+
+    with steps.step("Recipient mailbox investigation") as outcome:
+        outcome.entities_touched = _investigate_mailboxes(context, findings, message, alert)
+        outcome.summary = f"{outcome.entities_touched} mailboxes checked"
+
+    with steps.step("Recommended remediation") as outcome:
+        findings.actions = _recommend(context, investigation_id, findings.clusters)
+        outcome.summary = f"{len(findings.actions)} pending actions"
+        outcome.entities_touched = sum(len(action.targets) for action in findings.actions)
+
+    # The alert and the report take the verdict of what was reported: a report of a clean
+    # newsletter is a false alarm, a report of phish was right.
+    for entity in (alert_entity, *submission_entities):
+        entity.verdict = message_entity.verdict
+        entity.evidence.append(
+            Evidence(
+                text=f"The reported email is {message_entity.verdict.value.lower()}.",
+                verdict=message_entity.verdict,
+                source="Verdict roll-up",
+            )
+        )
+    return Outcome(*_status_for(message_entity, findings), findings)
+
+
+def _reported_message(context: PlaybookContext, alert: Alert) -> EmailMessage | None:
+    for message_id in alert.message_ids:
+        message = context.messages.load(message_id)
+        if message is not None:
+            return message
+    return None
+
+
+def _submission_entities(context: PlaybookContext, alert: Alert, findings: Findings, parent_id: str) -> list[Entity]:
+    entities = []
+    for submission in context.submissions:
+        if submission.id not in alert.source_ids:
+            continue
+        entity = Entity(
+            id=f"submission:{submission.id}",
+            kind=EntityKind.SUBMISSION,
+            key=submission.id,
+            label=f"Reported as {submission.report_type.value} by {submission.reporter}",
+            verdict=Verdict.UNKNOWN,
+            parent_id=parent_id,
+            attributes={"reporter": submission.reporter, "time": submission.time.isoformat()},
+        )
+        entities.append(findings.add(entity))
+    return entities
+
+
+def _entity(kind: EntityKind, key: str, label: str, finding: Finding, parent_id: str) -> Entity:
+    return Entity(
+        id=f"{kind.value}:{key}",
+        kind=kind,
+        key=key,
+        label=label,
+        verdict=finding.verdict,
+        threats=list(finding.threats),
+        evidence=list(finding.evidence),
+        parent_id=parent_id,
+    )
+
+
+def _message_entity(message: EmailMessage, parent_id: str) -> Entity:
+    entity = Entity(
+        id=f"message:{message.id}",
+        kind=EntityKind.MESSAGE,
+        key=message.id,
+        label=message.subject or "(no subject)",
+        parent_id=parent_id,
+        attributes={
+            "mailbox": message.location.mailbox,
+            "folder": message.location.folder,
+            "sender": message.sender.address,
+            "internet_message_id": message.internet_message_id,
+        },
+    )
+    if message.parse_warnings:
+        entity.evidence.append(
+            Evidence(
+                text=f"Parsed with {len(message.parse_warnings)} warnings: {message.parse_warnings[0]}",
+                verdict=Verdict.UNKNOWN,
+                source="Parser",
+            )
+        )
+    return entity
+
+
+def _roll_up_message(message_entity: Entity, children: list[Entity]) -> None:
+    """Give the message the worst verdict of its parts, with one evidence line per finding."""
+    for child in children:
+        for threat in child.threats:
+            if threat not in message_entity.threats:
+                message_entity.threats.append(threat)
+        if child.verdict in (Verdict.MALICIOUS, Verdict.SUSPICIOUS):
+            message_entity.evidence.append(
+                Evidence(text=f"{child.kind.value.capitalize()} {child.label} is {child.verdict.value.lower()}.", verdict=child.verdict, source="Verdict roll-up")
+            )
+    verdicts = [child.verdict for child in children if child.verdict is not Verdict.UNKNOWN]
+    message_entity.verdict = Verdict.worst(verdicts) if verdicts else Verdict.NO_THREATS_FOUND
+    if message_entity.verdict is Verdict.NO_THREATS_FOUND:
+        message_entity.evidence.append(
+            Evidence(text="No analyzer found anything malicious or suspicious.", verdict=Verdict.NO_THREATS_FOUND, source="Verdict roll-up")
+        )
+
+
+def _hunt_clusters(
+    context: PlaybookContext,
+    message: EmailMessage,
+    message_entity: Entity,
+    url_entities: list[Entity],
+    file_entities: list[Entity],
+) -> list[Cluster]:
+    index = context.messages
+    clusters: list[Cluster] = []
+    seen: set[tuple[str, str]] = set()
+
+    def add(cluster_by: str, value: str, members: list[str], verdict: Verdict, threats: list[ThreatType]) -> None:
+        if (cluster_by, value) in seen or not members:
+            return
+        seen.add((cluster_by, value))
+        clusters.append(build_cluster(index, cluster_by, value, members, verdict, threats))
+
+    for entity in file_entities:
+        sha256 = str(entity.attributes.get("sha256", ""))
+        if sha256 and entity.verdict in (Verdict.MALICIOUS, Verdict.SUSPICIOUS):
+            add(CLUSTER_BY_FILE, sha256, index.ids_with_attachment(sha256), entity.verdict, entity.threats)
+    for entity in url_entities:
+        if entity.verdict is not Verdict.MALICIOUS:
+            continue
+        add(CLUSTER_BY_URL, entity.key, index.ids_with_url(entity.key), entity.verdict, entity.threats)
+        domain = str(entity.attributes.get("registrable_domain", ""))
+        if domain and context.intel.lookup_domain(domain) is not None:
+            add(CLUSTER_BY_URL_DOMAIN, domain, index.ids_with_url_domain(domain), entity.verdict, entity.threats)
+    if message.sender.domain:
+        members = index.ids_with_sender_and_subject(message.sender.domain, message.subject)
+        add(
+            CLUSTER_BY_SENDER_SUBJECT,
+            f"{message.sender.domain} | {message.subject}",
+            members,
+            message_entity.verdict,
+            list(message_entity.threats),
+        )
+    return clusters
+
+
+def _cluster_entity(cluster: Cluster, parent_id: str) -> Entity:
+    entity = Entity(
+        id=f"cluster:{cluster.id}",
+        kind=EntityKind.CLUSTER,
+        key=cluster.id,
+        label=describe_cluster(cluster),
+        verdict=cluster.verdict,
+        threats=list(cluster.threats),
+        parent_id=parent_id,
+        attributes={
+            "message_count": len(cluster.message_ids),
+            "in_mailbox": cluster.in_mailbox_count,
+            "mailbox_count": len(cluster.mailboxes),
+        },
+    )
+    folders = ", ".join(f"{folder} {count}" for folder, count in cluster.counts_by_folder.items())
+    entity.evidence.append(
+        Evidence(
+            text=f"{_count(len(cluster.message_ids), 'message')} in {_count(len(cluster.mailboxes), 'mailbox')} ({folders}).",
+            verdict=cluster.verdict,
+            source="Mail cluster identification",
+        )
+    )
+    return entity
+
+
+def _correlate_clicks(context: PlaybookContext, findings: Findings, url_entities: list[Entity]) -> str:
+    """Attach every click on a URL in scope, or on another URL of a malicious domain in scope."""
+    by_url = {entity.key: entity for entity in url_entities}
+    malicious_domains = {
+        str(entity.attributes.get("registrable_domain", "")): entity
+        for entity in url_entities
+        if entity.verdict is Verdict.MALICIOUS and entity.attributes.get("registrable_domain")
+    }
+    hits = 0
+    for click in context.clicks:
+        entity = by_url.get(click.url) or _entity_for_domain(click.url, malicious_domains)
+        if entity is None:
+            continue
+        hits += 1
+        verdict = Verdict.MALICIOUS if entity.verdict is Verdict.MALICIOUS else Verdict.UNKNOWN
+        what = "it" if click.url == entity.key else f"{click.url} on the same domain"
+        entity.evidence.append(
+            Evidence(
+                text=f"{click.user} clicked {what} at {click.time:%Y-%m-%d %H:%M} UTC ({click.action.replace('_', ' ')}).",
+                verdict=verdict,
+                source="URL clicks investigation",
+            )
+        )
+        mailbox = _mailbox_entity(context, findings, click.user, entity.id)
+        # A blocked click never reached the page, so it says nothing against the user.
+        if entity.verdict is Verdict.MALICIOUS and click.action != "blocked":
+            mailbox.evidence.append(
+                Evidence(
+                    text=f"Opened the malicious URL {click.url} ({click.action.replace('_', ' ')}).",
+                    verdict=Verdict.SUSPICIOUS,
+                    source="URL clicks investigation",
+                )
+            )
+            mailbox.verdict = Verdict.worst([mailbox.verdict, Verdict.SUSPICIOUS])
+    return f"{hits} clicks on URLs in scope"
+
+
+def _entity_for_domain(url: str, domains: dict[str, Entity]) -> Entity | None:
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return None
+    for domain, entity in domains.items():
+        if host == domain or host.endswith("." + domain):
+            return entity
+    return None
+
+
+def _mailbox_entity(context: PlaybookContext, findings: Findings, address: str, parent_id: str) -> Entity:
+    user = next((user for user in context.users if user.address.lower() == address.lower()), None)
+    label = f"{user.display_name} <{address}>" if user else address
+    entity = findings.add(
+        Entity(id=f"mailbox:{address.lower()}", kind=EntityKind.MAILBOX, key=address.lower(), label=label, verdict=Verdict.NO_THREATS_FOUND, parent_id=parent_id)
+    )
+    if user is not None:
+        entity.attributes.update({"department": user.department, "vip": user.vip})
+    return entity
+
+
+def _investigate_mailboxes(context: PlaybookContext, findings: Findings, message: EmailMessage, alert: Alert) -> int:
+    addresses = {message.location.mailbox, alert.user}
+    for cluster in findings.clusters:
+        addresses.update(cluster.mailboxes)
+    own_domains = tuple(domain.lower() for domain in context.organisation.domains)
+    checked = 0
+    for address in sorted(a for a in addresses if a):
+        mailbox = _mailbox_entity(context, findings, address, f"message:{message.id}")
+        settings = context.mailbox_settings.get(address)
+        checked += 1
+        if settings is None:
+            continue
+        if settings.forwarding and not settings.forwarding.smtp_address.lower().endswith(own_domains):
+            mailbox.evidence.append(
+                Evidence(text=f"Mail is forwarded outside the organisation to {settings.forwarding.smtp_address}.", verdict=Verdict.SUSPICIOUS, source="Mail forwarding rules investigation")
+            )
+        for rule in settings.inbox_rules:
+            targets = [*_as_list(rule.actions.get("forward_to")), *_as_list(rule.actions.get("redirect_to"))]
+            external = [target for target in targets if not target.lower().endswith(own_domains)]
+            if rule.enabled and external:
+                mailbox.evidence.append(
+                    Evidence(text=f"Inbox rule '{rule.name}' forwards mail outside the organisation to {', '.join(external)}.", verdict=Verdict.SUSPICIOUS, source="Mail forwarding rules investigation")
+                )
+        if any(item.verdict is Verdict.SUSPICIOUS for item in mailbox.evidence):
+            mailbox.verdict = Verdict.worst([mailbox.verdict, Verdict.SUSPICIOUS])
+    return checked
+
+
+def _as_list(value: object) -> list[str]:
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    return [str(value)] if value else []
+
+
+def _recommend(context: PlaybookContext, investigation_id: str, clusters: list[Cluster]) -> list[PendingAction]:
+    """Recommend one soft delete per malicious cluster that still has members in a mailbox.
+
+    A message in several clusters is targeted once, by the first cluster that holds it, so
+    the counts an analyst approves add up.
+    """
+    actions: list[PendingAction] = []
+    targeted: set[str] = set()
+    for cluster in clusters:
+        if cluster.verdict is not Verdict.MALICIOUS or not ACTIONABLE_THREATS.intersection(cluster.threats):
+            continue
+        locations = context.messages.locations(cluster.message_ids)
+        targets = [
+            ActionTarget(message_id=message_id, mailbox=mailbox, folder=folder)
+            for message_id, (mailbox, folder) in sorted(locations.items())
+            if folder in (Folder.INBOX.value, Folder.JUNK.value) and message_id not in targeted
+        ]
+        if not targets:
+            continue
+        targeted.update(target.message_id for target in targets)
+        actions.append(
+            PendingAction(
+                id=context.new_id(),
+                investigation_id=investigation_id,
+                action_type=ActionType.SOFT_DELETE,
+                created=context.clock(),
+                cluster_id=cluster.id,
+                title=describe_cluster(cluster),
+                targets=targets,
+            )
+        )
+    return actions
+
+
+def _status_for(message_entity: Entity, findings: Findings) -> tuple[InvestigationStatus, str]:
+    if findings.actions:
+        count = len(findings.actions)
+        return InvestigationStatus.PENDING_ACTION, f"{count} remediation {'action waits' if count == 1 else 'actions wait'} for approval."
+    malicious_clusters = [c for c in findings.clusters if c.verdict is Verdict.MALICIOUS]
+    if message_entity.verdict is Verdict.MALICIOUS or malicious_clusters:
+        return InvestigationStatus.REMEDIATED, "The threat was found, but no malicious copy is left in a mailbox."
+    # Mailbox findings such as external forwarding stay visible as evidence, but a clean report
+    # is still a false alarm: they belong to the recipient, not to the reported message.
+    if message_entity.verdict is Verdict.SUSPICIOUS:
+        return InvestigationStatus.PARTIALLY_INVESTIGATED, "Suspicious findings that no remediation action can clean up."
+    return InvestigationStatus.NO_THREATS_FOUND, "No analyzer found anything malicious or suspicious."
+
+
+def _count(number: int, noun: str) -> str:
+    plural = noun + ("es" if noun.endswith("x") else "s")
+    return f"{number} {noun if number == 1 else plural}"

@@ -1,0 +1,357 @@
+"""The core both front ends drive: ingest, alerting, investigations, decisions and remediation.
+
+The CLI and the TUI call only this module, so neither holds logic the other lacks. One
+`AirService` owns one SQLite connection; make one per thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from air_tui.domain.action import Decision, PendingAction
+from air_tui.domain.event import Event, EventType
+from air_tui.domain.ids import Clock, IdFactory, system_clock, ulid_factory
+from air_tui.domain.message import EmailMessage, MessageLocation
+from air_tui.domain.vocab import ActionStatus, ActionType, DecisionKind, InvestigationStatus, ParseStatus
+from air_tui.engine import policies, runner
+from air_tui.engine.context import PlaybookContext
+from air_tui.intel import IntelSnapshot
+from air_tui.mail import FailedRead, iter_messages, message_id_for, parse_message
+from air_tui.remediation import executor
+from air_tui.store import Store, ledger, queries
+from air_tui.store import messages as message_index
+from air_tui.tenant.demo import DemoTenant
+from air_tui.tenant.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+class ActionError(Exception):
+    """A decision that cannot be taken: unknown action, already decided, or missing reason."""
+
+
+@dataclass
+class IngestSummary:
+    total: int = 0
+    parsed: int = 0
+    with_warnings: int = 0
+    failed: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    """(path, reason) of every message that could not be parsed."""
+
+
+@dataclass
+class DecisionOutcome:
+    action: PendingAction
+    decision: Decision
+    status: ActionStatus
+    results: dict[str, int] = field(default_factory=dict)
+    """Targets by result, for approvals that ran."""
+
+
+class StoreMessageIndex:
+    """The engine's message look-ups, answered from the SQLite index."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def load(self, message_id: str) -> EmailMessage | None:
+        return message_index.load_message(self.store, message_id)
+
+    def ids_with_url(self, url: str) -> list[str]:
+        return message_index.message_ids_with_url(self.store, url)
+
+    def ids_with_url_domain(self, registrable_domain: str) -> list[str]:
+        return message_index.message_ids_with_url_domain(self.store, registrable_domain)
+
+    def ids_with_attachment(self, sha256: str) -> list[str]:
+        return message_index.message_ids_with_attachment(self.store, sha256)
+
+    def ids_with_sender_and_subject(self, sender_domain: str, subject: str) -> list[str]:
+        return message_index.message_ids_with_sender_and_subject(self.store, sender_domain, subject)
+
+    def locations(self, message_ids: list[str]) -> dict[str, tuple[str, str]]:
+        return message_index.locations(self.store, message_ids)
+
+
+class AirService:
+    def __init__(
+        self,
+        workspace: Workspace,
+        *,
+        analyst: str,
+        clock: Clock = system_clock,
+        new_id: IdFactory = ulid_factory,
+    ) -> None:
+        self.workspace = workspace
+        self.analyst = analyst
+        self.clock = clock
+        self.new_id = new_id
+        self.tenant = DemoTenant(workspace.tenant_dir)
+        self.store = Store(workspace.database)
+        self._intel: IntelSnapshot | None = None
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> AirService:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def intel(self) -> IntelSnapshot:
+        if self._intel is None:
+            self._intel = IntelSnapshot.load(self.tenant.intel_dir)
+        return self._intel
+
+    # Ingest -----------------------------------------------------------------------------
+
+    def ingest(self, *, force: bool = False) -> IngestSummary | None:
+        """Parse and index every message in the tenant; skipped when the index is filled already."""
+        if not force and message_index.message_count(self.store) > 0:
+            return None
+        summary = IngestSummary()
+        parsed = list(self._parse_tenant(summary))
+        message_index.index_messages(self.store, parsed)
+        self._append(
+            [
+                self._event(
+                    EventType.MESSAGES_INGESTED,
+                    {"source": str(self.tenant.root), "total": summary.total, "failed": summary.failed, "with_warnings": summary.with_warnings},
+                    actor="system",
+                )
+            ]
+        )
+        log.info("Ingested %d messages (%d failed) from %s", summary.total, summary.failed, self.tenant.root)
+        return summary
+
+    def _parse_tenant(self, summary: IngestSummary) -> Iterator[EmailMessage]:
+        for mailbox, folder, path in self.tenant.folder_paths():
+            for item in iter_messages(path, mailbox=mailbox):
+                summary.total += 1
+                if isinstance(item, FailedRead):
+                    key = item.path.name.split(":", 1)[0]
+                    message = EmailMessage(
+                        id=message_id_for(mailbox, key),
+                        location=MessageLocation(mailbox=mailbox, folder=folder, key=key, path=str(item.path)),
+                        parse_status=ParseStatus.FAILED,
+                        parse_error=item.reason,
+                    )
+                else:
+                    message = parse_message(
+                        item.raw,
+                        location=item.location.model_copy(update={"folder": folder}),
+                        received_at=item.received_at,
+                        message_id=message_id_for(mailbox, item.location.key),
+                    )
+                if message.parse_status is ParseStatus.FAILED:
+                    summary.failed += 1
+                    summary.failures.append((message.location.path, message.parse_error))
+                elif message.parse_status is ParseStatus.PARSED_WITH_WARNINGS:
+                    summary.with_warnings += 1
+                else:
+                    summary.parsed += 1
+                yield message
+
+    # Alerts and investigations -----------------------------------------------------------
+
+    def playbook_context(self, emit: Callable[[list[Event]], None] | None = None) -> PlaybookContext:
+        return PlaybookContext(
+            organisation=self.tenant.organisation,
+            users=self.tenant.users,
+            intel=self.intel,
+            messages=StoreMessageIndex(self.store),
+            submissions=self.tenant.submissions(),
+            clicks=self.tenant.url_clicks(),
+            mailbox_settings=self.tenant.mailbox_settings(),
+            clock=self.clock,
+            new_id=self.new_id,
+            emit=emit or self._append,
+        )
+
+    def raise_alerts(self) -> int:
+        """Raise alerts for submissions that have none yet, and start an investigation for each."""
+        submissions = self.tenant.submissions()
+        subjects: dict[str, str] = {}
+        message_ids: dict[str, str] = {}
+        for submission in submissions:
+            message_id = message_id_for(submission.mailbox, submission.key)
+            message = message_index.load_message(self.store, message_id)
+            if message is not None:
+                subjects[submission.id] = message.subject
+                message_ids[submission.id] = message_id
+            else:
+                log.warning("Submission %s names a message that is not in the tenant: %s/%s", submission.id, submission.mailbox, submission.key)
+        alerts = policies.alerts_for_submissions(
+            submissions,
+            already_raised=queries.raised_source_ids(self.store),
+            subjects=subjects,
+            message_ids=message_ids,
+            clock=self.clock,
+            new_id=self.new_id,
+        )
+        context = self.playbook_context()
+        events: list[Event] = []
+        for alert in alerts:
+            events.append(self._event(EventType.ALERT_RAISED, {"alert": alert.model_dump(mode="json")}, actor="system"))
+            policy = policies.POLICIES[alert.policy_id]
+            if policy.starts_investigation:
+                _, start = runner.start_event(context, alert, policy.playbook)
+                events.append(start)
+        self._append(events)
+        return len(alerts)
+
+    def run_investigations(self, on_finished: Callable[[str, InvestigationStatus], None] | None = None) -> int:
+        """Run every investigation that has not finished, oldest first; return how many ran."""
+        context = self.playbook_context()
+        waiting = [
+            investigation
+            for investigation in queries.investigations(self.store)
+            if investigation.status in (InvestigationStatus.STARTING, InvestigationStatus.RUNNING)
+        ]
+        alerts = {row.alert.id: row.alert for row in queries.alert_queue(self.store)}
+        for investigation in waiting:
+            status = runner.run_investigation(context, investigation, alerts[investigation.alert_id])
+            if on_finished is not None:
+                on_finished(investigation.id, status)
+        return len(waiting)
+
+    def investigate(self) -> IngestSummary | None:
+        """Ingest if needed, raise alerts and run every open investigation."""
+        summary = self.ingest()
+        self.raise_alerts()
+        self.run_investigations()
+        return summary
+
+    # Decisions -------------------------------------------------------------------------------
+
+    def approve(
+        self,
+        action_id: str,
+        *,
+        comment: str = "",
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> DecisionOutcome:
+        """Record the approval durably, then run the action and record each target's result."""
+        action = self._pending(action_id)
+        decision = self._decide(action, DecisionKind.APPROVED, comment)
+        status = executor.execute(
+            self.store,
+            self.tenant,
+            action,
+            actor=self.analyst,
+            clock=self.clock,
+            new_id=self.new_id,
+            on_progress=on_progress,
+        )
+        self._update_investigation(action.investigation_id)
+        results: dict[str, int] = {}
+        for row in queries.action_results(self.store, action.id):
+            results[row["result"]] = results.get(row["result"], 0) + 1
+        return DecisionOutcome(action=action, decision=decision, status=status, results=results)
+
+    def reject(self, action_id: str, *, reason: str) -> DecisionOutcome:
+        if not reason.strip():
+            raise ActionError(f"A rejection needs a reason. Give one with --comment for action {action_id}.")
+        action = self._pending(action_id)
+        decision = self._decide(action, DecisionKind.REJECTED, reason.strip())
+        self._update_investigation(action.investigation_id)
+        return DecisionOutcome(action=action, decision=decision, status=ActionStatus.REJECTED)
+
+    def resume_approved(self) -> int:
+        """Finish approved actions whose execution was interrupted; return how many resumed."""
+        resumed = 0
+        for status in (ActionStatus.APPROVED, ActionStatus.RUNNING):
+            for row in queries.action_rows(self.store, status=status):
+                executor.execute(self.store, self.tenant, row.action, actor=row.decided_by or "system", clock=self.clock, new_id=self.new_id)
+                self._update_investigation(row.action.investigation_id)
+                resumed += 1
+        return resumed
+
+    def _pending(self, action_id: str) -> PendingAction:
+        action = queries.action(self.store, action_id)
+        if action is None:
+            raise ActionError(f"No action with id {action_id}. List the ids with: air-tui actions list")
+        if action.status is not ActionStatus.PENDING:
+            decided = queries.decisions(self.store, action_id)
+            who = f" by {decided[-1].analyst} at {decided[-1].time:%Y-%m-%d %H:%M} UTC" if decided else ""
+            raise ActionError(f"Action {action_id} is {action.status.value.lower()} already{who}; only pending actions can be decided.")
+        return action
+
+    def _decide(self, action: PendingAction, kind: DecisionKind, comment: str) -> Decision:
+        decision = Decision(action_id=action.id, kind=kind, analyst=self.analyst, time=self.clock(), comment=comment)
+        self._append([self._event(EventType.ACTION_DECIDED, {"decision": decision.model_dump(mode="json")})])
+        return decision
+
+    def _update_investigation(self, investigation_id: str) -> None:
+        """Close the investigation as Remediated once every action in it is decided."""
+        actions = [row.action for row in queries.action_rows(self.store) if row.action.investigation_id == investigation_id]
+        undecided = [action for action in actions if action.status is ActionStatus.PENDING]
+        detail = queries.investigation_detail(self.store, investigation_id)
+        if detail is None or detail.investigation.status.is_terminal:
+            return
+        context = self.playbook_context()
+        if not undecided:
+            event = runner.status_event(context, investigation_id, InvestigationStatus.REMEDIATED, "Every recommended action was decided.", actor=self.analyst)
+        elif len(undecided) < len(actions):
+            if detail.investigation.status is InvestigationStatus.PARTIALLY_REMEDIATED:
+                return
+            event = runner.status_event(
+                context,
+                investigation_id,
+                InvestigationStatus.PARTIALLY_REMEDIATED,
+                f"{len(undecided)} of {len(actions)} actions still wait for a decision.",
+                actor=self.analyst,
+            )
+        else:
+            return
+        self._append([event])
+
+    # Plumbing ----------------------------------------------------------------------------------
+
+    def _event(self, event_type: EventType, payload: dict, *, actor: str | None = None) -> Event:
+        return Event(id=self.new_id(), type=event_type, actor=actor or self.analyst, time=self.clock(), payload=payload)
+
+    def _append(self, events: list[Event]) -> None:
+        ledger.append(self.store, events)
+
+    # Read models, passed through so front ends need not import the store --------------------
+
+    def alert_queue(self) -> list[queries.AlertRow]:
+        return queries.alert_queue(self.store)
+
+    def investigation_detail(self, investigation_id: str) -> queries.InvestigationDetail | None:
+        return queries.investigation_detail(self.store, investigation_id)
+
+    def actions(self, status: ActionStatus | None = None) -> list[queries.ActionRow]:
+        return queries.action_rows(self.store, status=status)
+
+    def pending_count(self) -> int:
+        return queries.pending_count(self.store)
+
+    def investigations(self) -> list:
+        return queries.investigations(self.store)
+
+    def verdict_counts(self) -> dict[str, int]:
+        return queries.verdict_counts(self.store)
+
+    def action_results(self, action_id: str) -> list[dict]:
+        return queries.action_results(self.store, action_id)
+
+    def message(self, message_id: str) -> EmailMessage | None:
+        return message_index.load_message(self.store, message_id)
+
+    def message_count(self) -> int:
+        return message_index.message_count(self.store)
+
+
+def parse_time(value: str) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+__all__ = ["ActionError", "ActionType", "AirService", "DecisionOutcome", "IngestSummary"]

@@ -1,0 +1,132 @@
+"""The append-only ledger: events hash-chained in order, projections updated in the same transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from air_tui.domain.event import Event
+from air_tui.store.database import Store, StoreError
+from air_tui.store.projections import apply_event
+from air_tui.store.schema import PROJECTION_TABLES
+
+GENESIS_HASH = "0" * 64
+
+
+def canonical_json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def event_hash(prev_hash: str, event_row: dict[str, str]) -> str:
+    """Hash one stored event together with the hash before it, so edits break the chain."""
+    body = canonical_json(
+        {key: event_row[key] for key in ("id", "type", "actor", "time", "payload")}
+    )
+    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+def append(store: Store, events: Iterable[Event]) -> list[Event]:
+    """Append events and apply them to the projections, all in one transaction.
+
+    Returns the events that were new; an event whose id is already in the ledger is skipped,
+    so replaying the same events is harmless.
+    """
+    appended: list[Event] = []
+    conn = store.db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        prev_hash = _last_hash(store)
+        for event in events:
+            row = {
+                "id": event.id,
+                "type": event.type.value,
+                "actor": event.actor,
+                "time": event.time.isoformat(),
+                "payload": canonical_json(event.payload),
+            }
+            if _already_stored(store, row):
+                continue
+            row["prev_hash"] = prev_hash
+            row["hash"] = event_hash(prev_hash, row)
+            conn.execute(
+                "INSERT INTO events (id, type, actor, time, payload, prev_hash, hash) "
+                "VALUES (:id, :type, :actor, :time, :payload, :prev_hash, :hash)",
+                row,
+            )
+            apply_event(store.db, event)
+            prev_hash = row["hash"]
+            appended.append(event)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return appended
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    seq: int
+    event_id: str
+    problem: str
+
+
+def verify_chain(store: Store) -> list[ChainProblem]:
+    """Walk the ledger and name every event whose hash or link does not match."""
+    problems: list[ChainProblem] = []
+    prev_hash = GENESIS_HASH
+    for row in store.db.query("SELECT * FROM events ORDER BY seq"):
+        if row["prev_hash"] != prev_hash:
+            problems.append(
+                ChainProblem(row["seq"], row["id"], "link to the previous event does not match: an event before it was removed, added or reordered")
+            )
+        if event_hash(row["prev_hash"], row) != row["hash"]:
+            problems.append(ChainProblem(row["seq"], row["id"], "content does not match its hash: the event was edited"))
+        prev_hash = row["hash"]
+    return problems
+
+
+def rebuild_projections(store: Store) -> int:
+    """Empty every projection and replay the whole ledger into it; return the events replayed."""
+    conn = store.db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table in PROJECTION_TABLES:
+            conn.execute(f"DELETE FROM {table}")
+        count = 0
+        for row in store.db.query("SELECT * FROM events ORDER BY seq"):
+            apply_event(store.db, _event_from_row(row))
+            count += 1
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return count
+
+
+def iter_events(store: Store) -> Iterable[Event]:
+    for row in store.db.query("SELECT * FROM events ORDER BY seq"):
+        yield _event_from_row(row)
+
+
+def _event_from_row(row: dict[str, object]) -> Event:
+    return Event.model_validate({**row, "payload": json.loads(str(row["payload"]))})
+
+
+def _last_hash(store: Store) -> str:
+    row = store.db.execute("SELECT hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+    return row[0] if row else GENESIS_HASH
+
+
+def _already_stored(store: Store, row: dict[str, str]) -> bool:
+    """Return True for a replay of a stored event; raise when the id is taken by other content."""
+    stored = store.db.execute("SELECT type, actor, time, payload FROM events WHERE id = ?", [row["id"]]).fetchone()
+    if stored is None:
+        return False
+    if tuple(stored) != (row["type"], row["actor"], row["time"], row["payload"]):
+        raise StoreError(
+            f"Event id {row['id']} is already in the ledger with other content; "
+            "ids must be unique, so the id source is broken."
+        )
+    return True

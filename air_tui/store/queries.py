@@ -1,0 +1,172 @@
+"""Read models for the panes and the CLI, built from the projections."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from air_tui.domain.action import Decision, PendingAction
+from air_tui.domain.alert import Alert
+from air_tui.domain.investigation import Cluster, Entity, Investigation, LogStep
+from air_tui.domain.vocab import ActionStatus
+from air_tui.store.database import Store
+
+_SEVERITY_ORDER = "CASE severity WHEN 'High' THEN 0 WHEN 'Medium' THEN 1 WHEN 'Low' THEN 2 ELSE 3 END"
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    alert: Alert
+    investigation_id: str
+    investigation_status: str
+    """Status of the investigation the alert started, or the alert's own status when none."""
+
+
+@dataclass(frozen=True)
+class ActionRow:
+    action: PendingAction
+    investigation_title: str
+    decided_by: str
+    decided_at: str
+    comment: str
+
+
+@dataclass(frozen=True)
+class InvestigationDetail:
+    investigation: Investigation
+    alert: Alert | None
+    entities: list[Entity]
+    clusters: list[Cluster]
+    log: list[LogStep]
+    actions: list[PendingAction]
+
+
+def _alert(row: dict[str, Any]) -> Alert:
+    return Alert.model_validate(
+        {**row, "source_ids": json.loads(row["source_ids"] or "[]"), "message_ids": json.loads(row["message_ids"] or "[]")}
+    )
+
+
+def _action(row: dict[str, Any]) -> PendingAction:
+    return PendingAction.model_validate({**row, "targets": json.loads(row["targets"] or "[]")})
+
+
+def _investigation(row: dict[str, Any]) -> Investigation:
+    return Investigation.model_validate({**row, "started": row["started"] or None, "ended": row["ended"] or None})
+
+
+def alert_queue(store: Store) -> list[AlertRow]:
+    """Every alert, newest activity first, then by severity."""
+    rows = store.db.query(
+        "SELECT alerts.*, COALESCE(investigations.status, alerts.status) AS investigation_status "
+        "FROM alerts LEFT JOIN investigations ON investigations.id = alerts.investigation_id "
+        f"ORDER BY alerts.occurred DESC, {_SEVERITY_ORDER}, alerts.id"
+    )
+    return [
+        AlertRow(alert=_alert(row), investigation_id=row["investigation_id"] or "", investigation_status=row["investigation_status"])
+        for row in rows
+    ]
+
+
+def investigations(store: Store) -> list[Investigation]:
+    return [_investigation(row) for row in store.db.query("SELECT * FROM investigations ORDER BY created, id")]
+
+
+def investigation_detail(store: Store, investigation_id: str) -> InvestigationDetail | None:
+    rows = list(store.db.query("SELECT * FROM investigations WHERE id = ?", [investigation_id]))
+    if not rows:
+        return None
+    investigation = _investigation(rows[0])
+    alert_rows = list(store.db.query("SELECT * FROM alerts WHERE id = ?", [investigation.alert_id]))
+    entities = [
+        Entity.model_validate(
+            {
+                **row,
+                "threats": json.loads(row["threats"]),
+                "evidence": json.loads(row["evidence"]),
+                "attributes": json.loads(row["attributes"]),
+            }
+        )
+        for row in store.db.query("SELECT * FROM entities WHERE investigation_id = ? ORDER BY position", [investigation_id])
+    ]
+    clusters = [
+        Cluster.model_validate(
+            {
+                **row,
+                "threats": json.loads(row["threats"]),
+                "message_ids": json.loads(row["message_ids"]),
+                "counts_by_folder": json.loads(row["counts_by_folder"]),
+                "mailboxes": json.loads(row["mailboxes"]),
+            }
+        )
+        for row in store.db.query("SELECT * FROM clusters WHERE investigation_id = ? ORDER BY id", [investigation_id])
+    ]
+    log = [
+        LogStep.model_validate(row)
+        for row in store.db.query("SELECT * FROM investigation_log WHERE investigation_id = ? ORDER BY position", [investigation_id])
+    ]
+    actions = [
+        _action(row)
+        for row in store.db.query("SELECT * FROM actions WHERE investigation_id = ? ORDER BY created, id", [investigation_id])
+    ]
+    return InvestigationDetail(
+        investigation=investigation,
+        alert=_alert(alert_rows[0]) if alert_rows else None,
+        entities=entities,
+        clusters=clusters,
+        log=log,
+        actions=actions,
+    )
+
+
+def action_rows(store: Store, *, status: ActionStatus | None = None) -> list[ActionRow]:
+    where, params = ("WHERE actions.status = ?", [status.value]) if status else ("", [])
+    rows = store.db.query(
+        "SELECT actions.*, COALESCE(investigations.title, '') AS investigation_title FROM actions "
+        f"LEFT JOIN investigations ON investigations.id = actions.investigation_id {where} "
+        "ORDER BY actions.created, actions.id",
+        params,
+    )
+    return [
+        ActionRow(
+            action=_action(row),
+            investigation_title=row["investigation_title"],
+            decided_by=row["decided_by"],
+            decided_at=row["decided_at"],
+            comment=row["comment"],
+        )
+        for row in rows
+    ]
+
+
+def action(store: Store, action_id: str) -> PendingAction | None:
+    rows = list(store.db.query("SELECT * FROM actions WHERE id = ?", [action_id]))
+    return _action(rows[0]) if rows else None
+
+
+def decisions(store: Store, action_id: str) -> list[Decision]:
+    return [
+        Decision.model_validate(row)
+        for row in store.db.query("SELECT * FROM decisions WHERE action_id = ? ORDER BY time, event_id", [action_id])
+    ]
+
+
+def action_results(store: Store, action_id: str) -> list[dict[str, Any]]:
+    return list(store.db.query("SELECT * FROM action_results WHERE action_id = ? ORDER BY mailbox, message_id", [action_id]))
+
+
+def pending_count(store: Store) -> int:
+    return int(store.db.execute("SELECT COUNT(*) FROM actions WHERE status = ?", [ActionStatus.PENDING.value]).fetchone()[0])
+
+
+def verdict_counts(store: Store) -> dict[str, int]:
+    """Entities by verdict across every investigation."""
+    return {row[0]: row[1] for row in store.db.execute("SELECT verdict, COUNT(*) FROM entities GROUP BY verdict ORDER BY verdict")}
+
+
+def raised_source_ids(store: Store) -> set[str]:
+    found: set[str] = set()
+    for (value,) in store.db.execute("SELECT source_ids FROM alerts"):
+        found.update(json.loads(value or "[]"))
+    return found

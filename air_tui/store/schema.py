@@ -1,0 +1,210 @@
+"""Table definitions. Bump SCHEMA_VERSION whenever a table changes shape."""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+SCHEMA_VERSION = 1
+
+_TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
+    "events": (
+        {
+            "seq": int,
+            "id": str,
+            "type": str,
+            "actor": str,
+            "time": str,
+            "payload": str,
+            "prev_hash": str,
+            "hash": str,
+        },
+        "seq",
+    ),
+    "messages": (
+        {
+            "id": str,
+            "mailbox": str,
+            "folder": str,
+            "key": str,
+            "path": str,
+            "internet_message_id": str,
+            "sha256": str,
+            "size": int,
+            "subject": str,
+            "sender_address": str,
+            "sender_name": str,
+            "sender_domain": str,
+            "return_path": str,
+            "reply_to": str,
+            "recipients": str,
+            "date": str,
+            "received_at": str,
+            "sender_ip": str,
+            "auth_results": str,
+            "urls": str,
+            "attachments": str,
+            "body_text": str,
+            "parse_status": str,
+            "parse_warnings": str,
+            "parse_error": str,
+        },
+        "id",
+    ),
+    "message_urls": (
+        {"message_id": str, "url": str, "host": str, "registrable_domain": str},
+        ("message_id", "url"),
+    ),
+    "message_attachments": (
+        {"message_id": str, "sha256": str, "filename": str, "extension": str},
+        ("message_id", "sha256"),
+    ),
+    "alerts": (
+        {
+            "id": str,
+            "policy_id": str,
+            "title": str,
+            "severity": str,
+            "status": str,
+            "created": str,
+            "occurred": str,
+            "subject": str,
+            "user": str,
+            "source_ids": str,
+            "message_ids": str,
+            "investigation_id": str,
+        },
+        "id",
+    ),
+    "investigations": (
+        {
+            "id": str,
+            "alert_id": str,
+            "playbook": str,
+            "title": str,
+            "status": str,
+            "status_reason": str,
+            "created": str,
+            "started": str,
+            "ended": str,
+        },
+        "id",
+    ),
+    "entities": (
+        {
+            "investigation_id": str,
+            "id": str,
+            "kind": str,
+            "key": str,
+            "label": str,
+            "verdict": str,
+            "threats": str,
+            "evidence": str,
+            "parent_id": str,
+            "attributes": str,
+            "position": int,
+        },
+        ("investigation_id", "id"),
+    ),
+    "clusters": (
+        {
+            "investigation_id": str,
+            "id": str,
+            "cluster_by": str,
+            "value": str,
+            "verdict": str,
+            "threats": str,
+            "message_ids": str,
+            "counts_by_folder": str,
+            "mailboxes": str,
+        },
+        ("investigation_id", "id"),
+    ),
+    "investigation_log": (
+        {
+            "investigation_id": str,
+            "position": int,
+            "name": str,
+            "started": str,
+            "duration_ms": int,
+            "outcome": str,
+            "summary": str,
+            "entities_touched": int,
+        },
+        ("investigation_id", "position"),
+    ),
+    "actions": (
+        {
+            "id": str,
+            "investigation_id": str,
+            "action_type": str,
+            "status": str,
+            "created": str,
+            "cluster_id": str,
+            "title": str,
+            "targets": str,
+            "message_count": int,
+            "mailbox_count": int,
+            "decided_by": str,
+            "decided_at": str,
+            "comment": str,
+        },
+        "id",
+    ),
+    "decisions": (
+        {
+            "event_id": str,
+            "action_id": str,
+            "kind": str,
+            "analyst": str,
+            "time": str,
+            "comment": str,
+        },
+        "event_id",
+    ),
+    "action_results": (
+        {
+            "action_id": str,
+            "message_id": str,
+            "mailbox": str,
+            "result": str,
+            "from_folder": str,
+            "to_folder": str,
+            "error": str,
+            "time": str,
+        },
+        ("action_id", "message_id"),
+    ),
+}
+
+PROJECTION_TABLES = (
+    "alerts",
+    "investigations",
+    "entities",
+    "clusters",
+    "investigation_log",
+    "actions",
+    "decisions",
+    "action_results",
+)
+
+
+def create_schema(db: sqlite_utils.Database) -> None:
+    """Create every table and index that is missing."""
+    for name, (columns, pk) in _TABLES.items():
+        if name not in db.table_names():
+            db[name].create(columns, pk=pk, not_null={"id"} if "id" in columns and pk == "id" else None)
+    db["events"].create_index(["id"], unique=True, if_not_exists=True)
+    db["messages"].create_index(["mailbox", "folder"], if_not_exists=True)
+    db["messages"].create_index(["internet_message_id"], if_not_exists=True)
+    db["messages"].create_index(["sender_domain"], if_not_exists=True)
+    db["message_urls"].create_index(["url"], if_not_exists=True)
+    db["message_urls"].create_index(["registrable_domain"], if_not_exists=True)
+    db["message_attachments"].create_index(["sha256"], if_not_exists=True)
+    db["alerts"].create_index(["created"], if_not_exists=True)
+    db["actions"].create_index(["status"], if_not_exists=True)
+    if "messages_fts" not in db.table_names():
+        db["messages"].enable_fts(
+            ["sender_address", "sender_name", "subject", "body_text"],
+            create_triggers=True,
+            tokenize="unicode61",
+        )

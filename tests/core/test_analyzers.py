@@ -1,0 +1,136 @@
+"""Analyzers on hand-built messages: each fact they report, and the verdict it carries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from air_tui.domain.message import Address, Attachment, AuthResult, EmailMessage, Url
+from air_tui.domain.tenant import Organisation, User
+from air_tui.domain.vocab import ThreatType, Verdict
+from air_tui.engine.analyzers import analyse_attachment, analyse_sender, analyse_url, lookalike_of
+from air_tui.intel import IntelSnapshot
+
+ORGANISATION = Organisation(name="Larkspur Logistics", domains=["larkspur.example"], brands=["McAfee", "PayPal"])
+USERS = [
+    User(id="u1", display_name="Dana Whitfield", address="dana.whitfield@larkspur.example", vip=True),
+    User(id="u2", display_name="Sam Ortega", address="sam.ortega@larkspur.example"),
+]
+
+
+@pytest.fixture
+def intel(tmp_path: Path) -> IntelSnapshot:
+    (tmp_path / "urls.csv").write_text("url,threat,source,added\nhttp://bad.example.net/login,Phish,test-feed,2026-11-01\n")
+    (tmp_path / "domains.csv").write_text("domain,threat,source,added\nevil-parcel.icu,Phish,test-feed,2026-11-02\n")
+    (tmp_path / "file_hashes.csv").write_text("sha256,threat,source,added\n" + "ab" * 32 + ",Malware,test-feed,2026-11-03\n")
+    (tmp_path / "allow_domains.csv").write_text("domain,source,added\nnorthwind.example,partner,2026-01-01\n")
+    return IntelSnapshot.load(tmp_path)
+
+
+def message(**fields: object) -> EmailMessage:
+    base: dict[str, object] = {"id": "m1", "sender": Address(display_name="Someone", address="someone@sender.example")}
+    base.update(fields)
+    return EmailMessage.model_validate(base)
+
+
+@pytest.mark.parametrize(
+    ("domain", "expected"),
+    [
+        ("larksp0r.example", "larkspur.example"),
+        ("larkspur-payments.com", "larkspur.example"),
+        ("larkspur.example", ""),
+        ("mail.larkspur.example", ""),
+        ("contoso.com", ""),
+    ],
+)
+def test_lookalike_of_own_domain(domain: str, expected: str) -> None:
+    assert lookalike_of(domain, ORGANISATION.domains) == expected
+
+
+def test_sender_lookalike_is_malicious(intel: IntelSnapshot) -> None:
+    finding = analyse_sender(message(sender=Address(address="ceo@larksp0r.example")), ORGANISATION, USERS, intel)
+    assert finding.verdict is Verdict.MALICIOUS
+    assert ThreatType.HIGH_CONFIDENCE_PHISH in finding.threats
+    assert any("looks like the organisation's domain" in item.text for item in finding.evidence)
+
+
+def test_reply_to_other_domain_is_suspicious(intel: IntelSnapshot) -> None:
+    reported = message(reply_to=[Address(address="collect@elsewhere.example")])
+    finding = analyse_sender(reported, ORGANISATION, USERS, intel)
+    assert finding.verdict is Verdict.SUSPICIOUS
+    assert any("collect@elsewhere.example" in item.text for item in finding.evidence)
+
+
+def test_dmarc_fail_is_suspicious(intel: IntelSnapshot) -> None:
+    reported = message(auth_results=[AuthResult(method="dmarc", result="fail"), AuthResult(method="spf", result="softfail")])
+    finding = analyse_sender(reported, ORGANISATION, USERS, intel)
+    assert finding.verdict is Verdict.SUSPICIOUS
+    assert any("DMARC failed" in item.text for item in finding.evidence)
+
+
+def test_authentication_pass_is_clean(intel: IntelSnapshot) -> None:
+    reported = message(auth_results=[AuthResult(method=m, result="pass") for m in ("spf", "dkim", "dmarc")])
+    finding = analyse_sender(reported, ORGANISATION, USERS, intel)
+    assert finding.verdict is Verdict.NO_THREATS_FOUND
+
+
+def test_vip_display_name_from_outside_is_malicious(intel: IntelSnapshot) -> None:
+    reported = message(sender=Address(display_name="Dana Whitfield", address="dana@freemail.example"))
+    finding = analyse_sender(reported, ORGANISATION, USERS, intel)
+    assert finding.verdict is Verdict.MALICIOUS
+    assert any("VIP" in item.text for item in finding.evidence)
+
+
+def test_brand_in_display_name_is_suspicious(intel: IntelSnapshot) -> None:
+    reported = message(sender=Address(display_name="Mcafee™", address="support@snowy.example"))
+    finding = analyse_sender(reported, ORGANISATION, USERS, intel)
+    assert finding.verdict is Verdict.SUSPICIOUS
+    assert any("McAfee" in item.text for item in finding.evidence)
+
+
+def test_listed_url_is_malicious(intel: IntelSnapshot) -> None:
+    finding = analyse_url(Url(url="HTTP://BAD.example.net/login", host="bad.example.net"), intel)
+    assert finding.verdict is Verdict.MALICIOUS
+    assert ThreatType.MALICIOUS_URL in finding.threats
+    assert "test-feed" in finding.evidence[0].text
+
+
+def test_listed_parent_domain_is_malicious(intel: IntelSnapshot) -> None:
+    finding = analyse_url(Url(url="https://track.evil-parcel.icu/x", host="track.evil-parcel.icu"), intel)
+    assert finding.verdict is Verdict.MALICIOUS
+    assert "evil-parcel.icu" in finding.evidence[0].text
+
+
+def test_unlisted_url_is_unknown(intel: IntelSnapshot) -> None:
+    finding = analyse_url(Url(url="https://docs.example.org/a", host="docs.example.org"), intel)
+    assert finding.verdict is Verdict.UNKNOWN
+
+
+def test_link_text_other_domain_is_suspicious(intel: IntelSnapshot) -> None:
+    url = Url(url="https://collector.example.net/p", host="collector.example.net", link_text="www.paypal.com/signin")
+    finding = analyse_url(url, intel)
+    assert finding.verdict is Verdict.SUSPICIOUS
+    assert "paypal.com" in finding.evidence[0].text
+
+
+def test_ip_literal_host_is_suspicious(intel: IntelSnapshot) -> None:
+    finding = analyse_url(Url(url="http://203.0.113.9/x", host="203.0.113.9"), intel)
+    assert finding.verdict is Verdict.SUSPICIOUS
+
+
+def test_listed_file_hash_is_malware(intel: IntelSnapshot) -> None:
+    finding = analyse_attachment(Attachment(filename="invoice.pdf", sha256="AB" * 32, extension="pdf"), intel)
+    assert finding.verdict is Verdict.MALICIOUS
+    assert finding.threats == [ThreatType.MALWARE]
+
+
+@pytest.mark.parametrize("extension", ["exe", "iso", "html", "lnk", "xlsm"])
+def test_risky_attachment_type_is_suspicious(intel: IntelSnapshot, extension: str) -> None:
+    finding = analyse_attachment(Attachment(filename=f"file.{extension}", sha256="00" * 32, extension=extension), intel)
+    assert finding.verdict is Verdict.SUSPICIOUS
+
+
+def test_plain_pdf_is_unknown(intel: IntelSnapshot) -> None:
+    finding = analyse_attachment(Attachment(filename="report.pdf", sha256="00" * 32, extension="pdf"), intel)
+    assert finding.verdict is Verdict.UNKNOWN

@@ -1,0 +1,213 @@
+"""Investigations on a copy of the demo tenant: alerts, verdicts, clusters, actions, decisions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from air_tui.domain.vocab import ActionStatus, ActionType, DecisionKind, EntityKind, Folder, InvestigationStatus, Verdict
+from air_tui.service import ActionError, AirService
+from air_tui.store import ledger
+from air_tui.tenant.workspace import Workspace
+from tests.conftest import make_service
+
+
+def submissions(tenant: Path) -> list[dict]:
+    lines = (tenant / "activity" / "submissions.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def investigation_for(service: AirService, submission_id: str):
+    for row in service.alert_queue():
+        if submission_id in row.alert.source_ids:
+            return service.investigation_detail(row.investigation_id)
+    raise AssertionError(f"no alert for {submission_id}")
+
+
+def newsletter_report(tenant: Path) -> dict:
+    allowed = (tenant / "intel" / "allow_domains.csv").read_text()
+    for submission in submissions(tenant):
+        if submission["report_type"] == "Phish" and "northwindpartners" in submission["internet_message_id"]:
+            assert "northwindpartners.example" in allowed
+            return submission
+    raise AssertionError("the demo tenant has no newsletter reported as phish")
+
+
+def test_one_alert_per_phish_or_malware_report(investigated: AirService, tenant_copy: Path) -> None:
+    reported = [s["id"] for s in submissions(tenant_copy) if s["report_type"] in ("Phish", "Malware")]
+    alerts = investigated.alert_queue()
+    assert sorted(source for row in alerts for source in row.alert.source_ids) == sorted(reported)
+    assert {row.alert.title for row in alerts} == {"Email reported by user as malware or phish"}
+    assert all(row.investigation_id for row in alerts)
+
+
+def test_rerun_raises_no_duplicate_alerts(investigated: AirService) -> None:
+    before = len(investigated.alert_queue())
+    assert investigated.raise_alerts() == 0
+    assert investigated.run_investigations() == 0
+    assert len(investigated.alert_queue()) == before
+
+
+def test_newsletter_false_alarm_no_threats(investigated: AirService, tenant_copy: Path) -> None:
+    detail = investigation_for(investigated, newsletter_report(tenant_copy)["id"])
+    assert detail.investigation.status is InvestigationStatus.NO_THREATS_FOUND
+    assert detail.actions == []
+    message = next(e for e in detail.entities if e.kind is EntityKind.MESSAGE)
+    assert message.verdict is Verdict.NO_THREATS_FOUND
+
+
+def test_campaign_report_finds_cluster_across_mailboxes(investigated: AirService, tenant_copy: Path) -> None:
+    portuguese = next(s for s in submissions(tenant_copy) if s["id"] == "sub-010")
+    detail = investigation_for(investigated, portuguese["id"])
+    assert detail.investigation.status is InvestigationStatus.PENDING_ACTION
+    url_clusters = [c for c in detail.clusters if c.cluster_by == "url" and c.value == "https://juliodejens.icu"]
+    assert len(url_clusters) == 1
+    cluster = url_clusters[0]
+    assert cluster.verdict is Verdict.MALICIOUS
+    assert len(cluster.mailboxes) >= 3
+    assert portuguese["mailbox"] in cluster.mailboxes
+
+
+def test_pending_soft_delete_targets_inbox_and_junk(investigated: AirService) -> None:
+    pending = investigated.actions(ActionStatus.PENDING)
+    assert pending
+    for row in pending:
+        assert row.action.action_type is ActionType.SOFT_DELETE
+        assert row.action.targets
+        assert {t.folder for t in row.action.targets} <= {"Inbox", "Junk Email"}
+
+
+def test_no_message_targeted_twice_in_investigation(investigated: AirService) -> None:
+    by_investigation: dict[str, list[str]] = {}
+    for row in investigated.actions():
+        by_investigation.setdefault(row.action.investigation_id, []).extend(t.message_id for t in row.action.targets)
+    for targets in by_investigation.values():
+        assert len(targets) == len(set(targets))
+
+
+def test_every_entity_has_verdict_and_evidence(investigated: AirService) -> None:
+    for investigation in investigated.investigations():
+        detail = investigated.investigation_detail(investigation.id)
+        message = next(e for e in detail.entities if e.kind is EntityKind.MESSAGE)
+        assert message.evidence, investigation.title
+        for entity in detail.entities:
+            if entity.verdict in (Verdict.MALICIOUS, Verdict.SUSPICIOUS):
+                assert any(item.verdict is entity.verdict for item in entity.evidence), entity.label
+
+
+def test_log_has_each_step_timed(investigated: AirService) -> None:
+    detail = investigated.investigation_detail(investigated.investigations()[0].id)
+    names = [step.name for step in detail.log]
+    assert names[0] == "User-reported emails indicators extraction"
+    assert "Mail cluster identification" in names
+    assert names[-1] == "Recommended remediation"
+    assert all(step.outcome == "ok" for step in detail.log)
+    assert all(step.duration_ms >= 0 for step in detail.log)
+
+
+def test_malicious_click_is_correlated(investigated: AirService, tenant_copy: Path) -> None:
+    clicks = [json.loads(line) for line in (tenant_copy / "activity" / "url_clicks.jsonl").read_text().splitlines()]
+    clicked_through = [c for c in clicks if c["action"] == "clicked_through"]
+    assert clicked_through
+    user = clicked_through[0]["user"]
+    flagged = [
+        entity
+        for investigation in investigated.investigations()
+        for entity in investigated.investigation_detail(investigation.id).entities
+        if entity.kind is EntityKind.MAILBOX and entity.key == user and entity.verdict is Verdict.SUSPICIOUS
+    ]
+    assert any("Opened the malicious URL" in item.text for entity in flagged for item in entity.evidence)
+
+
+def test_approve_moves_files_and_records(investigated: AirService, workspace: Workspace) -> None:
+    action = investigated.actions(ActionStatus.PENDING)[0].action
+    outcome = investigated.approve(action.id, comment="confirmed campaign")
+    assert outcome.status is ActionStatus.COMPLETED
+    assert outcome.results == {"Succeeded": len(action.targets)}
+    for target in action.targets:
+        message = investigated.message(target.message_id)
+        assert message.location.folder == "Recoverable Items"
+        assert Path(message.location.path).exists()
+        assert "/Recoverable Items/cur/" in message.location.path
+        source = workspace.tenant_dir / "mailboxes" / target.mailbox / target.folder
+        assert not any(p.name.startswith(message.location.key) for p in source.rglob("*"))
+    decided = [r for r in investigated.actions() if r.action.id == action.id][0]
+    assert (decided.decided_by, decided.comment) == ("analyst1", "confirmed campaign")
+
+
+def test_decision_survives_in_new_connection(investigated: AirService, workspace: Workspace) -> None:
+    action = investigated.actions(ActionStatus.PENDING)[0].action
+    investigated.reject(action.id, reason="sender is a partner")
+    with make_service(workspace, id_prefix="01OTHER") as other:
+        row = [r for r in other.actions() if r.action.id == action.id][0]
+        assert row.action.status is ActionStatus.REJECTED
+        assert row.comment == "sender is a partner"
+
+
+def test_reject_needs_reason(investigated: AirService) -> None:
+    action = investigated.actions(ActionStatus.PENDING)[0].action
+    with pytest.raises(ActionError, match="needs a reason"):
+        investigated.reject(action.id, reason="  ")
+    assert investigated.actions(ActionStatus.PENDING)[0].action.id == action.id
+
+
+def test_decided_action_cannot_be_decided_again(investigated: AirService) -> None:
+    action = investigated.actions(ActionStatus.PENDING)[0].action
+    investigated.approve(action.id)
+    with pytest.raises(ActionError, match="already by analyst1"):
+        investigated.approve(action.id)
+
+
+def test_unknown_action_id_is_named(investigated: AirService) -> None:
+    with pytest.raises(ActionError, match="No action with id NOPE"):
+        investigated.approve("NOPE")
+
+
+def test_all_decided_investigation_remediated(investigated: AirService) -> None:
+    pending = investigated.actions(ActionStatus.PENDING)
+    investigation_id = pending[0].action.investigation_id
+    mine = [row.action for row in pending if row.action.investigation_id == investigation_id]
+    investigated.approve(mine[0].id)
+    for action in mine[1:]:
+        assert investigated.investigation_detail(investigation_id).investigation.status is InvestigationStatus.PARTIALLY_REMEDIATED
+        investigated.reject(action.id, reason="kept for review")
+    assert investigated.investigation_detail(investigation_id).investigation.status is InvestigationStatus.REMEDIATED
+
+
+def test_interrupted_approval_resumes_once(investigated: AirService, workspace: Workspace) -> None:
+    action = investigated.actions(ActionStatus.PENDING)[0].action
+    # Record the approval only, as if the process died before the first move.
+    investigated._decide(investigated._pending(action.id), DecisionKind.APPROVED, "")
+    first = action.targets[0]
+    key = investigated.message(first.message_id).location.key
+    investigated.tenant.move_message(first.mailbox, key, Folder.RECOVERABLE)
+    with make_service(workspace, id_prefix="01RESUME") as restarted:
+        assert restarted.resume_approved() == 1
+        results = {row["message_id"]: row["result"] for row in restarted.action_results(action.id)}
+    assert len(results) == len(action.targets)
+    assert results[first.message_id] == "Already in destination"
+    assert all(result == "Succeeded" for mid, result in results.items() if mid != first.message_id)
+
+
+def test_ledger_chain_intact_after_decisions(investigated: AirService) -> None:
+    for row in investigated.actions(ActionStatus.PENDING)[:2]:
+        investigated.approve(row.action.id)
+    assert ledger.verify_chain(investigated.store) == []
+    types = [row[0] for row in investigated.store.db.execute("SELECT type FROM events")]
+    assert types.count("action.decided") == 2
+    assert "action.target_executed" in types
+
+
+def test_failed_parse_is_stored_with_reason(workspace: Workspace) -> None:
+    inbox = workspace.tenant_dir / "mailboxes" / "margot.visser@larkspur.example" / "Inbox" / "cur"
+    (inbox / "1795000000.M999999P0.larkspur:2,S").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512)
+    with make_service(workspace) as service:
+        summary = service.ingest()
+        assert summary.failed == 1
+        row = service.store.db.execute(
+            "SELECT parse_status, parse_error FROM messages WHERE key = ?", ["1795000000.M999999P0.larkspur"]
+        ).fetchone()
+    assert row[0] == "failed"
+    assert "extract-msg" in row[1]
