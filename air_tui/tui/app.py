@@ -1,0 +1,299 @@
+"""The console app: three panes over one investigation store, driven by the keyboard."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.events import Resize
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from air_tui.domain.ids import Clock, IdFactory, system_clock, ulid_factory
+from air_tui.domain.vocab import ActionStatus, InvestigationStatus
+from air_tui.service import ActionError, AirService, DecisionOutcome
+from air_tui.tenant.workspace import Workspace
+from air_tui.tui.modals import ActionDetail, ConfirmApproval, EntityDetail, HelpScreen, RejectReason
+from air_tui.tui.text import plain
+from air_tui.tui.widgets.action_list import ActionList
+from air_tui.tui.widgets.alert_queue import AlertQueue
+from air_tui.tui.widgets.investigation_graph import InvestigationGraph, evidence_text
+
+log = logging.getLogger(__name__)
+
+NARROW_WIDTH = 100
+SHORT_HEIGHT = 30
+
+
+class TenantPrepared(Message):
+    """The worker finished ingesting and raising alerts."""
+
+    def __init__(self, messages: int, alerts: int) -> None:
+        super().__init__()
+        self.messages = messages
+        self.alerts = alerts
+
+
+class InvestigationFinished(Message):
+    def __init__(self, investigation_id: str, status: InvestigationStatus, done: int, total: int) -> None:
+        super().__init__()
+        self.investigation_id = investigation_id
+        self.status = status
+        self.done = done
+        self.total = total
+
+
+class ActionDecided(Message):
+    def __init__(self, outcome: DecisionOutcome) -> None:
+        super().__init__()
+        self.outcome = outcome
+
+
+class WorkFailed(Message):
+    def __init__(self, what: str, error: str) -> None:
+        super().__init__()
+        self.what = what
+        self.error = error
+
+
+class AirApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "air-tui"
+
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit", tooltip="Leave the console"),
+        Binding("question_mark,f1", "help", "Help", key_display="?", id="help", tooltip="Keys and status meanings"),
+        Binding("1", "focus_pane('alerts')", "Alerts", show=False, id="focus-alerts", tooltip="Focus the alert queue"),
+        Binding("2", "focus_pane('graph')", "Graph", show=False, id="focus-graph", tooltip="Focus the investigation graph"),
+        Binding("3", "focus_pane('actions')", "Actions", show=False, id="focus-actions", tooltip="Focus the pending actions"),
+        Binding("a", "approve", "Approve", id="approve", tooltip="Approve the highlighted pending action"),
+        Binding("r", "reject", "Reject", id="reject", tooltip="Reject the highlighted pending action, with a reason"),
+    ]
+
+    def __init__(
+        self,
+        *,
+        workspace: Workspace,
+        analyst: str,
+        clock: Clock = system_clock,
+        new_id: IdFactory = ulid_factory,
+        reduce_motion: bool = False,
+        bell_on_pending: bool = True,
+    ) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.analyst = analyst
+        self.clock = clock
+        self.new_id = new_id
+        self.reduce_motion = reduce_motion
+        self.bell_on_pending = bell_on_pending
+        self.service: AirService | None = None
+        self.progress = "Loading…"
+        self.pending_seen = 0
+
+    # Layout ----------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="status-bar")
+        yield AlertQueue(id="alerts")
+        with Horizontal(id="middle"):
+            yield InvestigationGraph(id="graph")
+            with VerticalScroll(id="evidence"):
+                yield Static(id="evidence-text")
+        yield ActionList(id="actions")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#evidence", VerticalScroll).border_title = "Evidence"
+        self.service = AirService(self.workspace, analyst=self.analyst, clock=self.clock, new_id=self.new_id)
+        self.pending_seen = self.service.pending_count()
+        self.refresh_views()
+        self.query_one(AlertQueue).focus()
+        self.prepare_tenant()
+
+    def on_unmount(self) -> None:
+        if self.service is not None:
+            self.service.close()
+
+    def on_resize(self, event: Resize) -> None:
+        self.screen.set_class(event.size.width < NARROW_WIDTH, "narrow")
+        self.screen.set_class(event.size.height < SHORT_HEIGHT, "short")
+
+    # Background work; workers post messages and never touch widgets ---------------------------
+
+    def _worker_service(self) -> AirService:
+        return AirService(self.workspace, analyst=self.analyst, clock=self.clock, new_id=self.new_id)
+
+    @work(thread=True, exclusive=True, group="investigate")
+    def prepare_tenant(self) -> None:
+        try:
+            with self._worker_service() as service:
+                service.ingest()
+                raised = service.raise_alerts()
+                self.post_message(TenantPrepared(service.message_count(), raised))
+                service.resume_approved()
+                waiting = [i for i in service.investigations() if i.status in (InvestigationStatus.STARTING, InvestigationStatus.RUNNING)]
+                total = len(waiting)
+                done = 0
+
+                def finished(investigation_id: str, status: InvestigationStatus) -> None:
+                    nonlocal done
+                    done += 1
+                    self.post_message(InvestigationFinished(investigation_id, status, done, total))
+
+                service.run_investigations(on_finished=finished)
+                if total == 0:
+                    self.post_message(InvestigationFinished("", InvestigationStatus.NO_THREATS_FOUND, 0, 0))
+        except Exception as error:  # noqa: BLE001 - shown to the analyst instead of killing the app
+            log.exception("Preparing the tenant failed")
+            self.post_message(WorkFailed("Investigating the tenant", f"{type(error).__name__}: {error}"))
+
+    @work(thread=True, group="decide")
+    def decide(self, action_id: str, approve: bool, comment: str) -> None:
+        try:
+            with self._worker_service() as service:
+                outcome = service.approve(action_id, comment=comment) if approve else service.reject(action_id, reason=comment)
+            self.post_message(ActionDecided(outcome))
+        except ActionError as error:
+            self.post_message(WorkFailed("The decision", str(error)))
+        except Exception as error:  # noqa: BLE001
+            log.exception("Decision on action %s failed", action_id)
+            self.post_message(WorkFailed("The decision", f"{type(error).__name__}: {error}"))
+
+    def on_tenant_prepared(self, message: TenantPrepared) -> None:
+        self.progress = f"{message.messages} messages indexed, investigating…"
+        self.refresh_views()
+
+    def on_investigation_finished(self, message: InvestigationFinished) -> None:
+        self.progress = "Ready" if message.done >= message.total else f"Investigated {message.done} of {message.total}"
+        self.refresh_views()
+
+    def on_action_decided(self, message: ActionDecided) -> None:
+        outcome = message.outcome
+        action = outcome.action
+        if outcome.decision.kind.value == "approved":
+            results = ", ".join(f"{count} {name.lower()}" for name, count in sorted(outcome.results.items()))
+            self.notify(f"Approved by {plain(outcome.decision.analyst)}: {action.action_type.value} {outcome.status.value.lower()} ({results}).", title="Action approved")
+        else:
+            self.notify(f"Rejected by {plain(outcome.decision.analyst)}: {plain(outcome.decision.comment)}", title="Action rejected")
+        self.refresh_views()
+
+    def on_work_failed(self, message: WorkFailed) -> None:
+        self.notify(f"{message.what} failed: {plain(message.error)}", severity="error", timeout=10)
+        self.progress = "Error: see the notification"
+        self.refresh_views()
+
+    # Views --------------------------------------------------------------------------------------
+
+    def refresh_views(self) -> None:
+        if self.service is None:
+            return
+        alerts = self.query_one(AlertQueue)
+        alerts.show(self.service.alert_queue())
+        self.query_one(ActionList).show(self.service.actions(ActionStatus.PENDING))
+        self._show_investigation(alerts.selected.investigation_id if alerts.selected else "")
+        pending = self.service.pending_count()
+        if pending > self.pending_seen:
+            new = pending - self.pending_seen
+            self.notify(f"{new} new pending {'action' if new == 1 else 'actions'} to decide.", title="Pending actions")
+            if self.bell_on_pending:
+                self.bell()
+        self.pending_seen = pending
+        self._update_status(pending)
+
+    def _update_status(self, pending: int) -> None:
+        assert self.service is not None
+        organisation = self.service.tenant.organisation.name
+        bar = Text.assemble(
+            ("air-tui", "bold"),
+            f" · {plain(organisation)} · analyst {plain(self.analyst)} · ",
+            (f"{pending} pending {'action' if pending == 1 else 'actions'}", "bold" if pending else ""),
+            f" · {self.progress}",
+        )
+        self.query_one("#status-bar", Static).update(bar)
+
+    def _show_investigation(self, investigation_id: str) -> None:
+        assert self.service is not None
+        detail = self.service.investigation_detail(investigation_id) if investigation_id else None
+        graph = self.query_one(InvestigationGraph)
+        graph.show(detail)
+        self.query_one("#evidence-text", Static).update(evidence_text(None, detail))
+
+    def on_alert_queue_alert_highlighted(self, message: AlertQueue.AlertHighlighted) -> None:
+        self._show_investigation(message.row.investigation_id)
+        self.query_one(ActionList).select_first_of(message.row.investigation_id)
+
+    def on_alert_queue_alert_opened(self, message: AlertQueue.AlertOpened) -> None:
+        self._show_investigation(message.row.investigation_id)
+        self.query_one(InvestigationGraph).focus()
+
+    def on_investigation_graph_entity_highlighted(self, message: InvestigationGraph.EntityHighlighted) -> None:
+        self.query_one("#evidence-text", Static).update(evidence_text(message.entity, message.detail))
+
+    def on_investigation_graph_entity_opened(self, message: InvestigationGraph.EntityOpened) -> None:
+        self.push_screen(EntityDetail(message.entity))
+
+    def on_action_list_action_opened(self, message: ActionList.ActionOpened) -> None:
+        assert self.service is not None
+        self.push_screen(ActionDetail(message.row.action, self.service.action_results(message.row.action.id)))
+
+    # Actions --------------------------------------------------------------------------------------
+
+    def action_focus_pane(self, pane: str) -> None:
+        self.query_one(f"#{pane}").focus()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_approve(self) -> None:
+        row = self.query_one(ActionList).selected
+        if row is None:
+            self.notify("No pending action to approve.", severity="warning")
+            return
+        action = row.action
+
+        def confirmed(comment: str | None) -> None:
+            if comment is None:
+                self.notify("Approval cancelled; nothing changed.")
+                return
+            self.progress = f"Running {action.action_type.value}…"
+            self._update_status(self.service.pending_count() if self.service else 0)
+            self.decide(action.id, True, comment)
+
+        self.push_screen(ConfirmApproval(action), confirmed)
+
+    def action_reject(self) -> None:
+        row = self.query_one(ActionList).selected
+        if row is None:
+            self.notify("No pending action to reject.", severity="warning")
+            return
+        action = row.action
+
+        def reasoned(reason: str | None) -> None:
+            if reason is None:
+                self.notify("Rejection cancelled; nothing changed.")
+                return
+            self.decide(action.id, False, reason)
+
+        self.push_screen(RejectReason(action), reasoned)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Approve pending action", "Approve the highlighted pending action, after a confirmation", self.action_approve)
+        yield SystemCommand("Reject pending action", "Reject the highlighted pending action, with a reason", self.action_reject)
+        yield SystemCommand("Focus alerts", "Move to the alert queue", lambda: self.action_focus_pane("alerts"))
+        yield SystemCommand("Focus investigation", "Move to the investigation graph", lambda: self.action_focus_pane("graph"))
+        yield SystemCommand("Focus pending actions", "Move to the pending actions", lambda: self.action_focus_pane("actions"))
+        yield SystemCommand("Help", "Keys and status meanings", self.action_help)
+        yield SystemCommand("Refresh", "Reload the panes from the store", self.refresh_views)
+
+
+def stylesheet_path() -> Path:
+    return Path(__file__).with_name("app.tcss")

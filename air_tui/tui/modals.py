@@ -1,0 +1,205 @@
+"""Dialogs: approval confirmation, rejection reason, entity and action details, help."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static
+
+from air_tui.domain.action import PendingAction
+from air_tui.domain.investigation import Entity
+from air_tui.domain.vocab import InvestigationStatus
+from air_tui.tui.text import plain, safe
+from air_tui.tui.widgets.investigation_graph import evidence_text
+
+
+class CommentInput(Input):
+    """An input that hands focus back to its dialog on enter, so the dialog's keys work again."""
+
+    def on_mount(self) -> None:
+        if getattr(self.app, "reduce_motion", False):
+            self.cursor_blink = False
+
+    async def action_submit(self) -> None:
+        await super().action_submit()
+        self.screen.set_focus(None)
+
+
+class ConfirmApproval(ModalScreen[str | None]):
+    """Names exactly what approving does; `y` approves, `n` or `esc` cancels.
+
+    Dismisses with the comment (possibly empty) on approval, None on cancel.
+    """
+
+    # Nothing takes focus at first, so `y` and `n` reach the dialog instead of the comment box.
+    AUTO_FOCUS = ""
+
+    BINDINGS = [
+        Binding("y", "confirm", "Yes, approve", id="confirm-approve", tooltip="Approve and run the action"),
+        Binding("n", "cancel", "No", id="cancel-approve", tooltip="Close without deciding"),
+        Binding("escape", "cancel", "Cancel", id="escape-approve", tooltip="Close without deciding"),
+        Binding("c", "comment", "Comment", id="comment-approve", tooltip="Write an optional comment"),
+    ]
+
+    def __init__(self, action: PendingAction) -> None:
+        super().__init__()
+        self.action_to_approve = action
+
+    def compose(self) -> ComposeResult:
+        action = self.action_to_approve
+        with Vertical(id="dialog", classes="dialog"):
+            yield Label(Text(f"Approve {action.action_type.value}?", style="bold"), id="dialog-title")
+            yield Static(safe(action.impact, style="bold"), id="impact")
+            yield Static(safe(action.title, limit=200), id="action-target")
+            yield Static(_per_mailbox(action), id="per-mailbox")
+            if not action.action_type.reversible:
+                yield Static(Text("This cannot be undone.", style="bold red"), id="irreversible")
+            yield CommentInput(placeholder="Optional comment (c to write, enter to finish)", id="comment")
+            yield Static(Text("y approve · n or esc cancel · c comment", style="dim"), id="dialog-keys")
+
+    def action_confirm(self) -> None:
+        self.dismiss(self.query_one(CommentInput).value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_comment(self) -> None:
+        self.query_one(CommentInput).focus()
+
+
+def _per_mailbox(action: PendingAction, limit: int = 8) -> Text:
+    counts = Counter(target.mailbox for target in action.targets)
+    text = Text()
+    for mailbox, count in sorted(counts.items())[:limit]:
+        folders = Counter(target.folder for target in action.targets if target.mailbox == mailbox)
+        where = ", ".join(f"{n} in {folder}" for folder, n in sorted(folders.items()))
+        text.append(f"  {plain(mailbox)}: {where}\n")
+    if len(counts) > limit:
+        text.append(f"  … and {len(counts) - limit} more mailboxes\n", style="dim")
+    return text
+
+
+class RejectReason(ModalScreen[str | None]):
+    """Asks for the reason a rejection needs; an empty reason is refused with a message."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel-reject", tooltip="Close without deciding")]
+
+    def __init__(self, action: PendingAction) -> None:
+        super().__init__()
+        self.action_to_reject = action
+
+    def compose(self) -> ComposeResult:
+        action = self.action_to_reject
+        with Vertical(id="dialog", classes="dialog"):
+            yield Label(Text(f"Reject {action.action_type.value}?", style="bold"), id="dialog-title")
+            yield Static(safe(action.impact))
+            yield Static(safe(action.title, limit=200))
+            yield Input(placeholder="Reason (required), then enter", id="reason")
+            yield Static("", id="reason-error")
+            yield Static(Text("enter reject · esc cancel", style="dim"), id="dialog-keys")
+
+    def on_mount(self) -> None:
+        reason = self.query_one("#reason", Input)
+        if getattr(self.app, "reduce_motion", False):
+            reason.cursor_blink = False
+        reason.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        reason = event.value.strip()
+        if not reason:
+            self.query_one("#reason-error", Static).update(Text("A reason is required to reject an action.", style="bold red"))
+            return
+        self.dismiss(reason)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class EntityDetail(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,enter", "close", "Close", id="close-entity", tooltip="Back to the console")]
+
+    def __init__(self, entity: Entity) -> None:
+        super().__init__()
+        self.entity = entity
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="dialog", classes="dialog wide"):
+            yield Static(evidence_text(self.entity, None))
+            attributes = Text()
+            for name, value in sorted(self.entity.attributes.items()):
+                attributes.append(f"{name}: ", style="bold")
+                attributes.append(plain(value) + "\n")
+            yield Static(attributes)
+            yield Static(Text("esc close", style="dim"))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class ActionDetail(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,enter", "close", "Close", id="close-action", tooltip="Back to the console")]
+
+    def __init__(self, action: PendingAction, results: list[dict[str, str]]) -> None:
+        super().__init__()
+        self.action_shown = action
+        self.results = results
+
+    def compose(self) -> ComposeResult:
+        action = self.action_shown
+        with VerticalScroll(id="dialog", classes="dialog wide"):
+            yield Label(Text(f"{action.action_type.value} · {action.status.value}", style="bold"))
+            yield Static(safe(action.impact))
+            yield Static(safe(action.title))
+            yield Static(Text("Reversible" if action.action_type.reversible else "Cannot be undone", style="dim"))
+            targets = Text("\nTargets\n", style="bold")
+            by_id = {row["message_id"]: row for row in self.results}
+            for target in action.targets:
+                result = by_id.get(target.message_id)
+                outcome = f" → {result['result']}" if result else ""
+                targets.append(f"  {plain(target.mailbox)} · {plain(target.folder)}{outcome}\n", style="")
+            yield Static(targets)
+            yield Static(Text("esc close", style="dim"))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+HELP_KEYS = [
+    ("j / k, ↓ / ↑", "move in the focused pane"),
+    ("g / G", "first / last row"),
+    ("tab / shift+tab", "next / previous pane"),
+    ("1 2 3", "alerts, investigation, pending actions"),
+    ("enter", "open the highlighted alert, entity or action"),
+    ("a", "approve the highlighted pending action (asks first)"),
+    ("r", "reject the highlighted pending action (a reason is required)"),
+    ("ctrl+p", "command palette: every action by name"),
+    ("?", "this help"),
+    ("q", "quit"),
+]
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close", id="close-help", tooltip="Back to the console")]
+
+    def compose(self) -> ComposeResult:
+        text = Text("Keys\n", style="bold")
+        for keys, meaning in HELP_KEYS:
+            text.append(f"  {keys:<17}", style="bold")
+            text.append(f"{meaning}\n")
+        text.append("\nInvestigation statuses\n", style="bold")
+        for status in InvestigationStatus:
+            text.append(f"  {status.value:<25}", style="bold")
+            text.append(f"{status.explanation}\n")
+        text.append("\nVerdicts are written as words: MALICIOUS, SUSPICIOUS, CLEAN (no threats found), UNKNOWN.\n")
+        with VerticalScroll(id="dialog", classes="dialog wide"):
+            yield Static(text)
+            yield Static(Text("esc close", style="dim"))
+
+    def action_close(self) -> None:
+        self.dismiss(None)

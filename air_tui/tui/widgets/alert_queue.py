@@ -1,0 +1,80 @@
+"""The alert queue: one row per alert, with the status of the investigation it started."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from air_tui.store.queries import AlertRow
+from air_tui.tui.text import safe, severity_text, status_text
+from air_tui.tui.widgets.vim import VimDataTable
+
+# Short policy names for the queue column; the full name is on the alert in the graph.
+POLICY_LABELS = {"user-reported-phish": "User reported"}
+
+
+class AlertQueue(VimDataTable):
+    """Alerts, newest first. Highlighting a row shows its investigation in the graph."""
+
+    class AlertHighlighted(Message):
+        def __init__(self, row: AlertRow) -> None:
+            super().__init__()
+            self.row = row
+
+    class AlertOpened(Message):
+        def __init__(self, row: AlertRow) -> None:
+            super().__init__()
+            self.row = row
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
+        self.rows_by_key: dict[str, AlertRow] = {}
+
+    def on_mount(self) -> None:
+        self.border_title = "1 Alerts"
+        self.add_column("Severity", key="severity", width=8)
+        self.add_column("Policy", key="policy", width=13)
+        self.add_column("Time", key="time", width=12)
+        self.add_column("Status", key="status", width=16)
+        self.add_column("Subject", key="subject")
+
+    def show(self, rows: list[AlertRow]) -> None:
+        """Replace the rows, keeping the cursor on the same alert when it is still there."""
+        selected = self.selected_alert_id
+        self.clear()
+        self.rows_by_key = {}
+        for row in rows:
+            alert = row.alert
+            self.rows_by_key[alert.id] = row
+            self.add_row(
+                severity_text(alert.severity),
+                safe(POLICY_LABELS.get(alert.policy_id, alert.title), limit=13),
+                safe(f"{alert.occurred:%d %b %H:%M}"),
+                status_text(row.investigation_status, limit=16),
+                safe(alert.subject or "(no subject)", limit=200),
+                key=alert.id,
+            )
+        self.border_subtitle = f"{len(rows)} alerts"
+        if selected in self.rows_by_key:
+            self.move_cursor(row=self.get_row_index(selected))
+
+    @property
+    def selected_alert_id(self) -> str:
+        if not self.rows_by_key or self.cursor_row < 0 or self.cursor_row >= self.row_count:
+            return ""
+        return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
+
+    @property
+    def selected(self) -> AlertRow | None:
+        return self.rows_by_key.get(self.selected_alert_id)
+
+    def on_data_table_row_highlighted(self, event: VimDataTable.RowHighlighted) -> None:
+        event.stop()
+        row = self.rows_by_key.get(str(event.row_key.value))
+        if row is not None:
+            self.post_message(self.AlertHighlighted(row))
+
+    def on_data_table_row_selected(self, event: VimDataTable.RowSelected) -> None:
+        event.stop()
+        row = self.rows_by_key.get(str(event.row_key.value))
+        if row is not None:
+            self.post_message(self.AlertOpened(row))

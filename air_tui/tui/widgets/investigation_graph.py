@@ -1,0 +1,155 @@
+"""The investigation graph, drawn as a tree: alert, report, message, its parts, clusters, mailboxes."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets.tree import TreeNode
+
+from air_tui.domain.investigation import Entity
+from air_tui.domain.vocab import EntityKind, Verdict
+from air_tui.store.queries import InvestigationDetail
+from air_tui.tui.text import plain, safe, status_text, verdict_badge
+from air_tui.tui.widgets.vim import VimTree
+
+# Children of a message are grouped under one node per kind, in this order.
+_GROUPS = [
+    (EntityKind.URL, "URLs"),
+    (EntityKind.FILE, "Files"),
+    (EntityKind.CLUSTER, "Clusters"),
+    (EntityKind.MAILBOX, "Mailboxes"),
+]
+_KIND_NAMES = {
+    EntityKind.ALERT: "Alert",
+    EntityKind.SUBMISSION: "Report",
+    EntityKind.MESSAGE: "Email",
+    EntityKind.SENDER: "Sender",
+    EntityKind.IP: "IP",
+    EntityKind.URL: "URL",
+    EntityKind.FILE: "File",
+    EntityKind.MAILBOX: "Mailbox",
+    EntityKind.CLUSTER: "Cluster",
+}
+
+NodeData = Entity | InvestigationDetail | None
+
+
+class InvestigationGraph(VimTree):
+    """Every entity of one investigation with its verdict; highlighting one shows its evidence."""
+
+    class EntityHighlighted(Message):
+        def __init__(self, entity: Entity | None, detail: InvestigationDetail | None) -> None:
+            super().__init__()
+            self.entity = entity
+            self.detail = detail
+
+    class EntityOpened(Message):
+        def __init__(self, entity: Entity) -> None:
+            super().__init__()
+            self.entity = entity
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(Text("No investigation selected"), **kwargs)  # type: ignore[arg-type]
+        self.detail: InvestigationDetail | None = None
+        self.show_root = True
+        self.guide_depth = 3
+
+    def on_mount(self) -> None:
+        self.border_title = "2 Investigation"
+
+    def show(self, detail: InvestigationDetail | None) -> None:
+        """Redraw the tree for an investigation, keeping the cursor line where it was."""
+        line = self.cursor_line if self.detail and detail and self.detail.investigation.id == detail.investigation.id else 0
+        self.detail = detail
+        self.clear()
+        if detail is None:
+            self.root.set_label(Text("No investigation selected"))
+            self.border_subtitle = ""
+            return
+        investigation = detail.investigation
+        label = Text.assemble(status_text(investigation.status.value), " · ", safe(investigation.title, limit=120))
+        self.root.set_label(label)
+        self.root.data = detail
+        self.border_subtitle = f"{investigation.status.value} · {len(detail.entities)} entities"
+        children: dict[str, list[Entity]] = {}
+        for entity in detail.entities:
+            children.setdefault(entity.parent_id, []).append(entity)
+        for entity in children.get("", []):
+            self._add(self.root, entity, children)
+        self.root.expand_all()
+        self.cursor_line = min(line, max(self.last_line, 0))
+
+    def _add(self, parent: TreeNode[NodeData], entity: Entity, children: dict[str, list[Entity]]) -> None:
+        kids = children.get(entity.id, [])
+        if not kids:
+            parent.add_leaf(entity_label(entity), data=entity)
+            return
+        node = parent.add(entity_label(entity), data=entity)
+        grouped = {kind for kind, _ in _GROUPS}
+        for kid in kids:
+            if kid.kind not in grouped:
+                self._add(node, kid, children)
+        for kind, title in _GROUPS:
+            members = [kid for kid in kids if kid.kind is kind]
+            if not members:
+                continue
+            flagged = sum(1 for kid in members if kid.verdict in (Verdict.MALICIOUS, Verdict.SUSPICIOUS))
+            group = node.add(Text(f"{title} ({len(members)}, {flagged} flagged)", style="bold"), data=None)
+            for kid in members:
+                self._add(group, kid, children)
+
+    def on_tree_node_highlighted(self, event: VimTree.NodeHighlighted) -> None:
+        event.stop()
+        data = event.node.data
+        self.post_message(self.EntityHighlighted(data if isinstance(data, Entity) else None, self.detail))
+
+    def on_tree_node_selected(self, event: VimTree.NodeSelected) -> None:
+        event.stop()
+        if isinstance(event.node.data, Entity):
+            self.post_message(self.EntityOpened(event.node.data))
+
+
+def entity_label(entity: Entity) -> Text:
+    label = Text.assemble(verdict_badge(entity.verdict), " ", (f"{_KIND_NAMES.get(entity.kind, entity.kind.value)} ", "bold"))
+    label.append_text(safe(entity.label, limit=90))
+    if entity.kind is EntityKind.CLUSTER:
+        count = entity.attributes.get("message_count", 0)
+        boxes = entity.attributes.get("mailbox_count", 0)
+        in_mailbox = entity.attributes.get("in_mailbox", 0)
+        label.append(f"  {count} msgs, {boxes} mailboxes, {in_mailbox} in mailbox", style="dim")
+    return label
+
+
+def evidence_text(entity: Entity | None, detail: InvestigationDetail | None) -> Text:
+    """The evidence lines for an entity, or the investigation summary and log for the root."""
+    text = Text()
+    if entity is None:
+        if detail is None:
+            return Text("Select an alert to see its investigation.", style="dim")
+        investigation = detail.investigation
+        text.append(f"{investigation.status.value}\n", style="bold")
+        text.append(f"{investigation.status.explanation}\n", style="dim")
+        if investigation.status_reason:
+            text.append(plain(investigation.status_reason) + "\n")
+        text.append("\nLog\n", style="bold")
+        for step in detail.log:
+            mark = "✓" if step.outcome == "ok" else "✗"
+            text.append(f"{mark} {step.name} ({step.duration_ms} ms)\n")
+            if step.summary:
+                text.append(f"  {plain(step.summary)}\n", style="dim")
+        return text
+    text.append_text(verdict_badge(entity.verdict))
+    text.append(f" {_KIND_NAMES.get(entity.kind, entity.kind.value)}\n", style="bold")
+    text.append(plain(entity.label) + "\n")
+    if entity.threats:
+        text.append("Threats: " + ", ".join(threat.value for threat in entity.threats) + "\n")
+    text.append("\nEvidence\n", style="bold")
+    if not entity.evidence:
+        text.append("No evidence recorded.\n", style="dim")
+    for item in entity.evidence:
+        text.append("• ")
+        text.append_text(verdict_badge(item.verdict))
+        text.append(" " + plain(item.text) + "\n")
+        if item.source:
+            text.append(f"  {plain(item.source)}\n", style="dim")
+    return text

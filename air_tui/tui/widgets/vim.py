@@ -1,0 +1,33 @@
+"""Vim-style movement layered over Textual's list widgets."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+from textual.widgets import DataTable, Tree
+
+_MOVE_BINDINGS = [
+    Binding("j", "cursor_down", "Down", show=False, id="cursor-down", tooltip="Move down one row"),
+    Binding("k", "cursor_up", "Up", show=False, id="cursor-up", tooltip="Move up one row"),
+    Binding("g", "cursor_first", "Top", show=False, id="cursor-first", tooltip="Go to the first row"),
+    Binding("G", "cursor_last", "Bottom", show=False, id="cursor-last", tooltip="Go to the last row"),
+]
+
+
+class VimDataTable(DataTable):
+    BINDINGS = _MOVE_BINDINGS
+
+    def action_cursor_first(self) -> None:
+        self.move_cursor(row=0)
+
+    def action_cursor_last(self) -> None:
+        self.move_cursor(row=max(self.row_count - 1, 0))
+
+
+class VimTree(Tree):
+    BINDINGS = _MOVE_BINDINGS
+
+    def action_cursor_first(self) -> None:
+        self.cursor_line = 0
+
+    def action_cursor_last(self) -> None:
+        self.cursor_line = max(self.last_line, 0)

@@ -1,0 +1,29 @@
+"""Snapshots of the console. Clock and ids are frozen and the cursor does not blink."""
+
+from __future__ import annotations
+
+from air_tui.tenant.workspace import Workspace
+from tests.tui.conftest import make_app, settle
+
+
+def test_main_screen_wide(snap_compare, investigated_workspace: Workspace) -> None:
+    """The three panes at 120x36: alerts newest first, the first alert's graph with verdict words,
+    the evidence panel with the log, pending soft deletes with counts, and the pending count on top."""
+    assert snap_compare(make_app(investigated_workspace), terminal_size=(120, 36), run_before=settle)
+
+
+def test_main_screen_small(snap_compare, investigated_workspace: Workspace) -> None:
+    """At 80x24 the evidence panel is hidden and all three panes still show rows."""
+    assert snap_compare(make_app(investigated_workspace), terminal_size=(80, 24), run_before=settle)
+
+
+def test_approval_dialog(snap_compare, investigated_workspace: Workspace) -> None:
+    """The approval dialog names the action, 'N messages in M mailboxes move to Recoverable Items',
+    the messages per mailbox, and the keys y, n/esc and c."""
+
+    async def open_dialog(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("3", "a")
+        await pilot.pause()
+
+    assert snap_compare(make_app(investigated_workspace), terminal_size=(120, 36), run_before=open_dialog)
