@@ -29,6 +29,7 @@ from air_tui.tui.widgets.investigation_graph import InvestigationGraph, evidence
 log = logging.getLogger(__name__)
 
 NARROW_WIDTH = 100
+_MAIN_SCREEN_ACTIONS = frozenset({"approve", "reject", "focus_pane", "quit", "help"})
 SHORT_HEIGHT = 30
 
 
@@ -245,6 +246,12 @@ class AirApp(App[None]):
         self.push_screen(ActionDetail(message.row.action, self.service.action_results(message.row.action.id)))
 
     # Actions --------------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keep the console's keys off while a dialog is open, so `a` or `q` there does nothing."""
+        if action in _MAIN_SCREEN_ACTIONS and len(self.screen_stack) > 1:
+            return False
+        return True
 
     def action_focus_pane(self, pane: str) -> None:
         self.query_one(f"#{pane}").focus()

@@ -211,3 +211,12 @@ def test_failed_parse_is_stored_with_reason(workspace: Workspace) -> None:
         ).fetchone()
     assert row[0] == "failed"
     assert "extract-msg" in row[1]
+
+
+def test_full_text_search_finds_campaign(investigated: AirService) -> None:
+    from air_tui.store import messages
+
+    hits = messages.search(investigated.store, "Alfândega")
+    assert len(hits) >= 3
+    assert all("Alfândega" in hit["subject"] for hit in hits)
+    assert messages.search(investigated.store, 'weird "quote') == []

@@ -114,3 +114,17 @@ async def test_all_decided_remediates(investigated_workspace: Workspace) -> None
     with make_service(investigated_workspace) as service:
         detail = service.investigation_detail(investigation_id)
         assert detail.investigation.status is InvestigationStatus.REMEDIATED
+
+
+async def test_console_keys_off_in_dialog(investigated_workspace: Workspace) -> None:
+    app = make_app(investigated_workspace)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("3", "a")
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmApproval)
+        await pilot.press("a", "r", "q")
+        await pilot.pause()
+        assert app.screen is dialog
+        assert len(app.screen_stack) == 2
+        assert app.is_running

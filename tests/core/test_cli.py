@@ -1,0 +1,135 @@
+"""The air-tui command as a user runs it: a real process on a copy of the demo tenant."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import CORPUS, DEMO_TENANT
+
+
+def air_tui(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AIR_TUI_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "air_tui", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+
+
+def maildir_keys(folder: Path) -> set[str]:
+    return {path.name.split(":", 1)[0] for sub in ("cur", "new") for path in (folder / sub).glob("*") if path.name != ".keep"}
+
+
+def test_investigate_json_summary(tenant_copy: Path, isolated_data_dir: Path) -> None:
+    result = air_tui("investigate", "--tenant", str(tenant_copy), "--json", data_dir=isolated_data_dir)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert len(summary["alerts"]) >= 6
+    assert summary["messages"] >= 300
+    assert summary["investigations_by_status"].get("No threats found", 0) >= 1
+    assert summary["investigations_by_status"].get("Pending action", 0) >= 1
+    assert summary["verdicts"].get("Malicious", 0) >= 1
+    soft_deletes = [a for a in summary["pending_actions"] if a["type"] == "Soft delete"]
+    assert soft_deletes
+    assert all(a["id"] and a["message_count"] >= 1 for a in soft_deletes)
+
+
+def test_approve_through_cli_moves_files(tenant_copy: Path, isolated_data_dir: Path) -> None:
+    assert air_tui("investigate", "--tenant", str(tenant_copy), data_dir=isolated_data_dir).returncode == 0
+    listed = air_tui("actions", "list", "--tenant", str(tenant_copy), "--json", data_dir=isolated_data_dir)
+    actions = json.loads(listed.stdout)
+    action = max(actions, key=lambda a: a["message_count"])
+    before = {mailbox: maildir_keys(tenant_copy / "mailboxes" / mailbox / "Recoverable Items") for mailbox in action["mailboxes"]}
+
+    approved = air_tui(
+        "actions", "approve", action["id"], "--comment", "campaign confirmed", "--analyst", "dana",
+        "--tenant", str(tenant_copy), "--json", data_dir=isolated_data_dir,
+    )
+    assert approved.returncode == 0, approved.stderr
+    outcome = json.loads(approved.stdout)
+    assert outcome["status"] == "Completed"
+    assert outcome["analyst"] == "dana"
+    assert outcome["results"] == {"Succeeded": action["message_count"]}
+    moved = sum(
+        len(maildir_keys(tenant_copy / "mailboxes" / mailbox / "Recoverable Items") - before[mailbox])
+        for mailbox in action["mailboxes"]
+    )
+    assert moved == action["message_count"]
+
+    after = json.loads(air_tui("actions", "list", "--all", "--tenant", str(tenant_copy), "--json", data_dir=isolated_data_dir).stdout)
+    decided = next(a for a in after if a["id"] == action["id"])
+    assert (decided["status"], decided["decided_by"], decided["comment"]) == ("Completed", "dana", "campaign confirmed")
+
+
+def test_reject_without_comment_fails(tenant_copy: Path, isolated_data_dir: Path) -> None:
+    air_tui("investigate", "--tenant", str(tenant_copy), data_dir=isolated_data_dir)
+    action_id = json.loads(air_tui("actions", "list", "--tenant", str(tenant_copy), "--json", data_dir=isolated_data_dir).stdout)[0]["id"]
+    result = air_tui("actions", "reject", action_id, "--tenant", str(tenant_copy), data_dir=isolated_data_dir)
+    assert result.returncode == 1
+    assert "needs a reason" in result.stderr
+    assert action_id in result.stderr
+
+
+def test_unknown_action_id_exit_code(tenant_copy: Path, isolated_data_dir: Path) -> None:
+    result = air_tui("actions", "approve", "01NOSUCHACTION", "--tenant", str(tenant_copy), data_dir=isolated_data_dir)
+    assert result.returncode == 1
+    assert "No action with id 01NOSUCHACTION" in result.stderr
+
+
+def test_missing_paths_are_named(tmp_path: Path, isolated_data_dir: Path) -> None:
+    missing = tmp_path / "nowhere.eml"
+    ingest = air_tui("ingest", str(missing), data_dir=isolated_data_dir)
+    assert ingest.returncode == 1
+    assert str(missing) in ingest.stderr
+    investigate = air_tui("investigate", "--tenant", str(tmp_path / "no-tenant"), data_dir=isolated_data_dir)
+    assert investigate.returncode == 1
+    assert "no-tenant" in investigate.stderr
+
+
+def test_folder_without_tenant_json(tmp_path: Path, isolated_data_dir: Path) -> None:
+    result = air_tui("investigate", "--tenant", str(tmp_path), data_dir=isolated_data_dir)
+    assert result.returncode == 1
+    assert "tenant.json is missing" in result.stderr
+
+
+def test_ingest_whole_corpus_never_crashes(isolated_data_dir: Path) -> None:
+    result = air_tui("ingest", str(CORPUS), "--json", data_dir=isolated_data_dir)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    corpus_files = [p for p in CORPUS.rglob("*") if p.suffix in (".eml", ".msg")]
+    assert len(records) == len(corpus_files)
+    failed = [r for r in records if r["status"] == "failed"]
+    assert all(r["path"].endswith(".msg") for r in failed)
+    assert all("extract-msg" in r["error"] for r in failed)
+
+
+def test_ingest_text_output_is_plain(tmp_path: Path, isolated_data_dir: Path) -> None:
+    hostile = tmp_path / "hostile.eml"
+    hostile.write_bytes(b"From: a@b.example\r\nSubject: =?utf-8?q?pay_now=1B[31m_[bold]x[/bold]?=\r\n\r\nbody\r\n")
+    result = air_tui("ingest", str(hostile), data_dir=isolated_data_dir)
+    assert result.returncode == 0
+    assert "\x1b" not in result.stdout
+    assert "[bold]x[/bold]" in result.stdout
+
+
+def fixture_listing() -> list[str]:
+    return sorted(str(path.relative_to(DEMO_TENANT)) for path in DEMO_TENANT.rglob("*"))
+
+
+def test_reset_demo_restores_pristine(isolated_data_dir: Path) -> None:
+    pristine = fixture_listing()
+    first = air_tui("investigate", "--json", data_dir=isolated_data_dir)
+    assert first.returncode == 0, first.stderr
+    action = json.loads(first.stdout)["pending_actions"][0]
+    assert air_tui("actions", "approve", action["id"], data_dir=isolated_data_dir).returncode == 0
+    reset = air_tui("investigate", "--reset-demo", "--json", data_dir=isolated_data_dir)
+    pending = json.loads(reset.stdout)["pending_actions"]
+    assert len(pending) == len(json.loads(first.stdout)["pending_actions"])
+    assert (isolated_data_dir / "demo" / "tenant" / "tenant.json").exists()
+    assert fixture_listing() == pristine, "the repository's demo tenant must never change"
