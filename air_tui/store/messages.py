@@ -147,9 +147,9 @@ def search(store: Store, query: str, limit: int = 50) -> list[dict[str, Any]]:
         return []
     return list(
         store.db.query(
-            "SELECT messages.id, mailbox, folder, subject, sender_address FROM messages "
-            "JOIN messages_fts ON messages.rowid = messages_fts.rowid "
-            "WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?",
+            "SELECT messages.id, messages.mailbox, messages.folder, messages.subject, messages.sender_address "
+            "FROM messages JOIN messages_fts ON messages.rowid = messages_fts.rowid "
+            "WHERE messages_fts MATCH ? ORDER BY messages_fts.rank LIMIT ?",
             [quoted, limit],
         )
     )
