@@ -120,8 +120,10 @@ class AirApp(App[None]):
         self.prepare_tenant()
 
     def on_unmount(self) -> None:
-        if self.service is not None:
-            self.service.close()
+        # Messages still queued at exit find no service and do nothing, instead of using a closed database.
+        service, self.service = self.service, None
+        if service is not None:
+            service.close()
 
     def on_resize(self, event: Resize) -> None:
         self.screen.set_class(event.size.width < NARROW_WIDTH, "narrow")
@@ -210,7 +212,8 @@ class AirApp(App[None]):
         self._update_status(pending)
 
     def _update_status(self, pending: int) -> None:
-        assert self.service is not None
+        if self.service is None:
+            return
         organisation = self.service.tenant.organisation.name
         bar = Text.assemble(
             ("air-tui", "bold"),
@@ -221,13 +224,16 @@ class AirApp(App[None]):
         self.query_one("#status-bar", Static).update(bar)
 
     def _show_investigation(self, investigation_id: str) -> None:
-        assert self.service is not None
+        if self.service is None:
+            return
         detail = self.service.investigation_detail(investigation_id) if investigation_id else None
         graph = self.query_one(InvestigationGraph)
         graph.show(detail)
         self.query_one("#evidence-text", Static).update(evidence_text(None, detail))
 
     def on_alert_queue_alert_highlighted(self, message: AlertQueue.AlertHighlighted) -> None:
+        if self.service is None:
+            return
         self._show_investigation(message.row.investigation_id)
         self.query_one(ActionList).select_first_of(message.row.investigation_id)
 
@@ -242,7 +248,8 @@ class AirApp(App[None]):
         self.push_screen(EntityDetail(message.entity))
 
     def on_action_list_action_opened(self, message: ActionList.ActionOpened) -> None:
-        assert self.service is not None
+        if self.service is None:
+            return
         self.push_screen(ActionDetail(message.row.action, self.service.action_results(message.row.action.id)))
 
     # Actions --------------------------------------------------------------------------------------
