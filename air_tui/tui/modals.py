@@ -73,14 +73,14 @@ class ConfirmApproval(ModalScreen[str | None]):
 
 
 def _per_mailbox(action: PendingAction, limit: int = 8) -> Text:
-    counts = Counter(target.mailbox for target in action.targets)
+    mailboxes = action.mailboxes
     text = Text()
-    for mailbox, count in sorted(counts.items())[:limit]:
+    for mailbox in mailboxes[:limit]:
         folders = Counter(target.folder for target in action.targets if target.mailbox == mailbox)
         where = ", ".join(f"{n} in {folder}" for folder, n in sorted(folders.items()))
         text.append(f"  {plain(mailbox)}: {where}\n")
-    if len(counts) > limit:
-        text.append(f"  … and {len(counts) - limit} more mailboxes\n", style="dim")
+    if len(mailboxes) > limit:
+        text.append(f"  … and {len(mailboxes) - limit} more mailboxes\n", style="dim")
     return text
 
 

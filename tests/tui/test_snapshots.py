@@ -27,3 +27,11 @@ def test_approval_dialog(snap_compare, investigated_workspace: Workspace) -> Non
         await pilot.pause()
 
     assert snap_compare(make_app(investigated_workspace), terminal_size=(120, 36), run_before=open_dialog)
+
+
+def test_main_screen_ansi_dark(snap_compare, investigated_workspace: Workspace) -> None:
+    """The 16-colour ansi-dark theme at 80x24: verdict words stay readable and the focused pane
+    keeps its heavy border."""
+    app = make_app(investigated_workspace)
+    app.theme = "ansi-dark"
+    assert snap_compare(app, terminal_size=(80, 24), run_before=settle)

@@ -134,7 +134,7 @@ def evidence_text(entity: Entity | None, detail: InvestigationDetail | None) -> 
         text.append("\nLog\n", style="bold")
         for step in detail.log:
             mark = "✓" if step.outcome == "ok" else "✗"
-            text.append(f"{mark} {step.name} ({step.duration_ms} ms)\n")
+            text.append(f"{mark} {step.started:%H:%M:%S} {step.name} ({step.duration_ms} ms)\n")
             if step.summary:
                 text.append(f"  {plain(step.summary)}\n", style="dim")
         return text
