@@ -8,7 +8,8 @@ ratio to a baseline measured in the same process, so results from different mach
 - first paint: starting the console headless until the alert queue shows its rows, against a
   minimal Textual app with one DataTable of the same number of rows;
 - fresh launch: the console on a copy never investigated before, as `make demo` starts the first
-  time, until alerts show and until every investigation is done (no baseline; absolute seconds).
+  time, until alerts show and until every investigation is done. These two have no baseline and
+  are absolute seconds.
 """
 
 from __future__ import annotations

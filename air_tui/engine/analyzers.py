@@ -137,9 +137,9 @@ def _check_display_name(message: EmailMessage, organisation: Organisation, users
         return
     for user in users:
         if _fold(user.display_name) == name:
-            who = "a VIP" if user.vip else "a user"
+            role = "a VIP" if user.vip else "a user"
             finding.add(
-                f"Display name matches {who} of the organisation ({user.display_name}) but the address is external.",
+                f"Display name matches {role} of the organisation ({user.display_name}) but the address is external.",
                 Verdict.MALICIOUS if user.vip else Verdict.SUSPICIOUS,
                 "Impersonation check",
                 ThreatType.HIGH_CONFIDENCE_PHISH if user.vip else ThreatType.PHISH,
@@ -147,8 +147,8 @@ def _check_display_name(message: EmailMessage, organisation: Organisation, users
             return
     for brand in organisation.brands:
         folded = _fold(brand)
-        # NFKC turns "McAfee™" into "mcafeetm", so long brand names match as substrings;
-        # short ones such as "dhl" need word boundaries to avoid matching inside other words.
+        # NFKC turns "McAfee™" into "mcafeetm", so long brand names match as substrings.
+        # Short ones such as "dhl" need word boundaries, or they would match inside other words.
         named = folded in name if len(folded) >= 4 else re.search(rf"\b{re.escape(folded)}\b", name)
         if folded and named and folded.replace(" ", "") not in domain:
             finding.add(
@@ -201,10 +201,10 @@ def analyse_url(url: Url, intel: IntelSnapshot) -> Finding:
             finding.add(f"Domain {url.registrable_domain or url.host} is on the allow list.", Verdict.NO_THREATS_FOUND, source)
         if _is_ip_literal(url.host):
             finding.add(f"The link points at a bare IP address ({url.host}).", Verdict.SUSPICIOUS, source)
-    shown = _domain_in_text(url.link_text)
-    if shown and url.host and not _same_site(shown, url.host):
+    shown_domain = _domain_in_text(url.link_text)
+    if shown_domain and url.host and not _same_site(shown_domain, url.host):
         finding.add(
-            f"The link text shows {shown} but the link goes to {url.host}.",
+            f"The link text shows {shown_domain} but the link goes to {url.host}.",
             Verdict.SUSPICIOUS,
             "Link text check",
             ThreatType.PHISH,

@@ -320,7 +320,7 @@ def _correlate_clicks(context: PlaybookContext, findings: Findings, url_entities
             )
         )
         mailbox = _mailbox_entity(context, findings, click.user, entity.id)
-        # A blocked click never reached the page, so it says nothing against the user.
+        # A blocked click never reached the page, so it is no evidence against the user.
         if entity.verdict is Verdict.MALICIOUS and click.action != "blocked":
             mailbox.evidence.append(
                 Evidence(
@@ -392,7 +392,7 @@ def _as_list(value: object) -> list[str]:
 def _recommend(context: PlaybookContext, investigation_id: str, clusters: list[Cluster]) -> list[PendingAction]:
     """Recommend one soft delete per malicious cluster that still has members in a mailbox.
 
-    A message in several clusters is targeted once, by the first cluster that holds it, so
+    A message in several clusters is targeted once, by the first cluster that contains it, so
     the counts an analyst approves add up.
     """
     actions: list[PendingAction] = []

@@ -1,7 +1,7 @@
 """The message index: one row per stored copy, with URL and attachment lookups and full-text search.
 
-The index is a catalogue of what the mail source holds, rebuilt by ingest; the ledger records
-that ingest ran and every remediation that moved a message.
+The index is a catalogue of the mail source, rebuilt by ingest. The ledger records that ingest
+ran and every remediation that moved a message.
 """
 
 from __future__ import annotations

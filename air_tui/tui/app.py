@@ -58,9 +58,9 @@ class ActionDecided(Message):
 
 
 class WorkFailed(Message):
-    def __init__(self, what: str, error: str) -> None:
+    def __init__(self, operation: str, error: str) -> None:
         super().__init__()
-        self.what = what
+        self.operation = operation
         self.error = error
 
 
@@ -189,7 +189,7 @@ class AirApp(App[None]):
         self.refresh_views()
 
     def on_work_failed(self, message: WorkFailed) -> None:
-        self.notify(f"{message.what} failed: {plain(message.error)}", severity="error", timeout=10)
+        self.notify(f"{message.operation} failed: {plain(message.error)}", severity="error", timeout=10)
         self.progress = "Error: see the notification"
         self.refresh_views()
 

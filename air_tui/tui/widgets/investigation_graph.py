@@ -121,7 +121,7 @@ def entity_label(entity: Entity) -> Text:
 
 
 def evidence_text(entity: Entity | None, detail: InvestigationDetail | None) -> Text:
-    """The evidence lines for an entity, or the investigation summary and log for the root."""
+    """Build the evidence lines for an entity, or the investigation summary and log for the root."""
     text = Text()
     if entity is None:
         if detail is None:
