@@ -15,7 +15,7 @@ from air_tui import __version__
 from air_tui.domain.vocab import ActionStatus
 from air_tui.intel import IntelError
 from air_tui.mail import FailedRead, SourceError, iter_messages, parse_message
-from air_tui.service import ActionError, AirService, IngestSummary
+from air_tui.service import ActionError, AirService, AnalystError, IngestSummary, validate_analyst
 from air_tui.store import StoreError
 from air_tui.tenant.demo import TenantError
 from air_tui.tenant.workspace import Workspace, data_dir, demo_workspace, tenant_workspace
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     except (SourceError, TenantError, StoreError, IntelError, FileNotFoundError, PermissionError) as error:
         print(f"air-tui: {error}", file=sys.stderr)
         return EXIT_ERROR
-    except ActionError as error:
+    except (ActionError, AnalystError) as error:
         print(f"air-tui: {error}", file=sys.stderr)
         return EXIT_ERROR
     parser.print_help(sys.stderr)
@@ -108,8 +108,8 @@ def _workspace(args: argparse.Namespace) -> Workspace:
 
 def _analyst(args: argparse.Namespace) -> str:
     name = getattr(args, "analyst", None)
-    if name:
-        return str(name)
+    if name is not None:
+        return validate_analyst(str(name))
     try:
         return getpass.getuser()
     except (OSError, KeyError):
@@ -223,7 +223,8 @@ def _actions(args: argparse.Namespace) -> int:
             else:
                 for row in rows:
                     action = row.action
-                    print(f"{action.id}  {action.status.value:<10} {action.action_type.value}: {action.impact}  {_plain(action.title)[:50]}")
+                    decided = f"  decided by {_plain(row.decided_by)} at {row.decided_at[:16]}" if row.decided_by else ""
+                    print(f"{action.id}  {action.status.value:<10} {action.action_type.value}: {action.impact}  {_plain(action.title)[:50]}{decided}")
             return EXIT_OK
         if args.action_command == "approve":
             outcome = service.approve(args.action_id, comment=args.comment)
@@ -233,9 +234,9 @@ def _actions(args: argparse.Namespace) -> int:
         print(json.dumps({"action_id": outcome.action.id, "decision": outcome.decision.kind.value, "analyst": outcome.decision.analyst, "status": outcome.status.value, "results": outcome.results}, indent=2))
     elif outcome.decision.kind.value == "approved":
         results = ", ".join(f"{count} {name.lower()}" for name, count in sorted(outcome.results.items()))
-        print(f"Approved {outcome.action.id} as {outcome.decision.analyst}: {outcome.status.value} ({results}).")
+        print(f"Approved {outcome.action.id} as {_plain(outcome.decision.analyst)}: {outcome.status.value} ({results}).")
     else:
-        print(f"Rejected {outcome.action.id} as {outcome.decision.analyst}: {outcome.decision.comment}")
+        print(f"Rejected {outcome.action.id} as {_plain(outcome.decision.analyst)}: {_plain(outcome.decision.comment)}")
     return EXIT_OK
 
 

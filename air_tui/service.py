@@ -33,6 +33,20 @@ class ActionError(Exception):
     """A decision that cannot be taken: unknown action, already decided, or missing reason."""
 
 
+class AnalystError(ValueError):
+    """An analyst name that cannot be recorded with a decision."""
+
+
+def validate_analyst(name: str) -> str:
+    """Return the analyst name stripped, or raise when it is empty or has control characters."""
+    stripped = name.strip()
+    if not stripped:
+        raise AnalystError("The analyst name is empty. Give a name with --analyst NAME.")
+    if not stripped.isprintable() or len(stripped) > 128:
+        raise AnalystError(f"Invalid analyst name {stripped!r}: use at most 128 printable characters, without line breaks.")
+    return stripped
+
+
 @dataclass
 class IngestSummary:
     total: int = 0
@@ -87,7 +101,7 @@ class AirService:
         new_id: IdFactory = ulid_factory,
     ) -> None:
         self.workspace = workspace
-        self.analyst = analyst
+        self.analyst = validate_analyst(analyst)
         self.clock = clock
         self.new_id = new_id
         self.tenant = DemoTenant(workspace.tenant_dir)
@@ -274,7 +288,8 @@ class AirService:
         return resumed
 
     def _pending(self, action_id: str) -> PendingAction:
-        action = queries.action(self.store, action_id)
+        # ULIDs are case-insensitive, so an id typed in lower case still finds its action.
+        action = queries.action(self.store, action_id) or queries.action(self.store, action_id.upper())
         if action is None:
             raise ActionError(f"No action with id {action_id}. List the ids with: air-tui actions list")
         if action.status is not ActionStatus.PENDING:
@@ -297,7 +312,12 @@ class AirService:
             return
         context = self.playbook_context()
         if not undecided:
-            event = runner.status_event(context, investigation_id, InvestigationStatus.REMEDIATED, "Every recommended action was decided.", actor=self.analyst)
+            rejected = [action for action in actions if action.status is ActionStatus.REJECTED]
+            reason = f"Every recommended action was decided: {len(actions) - len(rejected)} approved, {len(rejected)} rejected."
+            if rejected:
+                left = sum(len(action.targets) for action in rejected)
+                reason += f" The rejected actions leave {left} {'message' if left == 1 else 'messages'} where they were."
+            event = runner.status_event(context, investigation_id, InvestigationStatus.REMEDIATED, reason, actor=self.analyst)
         elif len(undecided) < len(actions):
             if detail.investigation.status is InvestigationStatus.PARTIALLY_REMEDIATED:
                 return
@@ -333,6 +353,10 @@ class AirService:
 
     def pending_count(self) -> int:
         return queries.pending_count(self.store)
+
+    def ledger_position(self) -> int:
+        """Sequence number of the newest ledger event; it changes whenever any state changes."""
+        return int(self.store.db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
 
     def investigations(self) -> list:
         return queries.investigations(self.store)

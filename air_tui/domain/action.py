@@ -27,6 +27,8 @@ class PendingAction(BaseModel):
     title: str
     """What it acts on, e.g. the cluster's subject or indicator."""
     targets: list[ActionTarget] = Field(default_factory=list)
+    overlap_count: int = 0
+    """Cluster members in a mailbox left out because an earlier action of the investigation targets them."""
 
     @property
     def mailboxes(self) -> list[str]:

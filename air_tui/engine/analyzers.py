@@ -81,6 +81,13 @@ def analyse_sender(message: EmailMessage, organisation: Organisation, users: lis
     _check_authentication(message, finding)
     _check_reply_to(message, finding)
     domain = sender.domain
+    if domain and "." not in domain:
+        finding.add(
+            f"Sender domain '{domain}' is not an internet domain, so nothing can authenticate it.",
+            Verdict.SUSPICIOUS,
+            source,
+            ThreatType.PHISH,
+        )
     if domain:
         match = intel.lookup_domain(domain)
         if match is not None:

@@ -50,5 +50,4 @@ def describe_cluster(cluster: Cluster) -> str:
         CLUSTER_BY_URL_DOMAIN: "Same URL domain",
         CLUSTER_BY_SENDER_SUBJECT: "Same sender domain and subject",
     }
-    value = cluster.value if cluster.cluster_by != CLUSTER_BY_FILE else cluster.value[:16] + "…"
-    return f"{kinds.get(cluster.cluster_by, cluster.cluster_by)}: {value}"
+    return f"{kinds.get(cluster.cluster_by, cluster.cluster_by)}: {cluster.value}"

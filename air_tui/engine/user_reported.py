@@ -24,6 +24,18 @@ from air_tui.engine.steps import StepLogger
 
 PLAYBOOK_NAME = "User-reported message"
 
+ENTITY_NAMES = {
+    EntityKind.ALERT: "Alert",
+    EntityKind.SUBMISSION: "Report",
+    EntityKind.MESSAGE: "Email",
+    EntityKind.SENDER: "Sender",
+    EntityKind.URL: "URL",
+    EntityKind.FILE: "File",
+    EntityKind.IP: "IP",
+    EntityKind.MAILBOX: "Mailbox",
+    EntityKind.CLUSTER: "Cluster",
+}
+
 # Only these threats lead to a remediation action; spam and ordinary phish stay suspicious with none.
 ACTIONABLE_THREATS = frozenset({ThreatType.MALWARE, ThreatType.HIGH_CONFIDENCE_PHISH, ThreatType.MALICIOUS_URL})
 
@@ -64,7 +76,7 @@ def run(context: PlaybookContext, investigation_id: str, alert: Alert) -> Outcom
             outcome.summary = "The reported message is no longer in the tenant."
             return Outcome(InvestigationStatus.NO_THREATS_FOUND, outcome.summary, findings)
         message_entity = findings.add(_message_entity(message, parent_id=submission_entities[0].id if submission_entities else alert_entity.id))
-        outcome.summary = f"{len(message.urls)} URLs, {len(message.attachments)} attachments, sender {message.sender.address or '(none)'}"
+        outcome.summary = f"{count(len(message.urls), 'URL')}, {count(len(message.attachments), 'attachment')}, sender {message.sender.address or '(none)'}"
         outcome.entities_touched = 1 + len(message.urls) + len(message.attachments)
 
     with steps.step("Sender domain investigation") as outcome:
@@ -73,7 +85,7 @@ def run(context: PlaybookContext, investigation_id: str, alert: Alert) -> Outcom
             _entity(EntityKind.SENDER, message.sender.address or "(no sender)", message.sender.address or "(no sender)", sender_finding, message_entity.id)
         )
         sender.attributes["display_name"] = message.sender.display_name
-        outcome.summary = f"{sender.verdict.value}: {len(sender_finding.evidence)} facts"
+        outcome.summary = f"{sender.verdict.value}: {count(len(sender_finding.evidence), 'fact')}"
         outcome.entities_touched = 1
 
     with steps.step("Sender IP investigation") as outcome:
@@ -97,7 +109,7 @@ def run(context: PlaybookContext, investigation_id: str, alert: Alert) -> Outcom
             entity.attributes["registrable_domain"] = url.registrable_domain
             url_entities.append(entity)
         malicious = sum(1 for entity in url_entities if entity.verdict is Verdict.MALICIOUS)
-        outcome.summary = f"{len(url_entities)} URLs checked, {malicious} malicious"
+        outcome.summary = f"{count(len(url_entities), 'URL')} checked, {malicious} malicious"
         outcome.entities_touched = len(url_entities)
 
     file_entities: list[Entity] = []
@@ -109,7 +121,7 @@ def run(context: PlaybookContext, investigation_id: str, alert: Alert) -> Outcom
             entity.attributes.update({"sha256": attachment.sha256, "content_type": attachment.content_type, "size": attachment.size})
             file_entities.append(entity)
         malicious = sum(1 for entity in file_entities if entity.verdict is Verdict.MALICIOUS)
-        outcome.summary = f"{len(file_entities)} attachments checked, {malicious} malicious"
+        outcome.summary = f"{count(len(file_entities), 'attachment')} checked, {malicious} malicious"
         outcome.entities_touched = len(file_entities)
 
     _roll_up_message(message_entity, [sender, *url_entities, *file_entities])
@@ -119,7 +131,7 @@ def run(context: PlaybookContext, investigation_id: str, alert: Alert) -> Outcom
         for cluster in findings.clusters:
             findings.add(_cluster_entity(cluster, message_entity.id))
         total = len({mid for cluster in findings.clusters for mid in cluster.message_ids})
-        outcome.summary = f"{len(findings.clusters)} clusters, {total} messages across all mailboxes"
+        outcome.summary = f"{count(len(findings.clusters), 'cluster')}, {count(total, 'message')} across all mailboxes"
         outcome.entities_touched = len(findings.clusters)
 
     with steps.step("URL clicks investigation") as outcome:
@@ -127,11 +139,11 @@ def run(context: PlaybookContext, investigation_id: str, alert: Alert) -> Outcom
 
     with steps.step("Recipient mailbox investigation") as outcome:
         outcome.entities_touched = _investigate_mailboxes(context, findings, message, alert)
-        outcome.summary = f"{outcome.entities_touched} mailboxes checked"
+        outcome.summary = f"{count(outcome.entities_touched, 'mailbox')} checked"
 
     with steps.step("Recommended remediation") as outcome:
         findings.actions = _recommend(context, investigation_id, findings.clusters)
-        outcome.summary = f"{len(findings.actions)} pending actions"
+        outcome.summary = f"{count(len(findings.actions), 'pending action')}"
         outcome.entities_touched = sum(len(action.targets) for action in findings.actions)
 
     # The alert and the report take the verdict of what was reported: a report of a clean
@@ -198,6 +210,9 @@ def _message_entity(message: EmailMessage, parent_id: str) -> Entity:
             "mailbox": message.location.mailbox,
             "folder": message.location.folder,
             "sender": message.sender.address,
+            "recipients": [address.address for address in message.recipients if address.address],
+            "received": message.received_at.isoformat() if message.received_at else "",
+            "authentication": " ".join(f"{result.method}={result.result}" for result in message.auth_results[:8]),
             "internet_message_id": message.internet_message_id,
         },
     )
@@ -220,7 +235,7 @@ def _roll_up_message(message_entity: Entity, children: list[Entity]) -> None:
                 message_entity.threats.append(threat)
         if child.verdict in (Verdict.MALICIOUS, Verdict.SUSPICIOUS):
             message_entity.evidence.append(
-                Evidence(text=f"{child.kind.value.capitalize()} {child.label} is {child.verdict.value.lower()}.", verdict=child.verdict, source="Verdict roll-up")
+                Evidence(text=f"{ENTITY_NAMES[child.kind]} {child.label} is {child.verdict.value.lower()}.", verdict=child.verdict, source="Verdict roll-up")
             )
     verdicts = [child.verdict for child in children if child.verdict is not Verdict.UNKNOWN]
     message_entity.verdict = Verdict.worst(verdicts) if verdicts else Verdict.NO_THREATS_FOUND
@@ -283,12 +298,13 @@ def _cluster_entity(cluster: Cluster, parent_id: str) -> Entity:
             "message_count": len(cluster.message_ids),
             "in_mailbox": cluster.in_mailbox_count,
             "mailbox_count": len(cluster.mailboxes),
+            "mailboxes": list(cluster.mailboxes),
         },
     )
     folders = ", ".join(f"{folder} {count}" for folder, count in cluster.counts_by_folder.items())
     entity.evidence.append(
         Evidence(
-            text=f"{_count(len(cluster.message_ids), 'message')} in {_count(len(cluster.mailboxes), 'mailbox')} ({folders}).",
+            text=f"{count(len(cluster.message_ids), 'message')} in {count(len(cluster.mailboxes), 'mailbox')} ({folders}).",
             verdict=cluster.verdict,
             source="Mail cluster identification",
         )
@@ -330,7 +346,7 @@ def _correlate_clicks(context: PlaybookContext, findings: Findings, url_entities
                 )
             )
             mailbox.verdict = Verdict.worst([mailbox.verdict, Verdict.SUSPICIOUS])
-    return f"{hits} clicks on URLs in scope"
+    return f"{count(hits, 'click')} on URLs in scope"
 
 
 def _entity_for_domain(url: str, domains: dict[str, Entity]) -> Entity | None:
@@ -408,6 +424,11 @@ def _recommend(context: PlaybookContext, investigation_id: str, clusters: list[C
         ]
         if not targets:
             continue
+        overlap = sum(
+            1
+            for message_id, (_, folder) in locations.items()
+            if folder in (Folder.INBOX.value, Folder.JUNK.value) and message_id in targeted
+        )
         targeted.update(target.message_id for target in targets)
         actions.append(
             PendingAction(
@@ -418,6 +439,7 @@ def _recommend(context: PlaybookContext, investigation_id: str, clusters: list[C
                 cluster_id=cluster.id,
                 title=describe_cluster(cluster),
                 targets=targets,
+                overlap_count=overlap,
             )
         )
     return actions
@@ -425,8 +447,8 @@ def _recommend(context: PlaybookContext, investigation_id: str, clusters: list[C
 
 def _status_for(message_entity: Entity, findings: Findings) -> tuple[InvestigationStatus, str]:
     if findings.actions:
-        count = len(findings.actions)
-        return InvestigationStatus.PENDING_ACTION, f"{count} remediation {'action waits' if count == 1 else 'actions wait'} for approval."
+        waiting = len(findings.actions)
+        return InvestigationStatus.PENDING_ACTION, f"{waiting} remediation {'action waits' if waiting == 1 else 'actions wait'} for approval."
     malicious_clusters = [c for c in findings.clusters if c.verdict is Verdict.MALICIOUS]
     if message_entity.verdict is Verdict.MALICIOUS or malicious_clusters:
         return InvestigationStatus.REMEDIATED, "The threat was found, but no malicious copy is left in a mailbox."
@@ -434,9 +456,19 @@ def _status_for(message_entity: Entity, findings: Findings) -> tuple[Investigati
     # is still a false alarm: they belong to the recipient, not to the reported message.
     if message_entity.verdict is Verdict.SUSPICIOUS:
         return InvestigationStatus.PARTIALLY_INVESTIGATED, "Suspicious findings that no remediation action can clean up."
+    flagged = sorted(
+        entity.key for entity in findings.entities.values() if entity.kind is EntityKind.MAILBOX and entity.verdict is Verdict.SUSPICIOUS
+    )
+    if flagged:
+        return (
+            InvestigationStatus.NO_THREATS_FOUND,
+            f"The reported email is clean. {count(len(flagged), 'mailbox')} in scope {'has' if len(flagged) == 1 else 'have'} "
+            f"suspicious settings or activity of its own ({', '.join(flagged)}): see Mailboxes.",
+        )
     return InvestigationStatus.NO_THREATS_FOUND, "No analyzer found anything malicious or suspicious."
 
 
-def _count(number: int, noun: str) -> str:
+def count(number: int, noun: str) -> str:
+    """Return `number noun` with the noun in plural unless the number is 1."""
     plural = noun + ("es" if noun.endswith("x") else "s")
     return f"{number} {noun if number == 1 else plural}"

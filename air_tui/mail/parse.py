@@ -42,7 +42,8 @@ logger = logging.getLogger(__name__)
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 """First bytes of an OLE2 compound file, the container of Outlook .msg files."""
 
-MSG_NEEDS_EXTRACT_MSG = "Outlook .msg files need the optional extract-msg package: pip install 'air-tui[msg]'"
+# TODO: read .msg through extract-msg as an optional extra; it is GPL, so it cannot be a hard dependency.
+MSG_NOT_SUPPORTED = "Outlook .msg files cannot be read yet: save the message as .eml from Outlook and ingest that file"
 
 _BSMTP_START = re.compile(rb"(?:HELO|EHLO)[ \t]", re.IGNORECASE)
 # The stdlib feedparser's test for a header line, which ends the header block
@@ -108,7 +109,7 @@ def parse_message(
     if not raw.strip():
         return _failed(identity, "the file is empty or contains only white space")
     if raw.startswith(OLE2_MAGIC):
-        return _failed(identity, MSG_NEEDS_EXTRACT_MSG)
+        return _failed(identity, MSG_NOT_SUPPORTED)
     try:
         return _parse(raw, identity)
     except Exception as error:  # noqa: BLE001 - callers rely on parse_message never raising

@@ -164,6 +164,7 @@ def _action_proposed(db: sqlite_utils.Database, payload: dict[str, Any]) -> None
             "targets": _json(targets),
             "message_count": len(targets),
             "mailbox_count": len({target["mailbox"] for target in targets}),
+            "overlap_count": action.get("overlap_count", 0),
             "decided_by": "",
             "decided_at": "",
             "comment": "",

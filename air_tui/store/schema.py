@@ -144,6 +144,7 @@ _TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
             "targets": str,
             "message_count": int,
             "mailbox_count": int,
+            "overlap_count": int,
             "decided_by": str,
             "decided_at": str,
             "comment": str,

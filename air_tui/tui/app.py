@@ -10,7 +10,7 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal
 from textual.events import Resize
 from textual.message import Message
 from textual.screen import Screen
@@ -20,11 +20,12 @@ from air_tui.domain.ids import Clock, IdFactory, system_clock, ulid_factory
 from air_tui.domain.vocab import ActionStatus, InvestigationStatus
 from air_tui.service import ActionError, AirService, DecisionOutcome
 from air_tui.tenant.workspace import Workspace
-from air_tui.tui.modals import ActionDetail, ConfirmApproval, EntityDetail, HelpScreen, RejectReason
+from air_tui.tui.modals import ActionDetail, ConfirmApproval, EntityDetail, HelpScreen, InvestigationSummary, RejectReason
 from air_tui.tui.text import plain
 from air_tui.tui.widgets.action_list import ActionList
 from air_tui.tui.widgets.alert_queue import AlertQueue
 from air_tui.tui.widgets.investigation_graph import InvestigationGraph, evidence_text
+from air_tui.tui.widgets.vim import VimScroll
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,9 @@ class AirApp(App[None]):
         self.service: AirService | None = None
         self.progress = "Loading…"
         self.pending_seen = 0
+        self.preparing = True
+        """While the first investigations run, new pending actions raise one notice at the end, not one each."""
+        self.ledger_position = 0
 
     # Layout ----------------------------------------------------------------------------------
 
@@ -106,18 +110,20 @@ class AirApp(App[None]):
         yield AlertQueue(id="alerts")
         with Horizontal(id="middle"):
             yield InvestigationGraph(id="graph")
-            with VerticalScroll(id="evidence"):
+            with VimScroll(id="evidence"):
                 yield Static(id="evidence-text")
         yield ActionList(id="actions")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#evidence", VerticalScroll).border_title = "Evidence"
+        self.query_one("#evidence", VimScroll).border_title = "Evidence"
         self.service = AirService(self.workspace, analyst=self.analyst, clock=self.clock, new_id=self.new_id)
         self.pending_seen = self.service.pending_count()
         self.refresh_views()
         self.query_one(AlertQueue).focus()
         self.prepare_tenant()
+        # Decisions taken elsewhere (the CLI, another console) show up without a key press.
+        self.set_interval(2.0, self.refresh_if_changed)
 
     def on_unmount(self) -> None:
         # Messages still queued at exit find no service and do nothing, instead of using a closed database.
@@ -175,7 +181,10 @@ class AirApp(App[None]):
         self.refresh_views()
 
     def on_investigation_finished(self, message: InvestigationFinished) -> None:
-        self.progress = "Ready" if message.done >= message.total else f"Investigated {message.done} of {message.total}"
+        finished = message.done >= message.total
+        self.progress = "Ready" if finished else f"Investigated {message.done} of {message.total}"
+        if finished:
+            self.preparing = False
         self.refresh_views()
 
     def on_action_decided(self, message: ActionDecided) -> None:
@@ -186,29 +195,37 @@ class AirApp(App[None]):
             self.notify(f"Approved by {plain(outcome.decision.analyst)}: {action.action_type.value} {outcome.status.value.lower()} ({results}).", title="Action approved")
         else:
             self.notify(f"Rejected by {plain(outcome.decision.analyst)}: {plain(outcome.decision.comment)}", title="Action rejected")
+        self.progress = "Ready"
         self.refresh_views()
 
     def on_work_failed(self, message: WorkFailed) -> None:
         self.notify(f"{message.operation} failed: {plain(message.error)}", severity="error", timeout=10)
-        self.progress = "Error: see the notification"
+        self.progress = "Ready"
+        self.preparing = False
         self.refresh_views()
 
     # Views --------------------------------------------------------------------------------------
 
+    def refresh_if_changed(self) -> None:
+        if self.service is not None and self.service.ledger_position() != self.ledger_position:
+            self.refresh_views()
+
     def refresh_views(self) -> None:
         if self.service is None:
             return
+        self.ledger_position = self.service.ledger_position()
         alerts = self.query_one(AlertQueue)
         alerts.show(self.service.alert_queue())
         self.query_one(ActionList).show(self.service.actions(ActionStatus.PENDING))
         self._show_investigation(alerts.selected.investigation_id if alerts.selected else "")
         pending = self.service.pending_count()
-        if pending > self.pending_seen:
+        if pending > self.pending_seen and not self.preparing:
             new = pending - self.pending_seen
             self.notify(f"{new} new pending {'action' if new == 1 else 'actions'} to decide.", title="Pending actions")
             if self.bell_on_pending:
                 self.bell()
-        self.pending_seen = pending
+        if not self.preparing:
+            self.pending_seen = pending
         self._update_status(pending)
 
     def _update_status(self, pending: int) -> None:
@@ -246,6 +263,9 @@ class AirApp(App[None]):
 
     def on_investigation_graph_entity_opened(self, message: InvestigationGraph.EntityOpened) -> None:
         self.push_screen(EntityDetail(message.entity))
+
+    def on_investigation_graph_summary_opened(self, message: InvestigationGraph.SummaryOpened) -> None:
+        self.push_screen(InvestigationSummary(message.detail))
 
     def on_action_list_action_opened(self, message: ActionList.ActionOpened) -> None:
         if self.service is None:

@@ -15,6 +15,7 @@ from air_tui.domain.action import PendingAction
 from air_tui.domain.investigation import Entity
 from air_tui.domain.vocab import InvestigationStatus
 from air_tui.tui.text import plain, safe
+from air_tui.store.queries import InvestigationDetail
 from air_tui.tui.widgets.investigation_graph import evidence_text
 
 
@@ -52,15 +53,20 @@ class ConfirmApproval(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         action = self.action_to_approve
+        # Short terminals list fewer mailboxes, so the keys and the comment box stay on screen.
+        limit = 8 if self.app.size.height >= 30 else 3
         with Vertical(id="dialog", classes="dialog"):
             yield Label(Text(f"Approve {action.action_type.value}?", style="bold"), id="dialog-title")
+            yield Static(Text("y approve · n or esc cancel · c comment", style="dim"), id="dialog-keys")
             yield Static(safe(action.impact, style="bold"), id="impact")
             yield Static(safe(action.title, limit=200), id="action-target")
-            yield Static(_per_mailbox(action), id="per-mailbox")
+            if action.overlap_count:
+                note = f"{action.overlap_count} more {'message' if action.overlap_count == 1 else 'messages'} of this cluster belong to another action of this investigation."
+                yield Static(Text(note, style="dim"), id="overlap")
+            yield Static(_per_mailbox(action, limit), id="per-mailbox")
             if not action.action_type.reversible:
                 yield Static(Text("This cannot be undone.", style="bold red"), id="irreversible")
             yield CommentInput(placeholder="Optional comment (c to write, enter to finish)", id="comment")
-            yield Static(Text("y approve · n or esc cancel · c comment", style="dim"), id="dialog-keys")
 
     def action_confirm(self) -> None:
         self.dismiss(self.query_one(CommentInput).value.strip())
@@ -97,11 +103,13 @@ class RejectReason(ModalScreen[str | None]):
         action = self.action_to_reject
         with Vertical(id="dialog", classes="dialog"):
             yield Label(Text(f"Reject {action.action_type.value}?", style="bold"), id="dialog-title")
-            yield Static(safe(action.impact))
+            yield Static(Text("enter reject · esc cancel", style="dim"), id="dialog-keys")
+            count = len(action.targets)
+            leaves = f"Rejecting leaves {count} {'message' if count == 1 else 'messages'} in {len(action.mailboxes)} {'mailbox' if len(action.mailboxes) == 1 else 'mailboxes'} where they are."
+            yield Static(safe(leaves))
             yield Static(safe(action.title, limit=200))
             yield Input(placeholder="Reason (required), then enter", id="reason")
             yield Static("", id="reason-error")
-            yield Static(Text("enter reject · esc cancel", style="dim"), id="dialog-keys")
 
     def on_mount(self) -> None:
         reason = self.query_one("#reason", Input)
@@ -133,9 +141,36 @@ class EntityDetail(ModalScreen[None]):
             yield Static(evidence_text(self.entity, None))
             attributes = Text()
             for name, value in sorted(self.entity.attributes.items()):
-                attributes.append(f"{name}: ", style="bold")
-                attributes.append(plain(value) + "\n")
+                attributes.append(f"{name.replace('_', ' ')}: ", style="bold")
+                attributes.append(_attribute_text(value) + "\n")
             yield Static(attributes)
+            yield Static(Text("esc close", style="dim"))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def _attribute_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(plain(item) for item in value) or "none"
+    return plain(value) or "none"
+
+
+class InvestigationSummary(ModalScreen[None]):
+    """The investigation's status, what it means, why, and its log."""
+
+    BINDINGS = [Binding("escape,q,enter", "close", "Close", id="close-summary", tooltip="Back to the console")]
+
+    def __init__(self, detail: InvestigationDetail) -> None:
+        super().__init__()
+        self.detail = detail
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="dialog", classes="dialog wide"):
+            yield Label(safe(self.detail.investigation.title, style="bold"))
+            yield Static(evidence_text(None, self.detail))
             yield Static(Text("esc close", style="dim"))
 
     def action_close(self) -> None:
@@ -176,6 +211,7 @@ HELP_KEYS = [
     ("tab / shift+tab", "next / previous pane"),
     ("1 2 3", "alerts, investigation, pending actions"),
     ("enter", "open the highlighted alert, entity or action"),
+    ("space", "fold or unfold a branch of the graph"),
     ("a", "approve the highlighted pending action (asks first)"),
     ("r", "reject the highlighted pending action (a reason is required)"),
     ("ctrl+p", "command palette: every action by name"),

@@ -210,7 +210,7 @@ def test_failed_parse_is_stored_with_reason(workspace: Workspace) -> None:
             "SELECT parse_status, parse_error FROM messages WHERE key = ?", ["1795000000.M999999P0.larkspur"]
         ).fetchone()
     assert row[0] == "failed"
-    assert "extract-msg" in row[1]
+    assert ".msg files cannot be read yet" in row[1]
 
 
 def test_full_text_search_finds_campaign(investigated: AirService) -> None:

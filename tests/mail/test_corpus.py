@@ -12,7 +12,7 @@ import pytest
 from air_tui.domain.message import EmailMessage
 from air_tui.domain.vocab import ParseStatus
 from air_tui.mail import parse_message
-from air_tui.mail.parse import MSG_NEEDS_EXTRACT_MSG
+from air_tui.mail.parse import MSG_NOT_SUPPORTED
 from tests.mail.conftest import CORPUS, manifest, parsed
 
 _EML_FILES = [entry.relative for entry in manifest() if entry.relative.endswith(".eml")]
@@ -78,8 +78,8 @@ def test_msg_file_fails_with_install_hint(relative: str) -> None:
     message = parse_message(raw)
 
     assert message.parse_status is ParseStatus.FAILED
-    assert message.parse_error == MSG_NEEDS_EXTRACT_MSG
-    assert "pip install 'air-tui[msg]'" in message.parse_error
+    assert message.parse_error == MSG_NOT_SUPPORTED
+    assert "save the message as .eml" in message.parse_error
     assert message.size == len(raw)
     assert message.sha256 == hashlib.sha256(raw).hexdigest()
     assert message.id == message.sha256

@@ -39,7 +39,7 @@ def test_single_msg_file_is_yielded_and_fails_parsing() -> None:
     assert len(records) == 1
     message = parse_message(records[0].raw, location=records[0].location)
     assert message.parse_status is ParseStatus.FAILED
-    assert "pip install 'air-tui[msg]'" in message.parse_error
+    assert "save the message as .eml" in message.parse_error
     assert message.id == message_id_for("", str(OUTER_MSG.resolve()))
 
 

@@ -128,3 +128,16 @@ async def test_console_keys_off_in_dialog(investigated_workspace: Workspace) -> 
         assert app.screen is dialog
         assert len(app.screen_stack) == 2
         assert app.is_running
+
+
+async def test_decision_elsewhere_refreshes_console(investigated_workspace: Workspace) -> None:
+    app = make_app(investigated_workspace)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        listed = app.query_one(ActionList)
+        action_id = listed.selected_action_id
+        with make_service(investigated_workspace, "cli-analyst", id_prefix="01CLI") as other:
+            other.reject(action_id, reason="handled from the command line")
+        app.refresh_if_changed()
+        await pilot.pause()
+        assert action_id not in listed.rows_by_key

@@ -35,3 +35,15 @@ def test_main_screen_ansi_dark(snap_compare, investigated_workspace: Workspace) 
     app = make_app(investigated_workspace)
     app.theme = "ansi-dark"
     assert snap_compare(app, terminal_size=(80, 24), run_before=settle)
+
+
+def test_approval_dialog_small(snap_compare, investigated_workspace: Workspace) -> None:
+    """At 80x24 the dialog lists three mailboxes and '… and N more', so the keys line, the impact
+    sentence and the comment box all stay on screen."""
+
+    async def open_dialog(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("3", "G", "a")
+        await pilot.pause()
+
+    assert snap_compare(make_app(investigated_workspace), terminal_size=(80, 24), run_before=open_dialog)

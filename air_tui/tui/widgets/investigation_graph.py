@@ -48,11 +48,20 @@ class InvestigationGraph(VimTree):
             super().__init__()
             self.entity = entity
 
+    class SummaryOpened(Message):
+        """Enter on the root: the investigation's status, reason and log."""
+
+        def __init__(self, detail: InvestigationDetail) -> None:
+            super().__init__()
+            self.detail = detail
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__(Text("No investigation selected"), **kwargs)  # type: ignore[arg-type]
         self.detail: InvestigationDetail | None = None
         self.show_root = True
         self.guide_depth = 3
+        # Enter opens a node's details; space folds it, so opening never hides the branch.
+        self.auto_expand = False
 
     def on_mount(self) -> None:
         self.border_title = "2 Investigation"
@@ -79,12 +88,15 @@ class InvestigationGraph(VimTree):
         self.root.expand_all()
         self.cursor_line = min(line, max(self.last_line, 0))
 
-    def _add(self, parent: TreeNode[NodeData], entity: Entity, children: dict[str, list[Entity]]) -> None:
+    def _add(
+        self, parent: TreeNode[NodeData], entity: Entity, children: dict[str, list[Entity]], *, in_group: bool = False
+    ) -> None:
         kids = children.get(entity.id, [])
+        label = entity_label(entity, with_kind=not in_group)
         if not kids:
-            parent.add_leaf(entity_label(entity), data=entity)
+            parent.add_leaf(label, data=entity)
             return
-        node = parent.add(entity_label(entity), data=entity)
+        node = parent.add(label, data=entity)
         grouped = {kind for kind, _ in _GROUPS}
         for kid in kids:
             if kid.kind not in grouped:
@@ -96,7 +108,7 @@ class InvestigationGraph(VimTree):
             flagged = sum(1 for kid in members if kid.verdict in (Verdict.MALICIOUS, Verdict.SUSPICIOUS))
             group = node.add(Text(f"{title} ({len(members)}, {flagged} flagged)", style="bold"), data=None)
             for kid in members:
-                self._add(group, kid, children)
+                self._add(group, kid, children, in_group=True)
 
     def on_tree_node_highlighted(self, event: VimTree.NodeHighlighted) -> None:
         event.stop()
@@ -107,16 +119,24 @@ class InvestigationGraph(VimTree):
         event.stop()
         if isinstance(event.node.data, Entity):
             self.post_message(self.EntityOpened(event.node.data))
+        elif isinstance(event.node.data, InvestigationDetail):
+            self.post_message(self.SummaryOpened(event.node.data))
+        else:
+            event.node.toggle()
 
 
-def entity_label(entity: Entity) -> Text:
-    label = Text.assemble(verdict_badge(entity.verdict), " ", (f"{_KIND_NAMES.get(entity.kind, entity.kind.value)} ", "bold"))
-    label.append_text(safe(entity.label, limit=90))
+def entity_label(entity: Entity, *, with_kind: bool = True) -> Text:
+    """Build a node label: the verdict word, the kind (left out under a group that names it), the entity."""
+    label = Text.assemble(verdict_badge(entity.verdict), " ")
+    if with_kind:
+        label.append(f"{_KIND_NAMES.get(entity.kind, entity.kind.value)} ", style="bold")
     if entity.kind is EntityKind.CLUSTER:
+        # Counts go first, so a narrow pane cuts the long indicator rather than the numbers.
         count = entity.attributes.get("message_count", 0)
         boxes = entity.attributes.get("mailbox_count", 0)
         in_mailbox = entity.attributes.get("in_mailbox", 0)
-        label.append(f"  {count} msgs, {boxes} mailboxes, {in_mailbox} in mailbox", style="dim")
+        label.append(f"{count} msgs, {boxes} boxes, {in_mailbox} in mailbox · ", style="bold")
+    label.append_text(safe(entity.label, limit=90))
     return label
 
 

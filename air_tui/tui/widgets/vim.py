@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Tree
 
 _MOVE_BINDINGS = [
@@ -31,3 +32,15 @@ class VimTree(Tree):
 
     def action_cursor_last(self) -> None:
         self.cursor_line = max(self.last_line, 0)
+        self.scroll_to_line(self.cursor_line)
+
+
+class VimScroll(VerticalScroll):
+    """A scrolling panel that also moves with j and k."""
+
+    BINDINGS = [
+        Binding("j", "scroll_down", "Down", show=False, id="scroll-down", tooltip="Scroll down one line"),
+        Binding("k", "scroll_up", "Up", show=False, id="scroll-up", tooltip="Scroll up one line"),
+        Binding("g", "scroll_home", "Top", show=False, id="scroll-top", tooltip="Go to the top"),
+        Binding("G", "scroll_end", "Bottom", show=False, id="scroll-bottom", tooltip="Go to the bottom"),
+    ]

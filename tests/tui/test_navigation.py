@@ -1,0 +1,66 @@
+"""Moving around the console: opening entities keeps the graph, the root opens the summary."""
+
+from __future__ import annotations
+
+from air_tui.domain.investigation import Entity
+from air_tui.tenant.workspace import Workspace
+from air_tui.tui.modals import EntityDetail, HelpScreen, InvestigationSummary
+from air_tui.tui.widgets.action_list import ActionList
+from air_tui.tui.widgets.alert_queue import AlertQueue
+from air_tui.tui.widgets.investigation_graph import InvestigationGraph
+from tests.tui.conftest import make_app, settle
+
+
+async def test_number_keys_focus_panes(investigated_workspace: Workspace) -> None:
+    app = make_app(investigated_workspace)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        assert isinstance(app.focused, InvestigationGraph)
+        await pilot.press("3")
+        assert isinstance(app.focused, ActionList)
+        await pilot.press("1")
+        assert isinstance(app.focused, AlertQueue)
+
+
+async def test_alert_cursor_changes_graph(investigated_workspace: Workspace) -> None:
+    app = make_app(investigated_workspace)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        graph = app.query_one(InvestigationGraph)
+        first = graph.detail.investigation.id
+        await pilot.press("j")
+        await pilot.pause()
+        second = graph.detail.investigation.id
+        assert second != first
+        assert second == app.query_one(AlertQueue).selected.investigation_id
+
+
+async def test_enter_opens_entity_keeps_branch(investigated_workspace: Workspace) -> None:
+    app = make_app(investigated_workspace)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        graph = app.query_one(InvestigationGraph)
+        assert app.focused is graph
+        lines_before = graph.last_line
+        await pilot.press("j", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, EntityDetail)
+        assert isinstance(app.screen.entity, Entity)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert graph.last_line == lines_before
+
+
+async def test_enter_on_root_opens_summary(investigated_workspace: Workspace) -> None:
+    app = make_app(investigated_workspace)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "g", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, InvestigationSummary)
+        await pilot.press("escape")
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
