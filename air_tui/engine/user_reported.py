@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from dataclasses import dataclass
 
-from air_tui.domain.action import ActionTarget, PendingAction
 from air_tui.domain.alert import Alert
 from air_tui.domain.investigation import Cluster, Entity, Evidence
 from air_tui.domain.message import EmailMessage
-from air_tui.domain.vocab import ActionType, EntityKind, Folder, InvestigationStatus, ThreatType, Verdict
+from air_tui.domain.vocab import EntityKind, InvestigationStatus, ThreatType, Verdict
 from air_tui.engine.analyzers import Finding, analyse_attachment, analyse_sender, analyse_url
 from air_tui.engine.clustering import (
     CLUSTER_BY_FILE,
@@ -20,38 +18,12 @@ from air_tui.engine.clustering import (
     describe_cluster,
 )
 from air_tui.engine.context import PlaybookContext
+from air_tui.engine.correlation import correlate_clicks, investigate_mailboxes
+from air_tui.engine.findings import ENTITY_NAMES, Findings, count
+from air_tui.engine.recommendations import recommend_soft_deletes
 from air_tui.engine.steps import StepLogger
 
 PLAYBOOK_NAME = "User-reported message"
-
-ENTITY_NAMES = {
-    EntityKind.ALERT: "Alert",
-    EntityKind.SUBMISSION: "Report",
-    EntityKind.MESSAGE: "Email",
-    EntityKind.SENDER: "Sender",
-    EntityKind.URL: "URL",
-    EntityKind.FILE: "File",
-    EntityKind.IP: "IP",
-    EntityKind.MAILBOX: "Mailbox",
-    EntityKind.CLUSTER: "Cluster",
-}
-
-# Only these threats lead to a remediation action; spam and ordinary phish stay suspicious with none.
-ACTIONABLE_THREATS = frozenset({ThreatType.MALWARE, ThreatType.HIGH_CONFIDENCE_PHISH, ThreatType.MALICIOUS_URL})
-
-
-@dataclass
-class Findings:
-    entities: dict[str, Entity] = field(default_factory=dict)
-    clusters: list[Cluster] = field(default_factory=list)
-    actions: list[PendingAction] = field(default_factory=list)
-
-    def add(self, entity: Entity) -> Entity:
-        existing = self.entities.get(entity.id)
-        if existing is None:
-            self.entities[entity.id] = entity
-            return entity
-        return existing
 
 
 @dataclass
@@ -135,14 +107,14 @@ def run(context: PlaybookContext, investigation_id: str, alert: Alert) -> Outcom
         outcome.entities_touched = len(findings.clusters)
 
     with steps.step("URL clicks investigation") as outcome:
-        outcome.summary = _correlate_clicks(context, findings, url_entities)
+        outcome.summary = correlate_clicks(context, findings, url_entities)
 
     with steps.step("Recipient mailbox investigation") as outcome:
-        outcome.entities_touched = _investigate_mailboxes(context, findings, message, alert)
+        outcome.entities_touched = investigate_mailboxes(context, findings, message, alert)
         outcome.summary = f"{count(outcome.entities_touched, 'mailbox')} checked"
 
     with steps.step("Recommended remediation") as outcome:
-        findings.actions = _recommend(context, investigation_id, findings.clusters)
+        findings.actions = recommend_soft_deletes(context, investigation_id, findings.clusters)
         outcome.summary = f"{count(len(findings.actions), 'pending action')}"
         outcome.entities_touched = sum(len(action.targets) for action in findings.actions)
 
@@ -312,139 +284,6 @@ def _cluster_entity(cluster: Cluster, parent_id: str) -> Entity:
     return entity
 
 
-def _correlate_clicks(context: PlaybookContext, findings: Findings, url_entities: list[Entity]) -> str:
-    """Attach every click on a URL in scope, or on another URL of a malicious domain in scope."""
-    by_url = {entity.key: entity for entity in url_entities}
-    malicious_domains = {
-        str(entity.attributes.get("registrable_domain", "")): entity
-        for entity in url_entities
-        if entity.verdict is Verdict.MALICIOUS and entity.attributes.get("registrable_domain")
-    }
-    hits = 0
-    for click in context.clicks:
-        entity = by_url.get(click.url) or _entity_for_domain(click.url, malicious_domains)
-        if entity is None:
-            continue
-        hits += 1
-        verdict = Verdict.MALICIOUS if entity.verdict is Verdict.MALICIOUS else Verdict.UNKNOWN
-        what = "it" if click.url == entity.key else f"{click.url} on the same domain"
-        entity.evidence.append(
-            Evidence(
-                text=f"{click.user} clicked {what} at {click.time:%Y-%m-%d %H:%M} UTC ({click.action.replace('_', ' ')}).",
-                verdict=verdict,
-                source="URL clicks investigation",
-            )
-        )
-        mailbox = _mailbox_entity(context, findings, click.user, entity.id)
-        # A blocked click never reached the page, so it is no evidence against the user.
-        if entity.verdict is Verdict.MALICIOUS and click.action != "blocked":
-            mailbox.evidence.append(
-                Evidence(
-                    text=f"Opened the malicious URL {click.url} ({click.action.replace('_', ' ')}).",
-                    verdict=Verdict.SUSPICIOUS,
-                    source="URL clicks investigation",
-                )
-            )
-            mailbox.verdict = Verdict.worst([mailbox.verdict, Verdict.SUSPICIOUS])
-    return f"{count(hits, 'click')} on URLs in scope"
-
-
-def _entity_for_domain(url: str, domains: dict[str, Entity]) -> Entity | None:
-    try:
-        host = (urlsplit(url).hostname or "").lower()
-    except ValueError:
-        return None
-    for domain, entity in domains.items():
-        if host == domain or host.endswith("." + domain):
-            return entity
-    return None
-
-
-def _mailbox_entity(context: PlaybookContext, findings: Findings, address: str, parent_id: str) -> Entity:
-    user = next((user for user in context.users if user.address.lower() == address.lower()), None)
-    label = f"{user.display_name} <{address}>" if user else address
-    entity = findings.add(
-        Entity(id=f"mailbox:{address.lower()}", kind=EntityKind.MAILBOX, key=address.lower(), label=label, verdict=Verdict.NO_THREATS_FOUND, parent_id=parent_id)
-    )
-    if user is not None:
-        entity.attributes.update({"department": user.department, "vip": user.vip})
-    return entity
-
-
-def _investigate_mailboxes(context: PlaybookContext, findings: Findings, message: EmailMessage, alert: Alert) -> int:
-    addresses = {message.location.mailbox, alert.user}
-    for cluster in findings.clusters:
-        addresses.update(cluster.mailboxes)
-    own_domains = tuple(domain.lower() for domain in context.organisation.domains)
-    checked = 0
-    for address in sorted(a for a in addresses if a):
-        mailbox = _mailbox_entity(context, findings, address, f"message:{message.id}")
-        settings = context.mailbox_settings.get(address)
-        checked += 1
-        if settings is None:
-            continue
-        if settings.forwarding and not settings.forwarding.smtp_address.lower().endswith(own_domains):
-            mailbox.evidence.append(
-                Evidence(text=f"Mail is forwarded outside the organisation to {settings.forwarding.smtp_address}.", verdict=Verdict.SUSPICIOUS, source="Mail forwarding rules investigation")
-            )
-        for rule in settings.inbox_rules:
-            targets = [*_as_list(rule.actions.get("forward_to")), *_as_list(rule.actions.get("redirect_to"))]
-            external = [target for target in targets if not target.lower().endswith(own_domains)]
-            if rule.enabled and external:
-                mailbox.evidence.append(
-                    Evidence(text=f"Inbox rule '{rule.name}' forwards mail outside the organisation to {', '.join(external)}.", verdict=Verdict.SUSPICIOUS, source="Mail forwarding rules investigation")
-                )
-        if any(item.verdict is Verdict.SUSPICIOUS for item in mailbox.evidence):
-            mailbox.verdict = Verdict.worst([mailbox.verdict, Verdict.SUSPICIOUS])
-    return checked
-
-
-def _as_list(value: object) -> list[str]:
-    if isinstance(value, list):
-        return [str(item) for item in value]
-    return [str(value)] if value else []
-
-
-def _recommend(context: PlaybookContext, investigation_id: str, clusters: list[Cluster]) -> list[PendingAction]:
-    """Recommend one soft delete per malicious cluster that still has members in a mailbox.
-
-    A message in several clusters is targeted once, by the first cluster that contains it, so
-    the counts an analyst approves add up.
-    """
-    actions: list[PendingAction] = []
-    targeted: set[str] = set()
-    for cluster in clusters:
-        if cluster.verdict is not Verdict.MALICIOUS or not ACTIONABLE_THREATS.intersection(cluster.threats):
-            continue
-        locations = context.messages.locations(cluster.message_ids)
-        targets = [
-            ActionTarget(message_id=message_id, mailbox=mailbox, folder=folder)
-            for message_id, (mailbox, folder) in sorted(locations.items())
-            if folder in (Folder.INBOX.value, Folder.JUNK.value) and message_id not in targeted
-        ]
-        if not targets:
-            continue
-        overlap = sum(
-            1
-            for message_id, (_, folder) in locations.items()
-            if folder in (Folder.INBOX.value, Folder.JUNK.value) and message_id in targeted
-        )
-        targeted.update(target.message_id for target in targets)
-        actions.append(
-            PendingAction(
-                id=context.new_id(),
-                investigation_id=investigation_id,
-                action_type=ActionType.SOFT_DELETE,
-                created=context.clock(),
-                cluster_id=cluster.id,
-                title=describe_cluster(cluster),
-                targets=targets,
-                overlap_count=overlap,
-            )
-        )
-    return actions
-
-
 def _status_for(message_entity: Entity, findings: Findings) -> tuple[InvestigationStatus, str]:
     if findings.actions:
         waiting = len(findings.actions)
@@ -466,9 +305,3 @@ def _status_for(message_entity: Entity, findings: Findings) -> tuple[Investigati
             f"suspicious settings or activity of its own ({', '.join(flagged)}): see Mailboxes.",
         )
     return InvestigationStatus.NO_THREATS_FOUND, "No analyzer found anything malicious or suspicious."
-
-
-def count(number: int, noun: str) -> str:
-    """Return `number noun` with the noun in plural unless the number is 1."""
-    plural = noun + ("es" if noun.endswith("x") else "s")
-    return f"{number} {noun if number == 1 else plural}"

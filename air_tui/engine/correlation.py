@@ -1,0 +1,105 @@
+"""Correlation steps: clicks on URLs in scope, and the settings of the mailboxes involved."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from air_tui.domain.alert import Alert
+from air_tui.domain.investigation import Entity, Evidence
+from air_tui.domain.message import EmailMessage
+from air_tui.domain.vocab import EntityKind, Verdict
+from air_tui.engine.context import PlaybookContext
+from air_tui.engine.findings import Findings, count
+
+
+def correlate_clicks(context: PlaybookContext, findings: Findings, url_entities: list[Entity]) -> str:
+    """Attach every click on a URL in scope, or on another URL of a malicious domain in scope."""
+    by_url = {entity.key: entity for entity in url_entities}
+    malicious_domains = {
+        str(entity.attributes.get("registrable_domain", "")): entity
+        for entity in url_entities
+        if entity.verdict is Verdict.MALICIOUS and entity.attributes.get("registrable_domain")
+    }
+    hits = 0
+    for click in context.clicks:
+        entity = by_url.get(click.url) or _entity_for_domain(click.url, malicious_domains)
+        if entity is None:
+            continue
+        hits += 1
+        verdict = Verdict.MALICIOUS if entity.verdict is Verdict.MALICIOUS else Verdict.UNKNOWN
+        what = "it" if click.url == entity.key else f"{click.url} on the same domain"
+        entity.evidence.append(
+            Evidence(
+                text=f"{click.user} clicked {what} at {click.time:%Y-%m-%d %H:%M} UTC ({click.action.replace('_', ' ')}).",
+                verdict=verdict,
+                source="URL clicks investigation",
+            )
+        )
+        mailbox = _mailbox_entity(context, findings, click.user, entity.id)
+        # A blocked click never reached the page, so it is no evidence against the user.
+        if entity.verdict is Verdict.MALICIOUS and click.action != "blocked":
+            mailbox.evidence.append(
+                Evidence(
+                    text=f"Opened the malicious URL {click.url} ({click.action.replace('_', ' ')}).",
+                    verdict=Verdict.SUSPICIOUS,
+                    source="URL clicks investigation",
+                )
+            )
+            mailbox.verdict = Verdict.worst([mailbox.verdict, Verdict.SUSPICIOUS])
+    return f"{count(hits, 'click')} on URLs in scope"
+
+
+def _entity_for_domain(url: str, domains: dict[str, Entity]) -> Entity | None:
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return None
+    for domain, entity in domains.items():
+        if host == domain or host.endswith("." + domain):
+            return entity
+    return None
+
+
+def _mailbox_entity(context: PlaybookContext, findings: Findings, address: str, parent_id: str) -> Entity:
+    user = next((user for user in context.users if user.address.lower() == address.lower()), None)
+    label = f"{user.display_name} <{address}>" if user else address
+    entity = findings.add(
+        Entity(id=f"mailbox:{address.lower()}", kind=EntityKind.MAILBOX, key=address.lower(), label=label, verdict=Verdict.NO_THREATS_FOUND, parent_id=parent_id)
+    )
+    if user is not None:
+        entity.attributes.update({"department": user.department, "vip": user.vip})
+    return entity
+
+
+def investigate_mailboxes(context: PlaybookContext, findings: Findings, message: EmailMessage, alert: Alert) -> int:
+    addresses = {message.location.mailbox, alert.user}
+    for cluster in findings.clusters:
+        addresses.update(cluster.mailboxes)
+    own_domains = tuple(domain.lower() for domain in context.organisation.domains)
+    checked = 0
+    for address in sorted(a for a in addresses if a):
+        mailbox = _mailbox_entity(context, findings, address, f"message:{message.id}")
+        settings = context.mailbox_settings.get(address)
+        checked += 1
+        if settings is None:
+            continue
+        if settings.forwarding and not settings.forwarding.smtp_address.lower().endswith(own_domains):
+            mailbox.evidence.append(
+                Evidence(text=f"Mail is forwarded outside the organisation to {settings.forwarding.smtp_address}.", verdict=Verdict.SUSPICIOUS, source="Mail forwarding rules investigation")
+            )
+        for rule in settings.inbox_rules:
+            targets = [*_as_list(rule.actions.get("forward_to")), *_as_list(rule.actions.get("redirect_to"))]
+            external = [target for target in targets if not target.lower().endswith(own_domains)]
+            if rule.enabled and external:
+                mailbox.evidence.append(
+                    Evidence(text=f"Inbox rule '{rule.name}' forwards mail outside the organisation to {', '.join(external)}.", verdict=Verdict.SUSPICIOUS, source="Mail forwarding rules investigation")
+                )
+        if any(item.verdict is Verdict.SUSPICIOUS for item in mailbox.evidence):
+            mailbox.verdict = Verdict.worst([mailbox.verdict, Verdict.SUSPICIOUS])
+    return checked
+
+
+def _as_list(value: object) -> list[str]:
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    return [str(value)] if value else []

@@ -1,0 +1,43 @@
+"""What a playbook gathers while it runs: entities by id, clusters and recommended actions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from air_tui.domain.action import PendingAction
+from air_tui.domain.investigation import Cluster, Entity
+from air_tui.domain.vocab import EntityKind
+
+ENTITY_NAMES = {
+    EntityKind.ALERT: "Alert",
+    EntityKind.SUBMISSION: "Report",
+    EntityKind.MESSAGE: "Email",
+    EntityKind.SENDER: "Sender",
+    EntityKind.URL: "URL",
+    EntityKind.FILE: "File",
+    EntityKind.IP: "IP",
+    EntityKind.MAILBOX: "Mailbox",
+    EntityKind.CLUSTER: "Cluster",
+}
+
+# Only these threats lead to a remediation action; spam and ordinary phish stay suspicious with none.
+
+
+@dataclass
+class Findings:
+    entities: dict[str, Entity] = field(default_factory=dict)
+    clusters: list[Cluster] = field(default_factory=list)
+    actions: list[PendingAction] = field(default_factory=list)
+
+    def add(self, entity: Entity) -> Entity:
+        existing = self.entities.get(entity.id)
+        if existing is None:
+            self.entities[entity.id] = entity
+            return entity
+        return existing
+
+
+def count(number: int, noun: str) -> str:
+    """Return `number noun` with the noun in plural unless the number is 1."""
+    plural = noun + ("es" if noun.endswith("x") else "s")
+    return f"{number} {noun if number == 1 else plural}"
