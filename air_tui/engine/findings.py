@@ -20,8 +20,6 @@ ENTITY_NAMES = {
     EntityKind.CLUSTER: "Cluster",
 }
 
-# Only these threats lead to a remediation action; spam and ordinary phish stay suspicious with none.
-
 
 @dataclass
 class Findings:

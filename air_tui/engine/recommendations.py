@@ -8,6 +8,7 @@ from air_tui.domain.vocab import ActionType, Folder, ThreatType, Verdict
 from air_tui.engine.clustering import describe_cluster
 from air_tui.engine.context import PlaybookContext
 
+# Only these threats lead to a remediation action; spam and ordinary phish stay suspicious with none.
 ACTIONABLE_THREATS = frozenset({ThreatType.MALWARE, ThreatType.HIGH_CONFIDENCE_PHISH, ThreatType.MALICIOUS_URL})
 
 

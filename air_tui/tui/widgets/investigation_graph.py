@@ -8,6 +8,7 @@ from textual.widgets.tree import TreeNode
 
 from air_tui.domain.investigation import Entity
 from air_tui.domain.vocab import EntityKind, Verdict
+from air_tui.engine.findings import ENTITY_NAMES
 from air_tui.store.queries import InvestigationDetail
 from air_tui.tui.text import plain, safe, status_text, verdict_badge
 from air_tui.tui.widgets.vim import VimTree
@@ -19,17 +20,6 @@ _GROUPS = [
     (EntityKind.CLUSTER, "Clusters"),
     (EntityKind.MAILBOX, "Mailboxes"),
 ]
-_KIND_NAMES = {
-    EntityKind.ALERT: "Alert",
-    EntityKind.SUBMISSION: "Report",
-    EntityKind.MESSAGE: "Email",
-    EntityKind.SENDER: "Sender",
-    EntityKind.IP: "IP",
-    EntityKind.URL: "URL",
-    EntityKind.FILE: "File",
-    EntityKind.MAILBOX: "Mailbox",
-    EntityKind.CLUSTER: "Cluster",
-}
 
 NodeData = Entity | InvestigationDetail | None
 
@@ -129,7 +119,7 @@ def entity_label(entity: Entity, *, with_kind: bool = True) -> Text:
     """Build a node label: the verdict word, the kind (left out under a group that names it), the entity."""
     label = Text.assemble(verdict_badge(entity.verdict), " ")
     if with_kind:
-        label.append(f"{_KIND_NAMES.get(entity.kind, entity.kind.value)} ", style="bold")
+        label.append(f"{ENTITY_NAMES.get(entity.kind, entity.kind.value)} ", style="bold")
     if entity.kind is EntityKind.CLUSTER:
         # Counts go first, so a narrow pane cuts the long indicator rather than the numbers.
         count = entity.attributes.get("message_count", 0)
@@ -159,7 +149,7 @@ def evidence_text(entity: Entity | None, detail: InvestigationDetail | None) -> 
                 text.append(f"  {plain(step.summary)}\n", style="dim")
         return text
     text.append_text(verdict_badge(entity.verdict))
-    text.append(f" {_KIND_NAMES.get(entity.kind, entity.kind.value)}\n", style="bold")
+    text.append(f" {ENTITY_NAMES.get(entity.kind, entity.kind.value)}\n", style="bold")
     text.append(plain(entity.label) + "\n")
     if entity.threats:
         text.append("Threats: " + ", ".join(threat.value for threat in entity.threats) + "\n")
