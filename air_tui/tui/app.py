@@ -17,10 +17,18 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from air_tui.domain.ids import Clock, IdFactory, system_clock, ulid_factory
-from air_tui.domain.vocab import ActionStatus, InvestigationStatus
+from air_tui.domain.vocab import ActionStatus, EntityKind, InvestigationStatus
 from air_tui.service import ActionError, AirService, DecisionOutcome
 from air_tui.tenant.workspace import Workspace
-from air_tui.tui.modals import ActionDetail, ConfirmApproval, EntityDetail, HelpScreen, InvestigationSummary, RejectReason
+from air_tui.tui.modals import (
+    ActionDetail,
+    ConfirmApproval,
+    EntityDetail,
+    HelpScreen,
+    InvestigationSummary,
+    MessageDetail,
+    RejectReason,
+)
 from air_tui.tui.text import plain
 from air_tui.tui.widgets.action_list import ActionList
 from air_tui.tui.widgets.alert_queue import AlertQueue
@@ -262,7 +270,9 @@ class AirApp(App[None]):
         self.query_one("#evidence-text", Static).update(evidence_text(message.entity, message.detail))
 
     def on_investigation_graph_entity_opened(self, message: InvestigationGraph.EntityOpened) -> None:
-        self.push_screen(EntityDetail(message.entity))
+        entity = message.entity
+        email = self.service.message(entity.key) if self.service and entity.kind is EntityKind.MESSAGE else None
+        self.push_screen(MessageDetail(entity, email) if email is not None else EntityDetail(entity))
 
     def on_investigation_graph_summary_opened(self, message: InvestigationGraph.SummaryOpened) -> None:
         self.push_screen(InvestigationSummary(message.detail))

@@ -13,6 +13,7 @@ from textual.widgets import Input, Label, Static
 
 from air_tui.domain.action import PendingAction
 from air_tui.domain.investigation import Entity
+from air_tui.domain.message import EmailMessage
 from air_tui.domain.vocab import InvestigationStatus
 from air_tui.tui.text import plain, safe
 from air_tui.store.queries import InvestigationDetail
@@ -156,6 +157,77 @@ def _attribute_text(value: object) -> str:
     if isinstance(value, list):
         return ", ".join(plain(item) for item in value) or "none"
     return plain(value) or "none"
+
+
+class MessageDetail(ModalScreen[None]):
+    """One email as the analyst needs it: headers that matter, authentication, links, files, body."""
+
+    BINDINGS = [Binding("escape,q,enter", "close", "Close", id="close-message", tooltip="Back to the console")]
+
+    BODY_PREVIEW = 4000
+    """Characters of body text shown; the full text stays in the store."""
+
+    def __init__(self, entity: Entity, message: EmailMessage) -> None:
+        super().__init__()
+        self.entity = entity
+        self.message = message
+
+    def compose(self) -> ComposeResult:
+        message = self.message
+        with VerticalScroll(id="dialog", classes="dialog wide"):
+            yield Static(evidence_text(self.entity, None))
+            yield Static(_message_facts(message))
+            body = Text("\nBody (plain text)\n", style="bold")
+            body.append(plain_lines(message.body_text[: self.BODY_PREVIEW]) or "(empty)")
+            if len(message.body_text) > self.BODY_PREVIEW:
+                body.append(f"\n… {len(message.body_text) - self.BODY_PREVIEW} more characters", style="dim")
+            yield Static(body)
+            yield Static(Text("esc close · j/k scroll", style="dim"))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def _message_facts(message: EmailMessage) -> Text:
+    text = Text()
+    rows = [
+        ("From", f"{message.sender.display_name} <{message.sender.address}>"),
+        ("Reply-To", ", ".join(address.address for address in message.reply_to)),
+        ("Return-Path", message.return_path),
+        ("To", ", ".join(address.address for address in message.to)),
+        ("Cc", ", ".join(address.address for address in message.cc)),
+        ("Subject", message.subject),
+        ("Date", message.date.isoformat() if message.date else ""),
+        ("Received", message.received_at.isoformat() if message.received_at else ""),
+        ("Mailbox", f"{message.location.mailbox} / {message.location.folder}"),
+        ("Sender IP", message.sender_ip),
+        ("Message-ID", message.internet_message_id),
+        ("Authentication", " ".join(f"{r.method}={r.result}" for r in message.auth_results)),
+        ("Parse status", message.parse_status.value),
+    ]
+    for name, value in rows:
+        if value:
+            text.append(f"{name:<15}", style="bold")
+            text.append(plain(value) + "\n")
+    for warning in message.parse_warnings:
+        text.append("Parse warning  ", style="bold yellow")
+        text.append(plain(warning) + "\n")
+    if message.urls:
+        text.append(f"\nURLs ({len(message.urls)})\n", style="bold")
+        for url in message.urls[:50]:
+            shown = f"  [{plain(url.link_text, 40)}]" if url.link_text else ""
+            text.append(f"  {plain(url.url, 200)}{shown}\n")
+    if message.attachments:
+        text.append(f"\nAttachments ({len(message.attachments)})\n", style="bold")
+        for attachment in message.attachments:
+            text.append(f"  {plain(attachment.filename or '(unnamed)')}  {plain(attachment.content_type)}  {attachment.size} bytes\n")
+            text.append(f"    sha256 {attachment.sha256}\n", style="dim")
+    return text
+
+
+def plain_lines(text: str) -> str:
+    """Keep line breaks and tabs of a body, and replace every other control character."""
+    return "\n".join(plain(line.replace("\t", "    ")) for line in text.splitlines())
 
 
 class InvestigationSummary(ModalScreen[None]):

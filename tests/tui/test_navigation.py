@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from air_tui.domain.investigation import Entity
 from air_tui.tenant.workspace import Workspace
-from air_tui.tui.modals import EntityDetail, HelpScreen, InvestigationSummary
+from air_tui.tui.modals import EntityDetail, HelpScreen, InvestigationSummary, MessageDetail
 from air_tui.tui.widgets.action_list import ActionList
 from air_tui.tui.widgets.alert_queue import AlertQueue
 from air_tui.tui.widgets.investigation_graph import InvestigationGraph
@@ -64,3 +64,23 @@ async def test_enter_on_root_opens_summary(investigated_workspace: Workspace) ->
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
+
+
+async def test_email_node_opens_message(investigated_workspace: Workspace) -> None:
+    app = make_app(investigated_workspace)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        graph = app.query_one(InvestigationGraph)
+        await pilot.press("2")
+        for _ in range(graph.last_line + 1):
+            node = graph.cursor_node
+            if isinstance(node.data, Entity) and node.data.kind.value == "message":
+                break
+            await pilot.press("j")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, MessageDetail)
+        shown = " ".join(str(static.render()) for static in app.screen.query("Static"))
+        assert "From" in shown
+        assert app.screen.message.subject in shown
+        assert "Body (plain text)" in shown
