@@ -14,7 +14,7 @@ from textual.containers import Horizontal
 from textual.events import Resize
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Input, Static
 
 from air_tui.domain.ids import Clock, IdFactory, system_clock, ulid_factory
 from air_tui.domain.vocab import ActionStatus, EntityKind, InvestigationStatus
@@ -31,6 +31,7 @@ from air_tui.tui.modals import (
 )
 from air_tui.tui.text import plain
 from air_tui.tui.widgets.action_list import ActionList
+from air_tui.tui.widgets.alert_filter import AlertFilter
 from air_tui.tui.widgets.alert_queue import AlertQueue
 from air_tui.tui.widgets.investigation_graph import InvestigationGraph, evidence_text
 from air_tui.tui.widgets.vim import VimScroll
@@ -115,6 +116,7 @@ class AirApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="status-bar")
+        yield AlertFilter(placeholder="Filter alerts: words to match, enter to keep, esc to clear", id="alert-filter")
         yield AlertQueue(id="alerts")
         with Horizontal(id="middle"):
             yield InvestigationGraph(id="graph")
@@ -261,6 +263,27 @@ class AirApp(App[None]):
             return
         self._show_investigation(message.row.investigation_id)
         self.query_one(ActionList).select_first_of(message.row.investigation_id)
+
+    def on_alert_queue_filter_requested(self, message: AlertQueue.FilterRequested) -> None:
+        search = self.query_one(AlertFilter)
+        search.display = True
+        search.focus()
+
+    def on_input_changed(self, message: Input.Changed) -> None:
+        if message.input.id == "alert-filter":
+            self.query_one(AlertQueue).apply_filter(message.value)
+
+    def on_input_submitted(self, message: Input.Submitted) -> None:
+        if message.input.id == "alert-filter":
+            self.query_one(AlertQueue).focus()
+
+    def on_alert_filter_cleared(self, message: AlertFilter.Cleared) -> None:
+        search = self.query_one(AlertFilter)
+        search.value = ""
+        search.display = False
+        queue = self.query_one(AlertQueue)
+        queue.apply_filter("")
+        queue.focus()
 
     def on_alert_queue_alert_opened(self, message: AlertQueue.AlertOpened) -> None:
         self._show_investigation(message.row.investigation_id)

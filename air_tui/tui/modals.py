@@ -280,6 +280,7 @@ class ActionDetail(ModalScreen[None]):
 HELP_KEYS = [
     ("j / k, ↓ / ↑", "move in the focused pane"),
     ("g / G", "first / last row"),
+    ("/", "filter the alert queue (esc clears)"),
     ("tab / shift+tab", "next / previous pane"),
     ("1 2 3", "alerts, investigation, pending actions"),
     ("enter", "open the highlighted alert, entity or action"),

@@ -84,3 +84,22 @@ async def test_email_node_opens_message(investigated_workspace: Workspace) -> No
         assert "From" in shown
         assert app.screen.message.subject in shown
         assert "Body (plain text)" in shown
+
+
+async def test_slash_filters_alert_queue(investigated_workspace: Workspace) -> None:
+    app = make_app(investigated_workspace)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        queue = app.query_one(AlertQueue)
+        total = queue.row_count
+        await pilot.press("slash")
+        await pilot.press(*"no threats")
+        await pilot.pause()
+        assert 0 < queue.row_count < total
+        assert all(row.investigation_status == "No threats found" for row in queue.rows_by_key.values())
+        await pilot.press("enter")
+        assert app.focused is queue
+        await pilot.press("slash", "escape")
+        await pilot.pause()
+        assert queue.row_count == total
+        assert app.focused is queue

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from textual.binding import Binding
 from textual.message import Message
 
 from air_tui.store.queries import AlertRow
-from air_tui.tui.text import safe, severity_text, status_text
+from air_tui.tui.text import plain, safe, severity_text, status_text
 from air_tui.tui.widgets.vim import VimDataTable
 
 # Short policy names for the queue column; the full name is on the alert in the graph.
@@ -25,9 +26,18 @@ class AlertQueue(VimDataTable):
             super().__init__()
             self.row = row
 
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", key_display="/", id="filter-alerts", tooltip="Show only alerts whose text contains a word"),
+    ]
+
+    class FilterRequested(Message):
+        """The analyst pressed `/` in the queue."""
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
         self.rows_by_key: dict[str, AlertRow] = {}
+        self.all_rows: list[AlertRow] = []
+        self.filter_text = ""
 
     def on_mount(self) -> None:
         self.border_title = "1 Alerts"
@@ -38,11 +48,13 @@ class AlertQueue(VimDataTable):
         self.add_column("Subject", key="subject")
 
     def show(self, rows: list[AlertRow]) -> None:
-        """Replace the rows, keeping the cursor on the same alert when it is still there."""
+        """Replace the rows, keeping the filter and the cursor on the same alert when it is still there."""
+        self.all_rows = rows
         selected = self.selected_alert_id
         self.clear()
         self.rows_by_key = {}
-        for row in rows:
+        shown = [row for row in rows if _matches(row, self.filter_text)]
+        for row in shown:
             alert = row.alert
             self.rows_by_key[alert.id] = row
             self.add_row(
@@ -53,9 +65,19 @@ class AlertQueue(VimDataTable):
                 safe(alert.subject or "(no subject)", limit=200),
                 key=alert.id,
             )
-        self.border_subtitle = f"{len(rows)} alerts"
+        if self.filter_text:
+            self.border_subtitle = f"{len(shown)} of {len(rows)} alerts matching '{plain(self.filter_text, 20)}'"
+        else:
+            self.border_subtitle = f"{len(rows)} alerts"
         if selected in self.rows_by_key:
             self.move_cursor(row=self.get_row_index(selected))
+
+    def apply_filter(self, text: str) -> None:
+        self.filter_text = text.strip()
+        self.show(self.all_rows)
+
+    def action_filter(self) -> None:
+        self.post_message(self.FilterRequested())
 
     @property
     def selected_alert_id(self) -> str:
@@ -78,3 +100,14 @@ class AlertQueue(VimDataTable):
         row = self.rows_by_key.get(str(event.row_key.value))
         if row is not None:
             self.post_message(self.AlertOpened(row))
+
+
+def _matches(row: AlertRow, text: str) -> bool:
+    """Case-insensitive match of every word against the alert's visible fields and its reporter."""
+    if not text:
+        return True
+    alert = row.alert
+    haystack = " ".join(
+        (alert.subject, alert.title, alert.severity.value, row.investigation_status, alert.user, f"{alert.occurred:%d %b %H:%M}")
+    ).casefold()
+    return all(word in haystack for word in text.casefold().split())
