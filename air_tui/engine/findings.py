@@ -1,4 +1,4 @@
-"""What a playbook gathers while it runs: entities by id, clusters and recommended actions."""
+"""Findings of a running playbook: entities by id, clusters and recommended actions."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ class CommentInput(Input):
 
 
 class ConfirmApproval(ModalScreen[str | None]):
-    """Names exactly what approving does; `y` approves, `n` or `esc` cancels.
+    """Names exactly what approving does. `y` approves, `n` or `esc` cancels.
 
     Dismisses with the comment (possibly empty) on approval, None on cancel.
     """
@@ -92,7 +92,7 @@ def _per_mailbox(action: PendingAction, limit: int = 8) -> Text:
 
 
 class RejectReason(ModalScreen[str | None]):
-    """Asks for the reason a rejection needs; an empty reason is refused with a message."""
+    """Asks for the reason a rejection needs, and rejects an empty reason with a message."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel-reject", tooltip="Close without deciding")]
 

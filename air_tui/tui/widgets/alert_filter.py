@@ -8,7 +8,7 @@ from textual.widgets import Input
 
 
 class AlertFilter(Input):
-    """Narrows the alert queue as the analyst types; `esc` clears it and never changes anything else."""
+    """Narrows the alert queue as the analyst types. `esc` clears it and changes nothing else."""
 
     BINDINGS = [Binding("escape", "clear", "Clear filter", id="clear-filter", tooltip="Show every alert again")]
 
