@@ -220,9 +220,15 @@ class AirApp(App[None]):
         if self.service is not None and self.service.ledger_position() != self.ledger_position:
             self.refresh_views()
 
+    def _panes_ready(self) -> bool:
+        """Whether the service and the panes exist; both are gone while the app shuts down."""
+        return self.service is not None and bool(self.query(AlertQueue)) and bool(self.query(InvestigationGraph))
+
     def refresh_views(self) -> None:
-        if self.service is None:
+        # A worker's message can arrive after quit removed the panes: there is nothing to refresh then.
+        if not self._panes_ready():
             return
+        assert self.service is not None
         self.ledger_position = self.service.ledger_position()
         alerts = self.query_one(AlertQueue)
         alerts.show(self.service.alert_queue())
@@ -239,7 +245,7 @@ class AirApp(App[None]):
         self._update_status(pending)
 
     def _update_status(self, pending: int) -> None:
-        if self.service is None:
+        if self.service is None or not self.query("#status-bar"):
             return
         organisation = self.service.tenant.organisation.name
         bar = Text.assemble(
@@ -251,8 +257,9 @@ class AirApp(App[None]):
         self.query_one("#status-bar", Static).update(bar)
 
     def _show_investigation(self, investigation_id: str) -> None:
-        if self.service is None:
+        if not self._panes_ready():
             return
+        assert self.service is not None
         detail = self.service.investigation_detail(investigation_id) if investigation_id else None
         graph = self.query_one(InvestigationGraph)
         graph.show(detail)

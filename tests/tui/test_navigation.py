@@ -103,3 +103,12 @@ async def test_slash_filters_alert_queue(investigated_workspace: Workspace) -> N
         await pilot.pause()
         assert queue.row_count == total
         assert app.focused is queue
+
+
+async def test_quit_while_investigating(workspace: Workspace) -> None:
+    """Quitting before the first investigations finish must not crash on messages still in flight."""
+    app = make_app(workspace)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("q")
+    assert app.return_code in (0, None)
+    await app.workers.wait_for_complete()
