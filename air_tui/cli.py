@@ -206,6 +206,7 @@ def _action_json(row: Any) -> dict[str, Any]:
         "mailboxes": action.mailboxes,
         "impact": action.impact,
         "investigation_id": action.investigation_id,
+        "investigation": row.investigation_title,
         "decided_by": row.decided_by,
         "decided_at": row.decided_at,
         "comment": row.comment,
@@ -223,8 +224,12 @@ def _actions(args: argparse.Namespace) -> int:
             else:
                 for row in rows:
                     action = row.action
-                    decided = f"  decided by {_plain(row.decided_by)} at {row.decided_at[:16]}" if row.decided_by else ""
-                    print(f"{action.id}  {action.status.value:<10} {action.action_type.value}: {action.impact}  {_plain(action.title)[:50]}{decided}")
+                    investigation = _plain(row.investigation_title.split(": ", 1)[-1])[:40]
+                    if action.status is ActionStatus.PENDING:
+                        print(f"{action.id}  Pending    {action.action_type.value}: {action.impact}  {_plain(action.title)[:50]}  [{investigation}]")
+                    else:
+                        decided = f"by {_plain(row.decided_by)} at {row.decided_at[:16]}"
+                        print(f"{action.id}  {action.status.value:<10} {action.action_type.value} of {action.scope} {decided}  {_plain(action.title)[:50]}  [{investigation}]")
             return EXIT_OK
         if args.action_command == "approve":
             outcome = service.approve(args.action_id, comment=args.comment)
@@ -266,8 +271,10 @@ def _ingest(args: argparse.Namespace) -> int:
         else:
             _print_ingest_record(record)
     if not args.json:
-        print(f"{sum(counts.values())} messages: {counts['parsed']} parsed, {counts['parsed with warnings']} with warnings, {counts['failed']} failed")
-    return EXIT_OK
+        total = sum(counts.values())
+        print(f"{total} {'message' if total == 1 else 'messages'}: {counts['parsed']} parsed, {counts['parsed with warnings']} with warnings, {counts['failed']} failed")
+    # Exit 1 when a message could not be parsed, so scripts notice; every result is printed either way.
+    return EXIT_ERROR if counts["failed"] else EXIT_OK
 
 
 def _print_ingest_record(record: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from air_tui.domain.action import Decision, PendingAction
+from air_tui.domain.investigation import LogStep
 from air_tui.domain.event import Event, EventType
 from air_tui.domain.ids import Clock, IdFactory, system_clock, ulid_factory
 from air_tui.domain.message import EmailMessage, MessageLocation
@@ -299,8 +300,26 @@ class AirService:
         return action
 
     def _decide(self, action: PendingAction, kind: DecisionKind, comment: str) -> Decision:
+        """Record the decision and its line in the investigation log, in one transaction."""
         decision = Decision(action_id=action.id, kind=kind, analyst=self.analyst, time=self.clock(), comment=comment)
-        self._append([self._event(EventType.ACTION_DECIDED, {"decision": decision.model_dump(mode="json")})])
+        position = queries.next_log_position(self.store, action.investigation_id)
+        said = f": {comment}" if comment else ""
+        step = LogStep(
+            name=f"Decision: {kind.value} {action.action_type.value}",
+            started=decision.time,
+            duration_ms=0,
+            outcome="ok",
+            summary=f"{self.analyst} {kind.value} '{action.title}' ({len(action.targets)} messages){said}",
+        )
+        self._append(
+            [
+                self._event(EventType.ACTION_DECIDED, {"decision": decision.model_dump(mode="json")}),
+                self._event(
+                    EventType.INVESTIGATION_STEP_LOGGED,
+                    {"investigation_id": action.investigation_id, "position": position, "step": step.model_dump(mode="json")},
+                ),
+            ]
+        )
         return decision
 
     def _update_investigation(self, investigation_id: str) -> None:
@@ -318,16 +337,12 @@ class AirService:
                 left = sum(len(action.targets) for action in rejected)
                 reason += f" The rejected actions leave {left} {'message' if left == 1 else 'messages'} where they were."
             event = runner.status_event(context, investigation_id, InvestigationStatus.REMEDIATED, reason, actor=self.analyst)
-        elif len(undecided) < len(actions):
+        elif any(action.status not in (ActionStatus.PENDING, ActionStatus.REJECTED) for action in actions):
+            # Partially remediated means something ran; rejections alone leave it Pending action.
             if detail.investigation.status is InvestigationStatus.PARTIALLY_REMEDIATED:
                 return
-            event = runner.status_event(
-                context,
-                investigation_id,
-                InvestigationStatus.PARTIALLY_REMEDIATED,
-                f"{len(undecided)} of {len(actions)} actions still wait for a decision.",
-                actor=self.analyst,
-            )
+            waiting = f"{len(undecided)} of {len(actions)} {'action still waits' if len(undecided) == 1 else 'actions still wait'} for a decision."
+            event = runner.status_event(context, investigation_id, InvestigationStatus.PARTIALLY_REMEDIATED, waiting, actor=self.analyst)
         else:
             return
         self._append([event])

@@ -35,17 +35,23 @@ class PendingAction(BaseModel):
         return sorted({target.mailbox for target in self.targets})
 
     @property
-    def impact(self) -> str:
-        """One sentence naming exactly what approving does."""
+    def scope(self) -> str:
+        """How many messages in how many mailboxes, e.g. `14 messages in 6 mailboxes`."""
         count = len(self.targets)
         boxes = len(self.mailboxes)
         noun = "message" if count == 1 else "messages"
         box_noun = "mailbox" if boxes == 1 else "mailboxes"
+        return f"{count} {noun} in {boxes} {box_noun}"
+
+    @property
+    def impact(self) -> str:
+        """One sentence naming exactly what approving does."""
         destination = self.action_type.destination
         if destination is None:
-            return f"{count} {noun} in {boxes} {box_noun} are permanently deleted."
-        verb = "moves" if count == 1 else "move"
-        return f"{count} {noun} in {boxes} {box_noun} {verb} to {destination.value}."
+            verb = "is" if len(self.targets) == 1 else "are"
+            return f"{self.scope} {verb} permanently deleted."
+        verb = "moves" if len(self.targets) == 1 else "move"
+        return f"{self.scope} {verb} to {destination.value}."
 
 
 class Decision(BaseModel):

@@ -35,7 +35,8 @@ def correlate_clicks(context: PlaybookContext, findings: Findings, url_entities:
                 source="URL clicks investigation",
             )
         )
-        mailbox = _mailbox_entity(context, findings, click.user, entity.id)
+        # The clicker's mailbox sits with the other mailboxes under the email; the click is on the URL.
+        mailbox = _mailbox_entity(context, findings, click.user, entity.parent_id or entity.id)
         # A blocked click never reached the page, so it is no evidence against the user.
         if entity.verdict is Verdict.MALICIOUS and click.action != "blocked":
             mailbox.evidence.append(

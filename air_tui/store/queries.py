@@ -9,7 +9,7 @@ from typing import Any
 from air_tui.domain.action import Decision, PendingAction
 from air_tui.domain.alert import Alert
 from air_tui.domain.investigation import Cluster, Entity, Investigation, LogStep
-from air_tui.domain.vocab import ActionStatus
+from air_tui.domain.vocab import ActionStatus, EntityKind
 from air_tui.store.database import Store
 
 _SEVERITY_ORDER = "CASE severity WHEN 'High' THEN 0 WHEN 'Medium' THEN 1 WHEN 'Low' THEN 2 ELSE 3 END"
@@ -110,6 +110,7 @@ def investigation_detail(store: Store, investigation_id: str) -> InvestigationDe
         _action(row)
         for row in store.db.query("SELECT * FROM actions WHERE investigation_id = ? ORDER BY created, id", [investigation_id])
     ]
+    _add_current_cluster_counts(store, entities, clusters)
     return InvestigationDetail(
         investigation=investigation,
         alert=_alert(alert_rows[0]) if alert_rows else None,
@@ -118,6 +119,29 @@ def investigation_detail(store: Store, investigation_id: str) -> InvestigationDe
         log=log,
         actions=actions,
     )
+
+
+def _add_current_cluster_counts(store: Store, entities: list[Entity], clusters: list[Cluster]) -> None:
+    """Give each cluster entity `in_mailbox_now`: members still in Inbox or Junk Email today.
+
+    Cluster counts are frozen when the investigation runs; the current number shows what
+    remediation, or the users, changed since.
+    """
+    members = {cluster.id: cluster.message_ids for cluster in clusters}
+    for entity in entities:
+        message_ids = members.get(entity.key)
+        if entity.kind is not EntityKind.CLUSTER or message_ids is None:
+            continue
+        now = 0
+        for start in range(0, len(message_ids), 500):
+            chunk = message_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            now += int(
+                store.db.execute(
+                    f"SELECT COUNT(*) FROM messages WHERE id IN ({marks}) AND folder IN ('Inbox', 'Junk Email')", chunk
+                ).fetchone()[0]
+            )
+        entity.attributes["in_mailbox_now"] = now
 
 
 def action_rows(store: Store, *, status: ActionStatus | None = None) -> list[ActionRow]:
@@ -154,6 +178,11 @@ def decisions(store: Store, action_id: str) -> list[Decision]:
 
 def action_results(store: Store, action_id: str) -> list[dict[str, Any]]:
     return list(store.db.query("SELECT * FROM action_results WHERE action_id = ? ORDER BY mailbox, message_id", [action_id]))
+
+
+def next_log_position(store: Store, investigation_id: str) -> int:
+    row = store.db.execute("SELECT COALESCE(MAX(position), 0) FROM investigation_log WHERE investigation_id = ?", [investigation_id]).fetchone()
+    return int(row[0]) + 1
 
 
 def pending_count(store: Store) -> int:

@@ -19,6 +19,7 @@ from textual.widgets import Footer, Input, Static
 from air_tui.domain.ids import Clock, IdFactory, system_clock, ulid_factory
 from air_tui.domain.vocab import ActionStatus, EntityKind, InvestigationStatus
 from air_tui.service import ActionError, AirService, DecisionOutcome
+from air_tui.store.queries import ActionRow
 from air_tui.tenant.workspace import Workspace
 from air_tui.tui.modals import (
     ActionDetail,
@@ -278,11 +279,16 @@ class AirApp(App[None]):
 
     def on_input_changed(self, message: Input.Changed) -> None:
         if message.input.id == "alert-filter":
-            self.query_one(AlertQueue).apply_filter(message.value)
+            queue = self.query_one(AlertQueue)
+            queue.apply_filter(message.value)
+            self._show_investigation(queue.selected.investigation_id if queue.selected else "")
 
     def on_input_submitted(self, message: Input.Submitted) -> None:
         if message.input.id == "alert-filter":
             self.query_one(AlertQueue).focus()
+
+    def on_alert_queue_filter_cleared(self, message: AlertQueue.FilterCleared) -> None:
+        self.on_alert_filter_cleared(AlertFilter.Cleared())
 
     def on_alert_filter_cleared(self, message: AlertFilter.Cleared) -> None:
         search = self.query_one(AlertFilter)
@@ -326,10 +332,34 @@ class AirApp(App[None]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
+    def _action_to_decide(self, verb: str) -> ActionRow | None:
+        """Pick the action `a` or `r` applies to, or say why there is none.
+
+        In the actions pane it is the highlighted row. Elsewhere it must belong to the highlighted
+        alert's investigation, so a key pressed while reading one alert never decides another's.
+        """
+        actions = self.query_one(ActionList)
+        if self.focused is actions:
+            row = actions.selected
+            if row is None:
+                self.notify(f"No pending action to {verb}.", severity="warning")
+            return row
+        alert = self.query_one(AlertQueue).selected
+        investigation_id = alert.investigation_id if alert else ""
+        mine = [row for row in actions.rows_by_key.values() if row.action.investigation_id == investigation_id]
+        if not mine:
+            self.notify(f"The highlighted alert's investigation has no pending action to {verb}.", severity="warning")
+            return None
+        if len(mine) > 1:
+            actions.select_first_of(investigation_id)
+            actions.focus()
+            self.notify(f"This investigation has {len(mine)} pending actions: pick one here and press {verb[0]} again.")
+            return None
+        return mine[0]
+
     def action_approve(self) -> None:
-        row = self.query_one(ActionList).selected
+        row = self._action_to_decide("approve")
         if row is None:
-            self.notify("No pending action to approve.", severity="warning")
             return
         action = row.action
 
@@ -341,12 +371,11 @@ class AirApp(App[None]):
             self._update_status(self.service.pending_count() if self.service else 0)
             self.decide(action.id, True, comment)
 
-        self.push_screen(ConfirmApproval(action), confirmed)
+        self.push_screen(ConfirmApproval(action, investigation=row.investigation_title), confirmed)
 
     def action_reject(self) -> None:
-        row = self.query_one(ActionList).selected
+        row = self._action_to_decide("reject")
         if row is None:
-            self.notify("No pending action to reject.", severity="warning")
             return
         action = row.action
 
@@ -356,7 +385,7 @@ class AirApp(App[None]):
                 return
             self.decide(action.id, False, reason)
 
-        self.push_screen(RejectReason(action), reasoned)
+        self.push_screen(RejectReason(action, investigation=row.investigation_title), reasoned)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

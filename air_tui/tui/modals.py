@@ -48,9 +48,10 @@ class ConfirmApproval(ModalScreen[str | None]):
         Binding("c", "comment", "Comment", id="comment-approve", tooltip="Write an optional comment"),
     ]
 
-    def __init__(self, action: PendingAction) -> None:
+    def __init__(self, action: PendingAction, *, investigation: str = "") -> None:
         super().__init__()
         self.action_to_approve = action
+        self.investigation = investigation
 
     def compose(self) -> ComposeResult:
         action = self.action_to_approve
@@ -61,6 +62,8 @@ class ConfirmApproval(ModalScreen[str | None]):
             yield Static(Text("y approve · n or esc cancel · c comment", style="dim"), id="dialog-keys")
             yield Static(safe(action.impact, style="bold"), id="impact")
             yield Static(safe(action.title, limit=200), id="action-target")
+            if self.investigation:
+                yield Static(safe(f"Investigation: {self.investigation}", style="dim", limit=120), id="investigation")
             if action.overlap_count:
                 note = f"{action.overlap_count} more {'message' if action.overlap_count == 1 else 'messages'} of this cluster belong to another action of this investigation."
                 yield Static(Text(note, style="dim"), id="overlap")
@@ -96,9 +99,10 @@ class RejectReason(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel-reject", tooltip="Close without deciding")]
 
-    def __init__(self, action: PendingAction) -> None:
+    def __init__(self, action: PendingAction, *, investigation: str = "") -> None:
         super().__init__()
         self.action_to_reject = action
+        self.investigation = investigation
 
     def compose(self) -> ComposeResult:
         action = self.action_to_reject
@@ -109,6 +113,8 @@ class RejectReason(ModalScreen[str | None]):
             leaves = f"Rejecting leaves {count} {'message' if count == 1 else 'messages'} in {len(action.mailboxes)} {'mailbox' if len(action.mailboxes) == 1 else 'mailboxes'} where they are."
             yield Static(safe(leaves))
             yield Static(safe(action.title, limit=200))
+            if self.investigation:
+                yield Static(safe(f"Investigation: {self.investigation}", style="dim", limit=120))
             yield Input(placeholder="Reason (required), then enter", id="reason")
             yield Static("", id="reason-error")
 

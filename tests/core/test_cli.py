@@ -100,7 +100,8 @@ def test_folder_without_tenant_json(tmp_path: Path, isolated_data_dir: Path) -> 
 
 def test_ingest_whole_corpus_never_crashes(isolated_data_dir: Path) -> None:
     result = air_tui("ingest", str(CORPUS), "--json", data_dir=isolated_data_dir)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, "the .msg files fail to parse, so the exit status says so"
+    assert "Traceback" not in result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
     corpus_files = [p for p in CORPUS.rglob("*") if p.suffix in (".eml", ".msg")]
     assert len(records) == len(corpus_files)

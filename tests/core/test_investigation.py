@@ -165,15 +165,52 @@ def test_unknown_action_id_is_named(investigated: AirService) -> None:
         investigated.approve("NOPE")
 
 
+def investigation_with_actions(service: AirService, minimum: int) -> list:
+    by_investigation: dict[str, list] = {}
+    for row in service.actions(ActionStatus.PENDING):
+        by_investigation.setdefault(row.action.investigation_id, []).append(row.action)
+    return next(actions for actions in by_investigation.values() if len(actions) >= minimum)
+
+
 def test_all_decided_investigation_remediated(investigated: AirService) -> None:
-    pending = investigated.actions(ActionStatus.PENDING)
-    investigation_id = pending[0].action.investigation_id
-    mine = [row.action for row in pending if row.action.investigation_id == investigation_id]
+    mine = investigation_with_actions(investigated, 2)
+    investigation_id = mine[0].investigation_id
     investigated.approve(mine[0].id)
     for action in mine[1:]:
         assert investigated.investigation_detail(investigation_id).investigation.status is InvestigationStatus.PARTIALLY_REMEDIATED
         investigated.reject(action.id, reason="kept for review")
-    assert investigated.investigation_detail(investigation_id).investigation.status is InvestigationStatus.REMEDIATED
+    detail = investigated.investigation_detail(investigation_id)
+    assert detail.investigation.status is InvestigationStatus.REMEDIATED
+    assert "1 approved" in detail.investigation.status_reason
+
+
+def test_rejection_alone_stays_pending(investigated: AirService) -> None:
+    mine = investigation_with_actions(investigated, 2)
+    investigated.reject(mine[0].id, reason="not this cluster")
+    detail = investigated.investigation_detail(mine[0].investigation_id)
+    assert detail.investigation.status is InvestigationStatus.PENDING_ACTION
+
+
+def test_decision_appears_in_log(investigated: AirService) -> None:
+    action = investigated.actions(ActionStatus.PENDING)[0].action
+    investigated.reject(action.id, reason="partner newsletter")
+    log = investigated.investigation_detail(action.investigation_id).log
+    last = log[-1]
+    assert last.name == "Decision: rejected Soft delete"
+    assert "analyst1" in last.summary
+    assert "partner newsletter" in last.summary
+    assert [step.name for step in log].count("Recommended remediation") == 1
+
+
+def test_cluster_shows_current_mailbox_count(investigated: AirService) -> None:
+    action = investigated.actions(ActionStatus.PENDING)[0].action
+    before = investigated.investigation_detail(action.investigation_id)
+    cluster = next(e for e in before.entities if e.kind is EntityKind.CLUSTER and e.key == action.cluster_id)
+    assert cluster.attributes["in_mailbox_now"] == cluster.attributes["in_mailbox"]
+    investigated.approve(action.id)
+    after = investigated.investigation_detail(action.investigation_id)
+    cluster = next(e for e in after.entities if e.kind is EntityKind.CLUSTER and e.key == action.cluster_id)
+    assert cluster.attributes["in_mailbox_now"] == cluster.attributes["in_mailbox"] - len(action.targets)
 
 
 def test_interrupted_approval_resumes_once(investigated: AirService, workspace: Workspace) -> None:

@@ -6,6 +6,7 @@ from air_tui.domain.vocab import ActionStatus, InvestigationStatus
 from air_tui.tenant.workspace import Workspace
 from air_tui.tui.modals import ConfirmApproval, RejectReason
 from air_tui.tui.widgets.action_list import ActionList
+from air_tui.tui.widgets.alert_queue import AlertQueue
 from tests.conftest import make_service
 from tests.tui.conftest import make_app, settle
 
@@ -141,3 +142,30 @@ async def test_decision_elsewhere_refreshes_console(investigated_workspace: Work
         app.refresh_if_changed()
         await pilot.pause()
         assert action_id not in listed.rows_by_key
+
+
+async def test_approve_from_alert_needs_its_action(investigated_workspace: Workspace) -> None:
+    """`a` pressed in the alert queue never offers another investigation's action."""
+    app = make_app(investigated_workspace)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        queue = app.query_one(AlertQueue)
+        actions = app.query_one(ActionList)
+        for index in range(queue.row_count):
+            queue.move_cursor(row=index)
+            await pilot.pause()
+            alert = queue.selected
+            mine = [r for r in actions.rows_by_key.values() if r.action.investigation_id == alert.investigation_id]
+            queue.focus()
+            await pilot.press("a")
+            await pilot.pause()
+            if len(mine) == 1:
+                assert isinstance(app.screen, ConfirmApproval)
+                assert app.screen.action_to_approve.investigation_id == alert.investigation_id
+                await pilot.press("escape")
+            else:
+                assert not isinstance(app.screen, ConfirmApproval)
+            if len(mine) > 1:
+                assert app.focused is actions
+                assert actions.selected.action.investigation_id == alert.investigation_id
+            await pilot.pause()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from textual.binding import Binding
 from textual.message import Message
 
@@ -28,10 +30,14 @@ class AlertQueue(VimDataTable):
 
     BINDINGS = [
         Binding("slash", "filter", "Filter", key_display="/", id="filter-alerts", tooltip="Show only alerts whose text contains a word"),
+        Binding("escape", "clear_filter", "Clear filter", id="clear-alert-filter", tooltip="Show every alert again"),
     ]
 
     class FilterRequested(Message):
         """The analyst pressed `/` in the queue."""
+
+    class FilterCleared(Message):
+        """The analyst pressed `esc` in the queue while a filter was kept."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
@@ -79,6 +85,14 @@ class AlertQueue(VimDataTable):
     def action_filter(self) -> None:
         self.post_message(self.FilterRequested())
 
+    def action_clear_filter(self) -> None:
+        self.post_message(self.FilterCleared())
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "clear_filter":
+            return bool(self.filter_text)
+        return True
+
     @property
     def selected_alert_id(self) -> str:
         if not self.rows_by_key or self.cursor_row < 0 or self.cursor_row >= self.row_count:
@@ -109,5 +123,12 @@ def _matches(row: AlertRow, text: str) -> bool:
     alert = row.alert
     haystack = " ".join(
         (alert.subject, alert.title, alert.severity.value, row.investigation_status, alert.user, f"{alert.occurred:%d %b %H:%M}")
-    ).casefold()
-    return all(word in haystack for word in text.casefold().split())
+    )
+    folded = _fold(haystack)
+    return all(word in folded for word in _fold(text).split())
+
+
+def _fold(text: str) -> str:
+    """Lower-case and strip accents, so 'alfandega' finds 'Alfândega'."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
