@@ -16,7 +16,6 @@ class AlertFilter(Input):
         pass
 
     def on_mount(self) -> None:
-        self.display = False
         if getattr(self.app, "reduce_motion", False):
             self.cursor_blink = False
 

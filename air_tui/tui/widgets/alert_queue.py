@@ -91,7 +91,7 @@ class AlertQueue(VimDataTable):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "clear_filter":
             return bool(self.filter_text)
-        return True
+        return super().check_action(action, parameters)
 
     @property
     def selected_alert_id(self) -> str:
