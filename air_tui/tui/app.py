@@ -223,7 +223,7 @@ class AirApp(App[None]):
 
     def _panes_ready(self) -> bool:
         """Whether the service and the panes exist; both are gone while the app shuts down."""
-        return self.service is not None and bool(self.query(AlertQueue)) and bool(self.query(InvestigationGraph))
+        return self.service is not None and all(bool(self.query(pane)) for pane in (AlertQueue, InvestigationGraph, ActionList))
 
     def refresh_views(self) -> None:
         # A worker's message can arrive after quit removed the panes: there is nothing to refresh then.
@@ -267,7 +267,7 @@ class AirApp(App[None]):
         self.query_one("#evidence-text", Static).update(evidence_text(None, detail))
 
     def on_alert_queue_alert_highlighted(self, message: AlertQueue.AlertHighlighted) -> None:
-        if self.service is None:
+        if not self._panes_ready():
             return
         self._show_investigation(message.row.investigation_id)
         self.query_one(ActionList).select_first_of(message.row.investigation_id)
@@ -303,6 +303,8 @@ class AirApp(App[None]):
         self.query_one(InvestigationGraph).focus()
 
     def on_investigation_graph_entity_highlighted(self, message: InvestigationGraph.EntityHighlighted) -> None:
+        if not self._panes_ready():
+            return
         self.query_one("#evidence-text", Static).update(evidence_text(message.entity, message.detail))
 
     def on_investigation_graph_entity_opened(self, message: InvestigationGraph.EntityOpened) -> None:
