@@ -50,7 +50,9 @@ class AlertQueue(VimDataTable):
         self.add_column("Severity", key="severity", width=8)
         self.add_column("Policy", key="policy", width=13)
         self.add_column("Time", key="time", width=12)
-        self.add_column("Status", key="status", width=16)
+        # "Partially investigated" needs 22 columns; small terminals give them to the subject.
+        self.status_width = 22 if self.app.size.width >= 100 else 16
+        self.add_column("Status", key="status", width=self.status_width)
         self.add_column("Subject", key="subject")
 
     def show(self, rows: list[AlertRow]) -> None:
@@ -67,7 +69,7 @@ class AlertQueue(VimDataTable):
                 severity_text(alert.severity),
                 safe(POLICY_LABELS.get(alert.policy_id, alert.title), limit=13),
                 safe(f"{alert.occurred:%d %b %H:%M}"),
-                status_text(row.investigation_status, limit=16),
+                status_text(row.investigation_status, limit=self.status_width),
                 safe(alert.subject or "(no subject)", limit=200),
                 key=alert.id,
             )
