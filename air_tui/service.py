@@ -9,14 +9,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from air_tui.domain.action import Decision, PendingAction
 from air_tui.domain.investigation import LogStep
 from air_tui.domain.event import Event, EventType
 from air_tui.domain.ids import Clock, IdFactory, system_clock, ulid_factory
 from air_tui.domain.message import EmailMessage, MessageLocation
-from air_tui.domain.vocab import ActionStatus, ActionType, DecisionKind, InvestigationStatus, ParseStatus
+from air_tui.domain.vocab import ActionStatus, DecisionKind, InvestigationStatus, ParseStatus
 from air_tui.engine import policies, runner
 from air_tui.engine.context import PlaybookContext
 from air_tui.intel import IntelSnapshot
@@ -389,8 +388,4 @@ class AirService:
         return message_index.message_count(self.store)
 
 
-def parse_time(value: str) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-__all__ = ["ActionError", "ActionType", "AirService", "DecisionOutcome", "IngestSummary"]
+__all__ = ["ActionError", "AirService", "AnalystError", "DecisionOutcome", "IngestSummary", "validate_analyst"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from pathlib import Path
 
 from rich.text import Text
 from textual import work
@@ -398,7 +397,3 @@ class AirApp(App[None]):
         yield SystemCommand("Focus pending actions", "Move to the pending actions", lambda: self.action_focus_pane("actions"))
         yield SystemCommand("Help", "Keys and status meanings", self.action_help)
         yield SystemCommand("Refresh", "Reload the panes from the store", self.refresh_views)
-
-
-def stylesheet_path() -> Path:
-    return Path(__file__).with_name("app.tcss")
