@@ -18,7 +18,7 @@ from air_tui.mail import FailedRead, SourceError, iter_messages, parse_message
 from air_tui.service import ActionError, AirService, AnalystError, IngestSummary, validate_analyst
 from air_tui.store import StoreError
 from air_tui.tenant.demo import TenantError
-from air_tui.tenant.workspace import Workspace, data_dir, demo_workspace, tenant_workspace
+from air_tui.tenant.workspace import Workspace, data_dir, demo_workspace, pristine_demo_tenant, tenant_workspace
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -102,6 +102,11 @@ def _workspace(args: argparse.Namespace) -> Workspace:
     if tenant is not None:
         if not tenant.exists():
             raise FileNotFoundError(f"No such tenant directory: {tenant}. Check the path given to --tenant.")
+        if tenant.resolve() == pristine_demo_tenant().resolve():
+            raise TenantError(
+                f"{tenant} is the pristine demo tenant, which air-tui never changes. "
+                "Leave out --tenant to work on its copy in the data directory."
+            )
         return tenant_workspace(tenant)
     return demo_workspace(reset=getattr(args, "reset_demo", False))
 
@@ -167,11 +172,49 @@ def _investigation_summary(service: AirService, ingest: IngestSummary | None, ra
             for row in service.alert_queue()
         ],
         "alerts_raised_now": raised,
-        "investigations": [{"id": i.id, "status": i.status.value, "title": i.title, "reason": i.status_reason} for i in investigations],
+        "investigations": [_investigation_json(service, investigation.id) for investigation in investigations],
         "investigations_by_status": dict(sorted(by_status.items())),
         "verdicts": service.verdict_counts(),
         "pending_actions": [_action_json(row) for row in service.actions(ActionStatus.PENDING)],
         "seconds": round(seconds, 3),
+    }
+
+
+def _investigation_json(service: AirService, investigation_id: str) -> dict[str, Any]:
+    """One investigation with every entity's verdict and evidence, its clusters and its log."""
+    detail = service.investigation_detail(investigation_id)
+    assert detail is not None
+    investigation = detail.investigation
+    return {
+        "id": investigation.id,
+        "status": investigation.status.value,
+        "title": investigation.title,
+        "reason": investigation.status_reason,
+        "alert_id": investigation.alert_id,
+        "entities": [
+            {
+                "kind": entity.kind.value,
+                "key": entity.key,
+                "label": entity.label,
+                "verdict": entity.verdict.value,
+                "threats": [threat.value for threat in entity.threats],
+                "evidence": [{"text": item.text, "verdict": item.verdict.value, "source": item.source} for item in entity.evidence],
+            }
+            for entity in detail.entities
+        ],
+        "clusters": [
+            {
+                "id": cluster.id,
+                "cluster_by": cluster.cluster_by,
+                "value": cluster.value,
+                "verdict": cluster.verdict.value,
+                "messages": len(cluster.message_ids),
+                "mailboxes": cluster.mailboxes,
+                "counts_by_folder": cluster.counts_by_folder,
+            }
+            for cluster in detail.clusters
+        ],
+        "log": [step.model_dump(mode="json") for step in detail.log],
     }
 
 

@@ -31,6 +31,8 @@ class AuthResult(BaseModel):
     authserv_id: str = ""
     properties: dict[str, str] = Field(default_factory=dict)
     """Properties such as `header.from` or `header.d`, keyed by `ptype.property`."""
+    header: str = "Authentication-Results"
+    """The header the result was read from: `Authentication-Results` or `Received-SPF`."""
 
 
 class Url(BaseModel):

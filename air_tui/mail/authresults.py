@@ -89,6 +89,7 @@ def parse_received_spf(values: list[str]) -> list[AuthResult]:
             AuthResult(
                 method="spf",
                 result=clean_line(word.group().lower()),
+                header="Received-SPF",
                 authserv_id=clean_line(authserv_id),
                 properties={clean_line(key): clean_line(item) for key, item in properties.items()},
             )

@@ -13,7 +13,7 @@ from textual.widgets import Input, Label, Static
 
 from air_tui.domain.action import PendingAction
 from air_tui.domain.investigation import Entity
-from air_tui.domain.message import EmailMessage
+from air_tui.domain.message import AuthResult, EmailMessage
 from air_tui.domain.vocab import InvestigationStatus
 from air_tui.tui.text import plain, safe
 from air_tui.store.queries import InvestigationDetail
@@ -208,7 +208,7 @@ def _message_facts(message: EmailMessage) -> Text:
         ("Mailbox", f"{message.location.mailbox} / {message.location.folder}"),
         ("Sender IP", message.sender_ip),
         ("Message-ID", message.internet_message_id),
-        ("Authentication", " ".join(f"{r.method}={r.result}" for r in message.auth_results)),
+        ("Authentication", " ".join(_auth_word(result) for result in message.auth_results) or "none recorded"),
         ("Parse status", message.parse_status.value),
     ]
     for name, value in rows:
@@ -229,6 +229,11 @@ def _message_facts(message: EmailMessage) -> Text:
             text.append(f"  {plain(attachment.filename or '(unnamed)')}  {plain(attachment.content_type)}  {attachment.size} bytes\n")
             text.append(f"    sha256 {attachment.sha256}\n", style="dim")
     return text
+
+
+def _auth_word(result: AuthResult) -> str:
+    where = " (Received-SPF)" if result.header == "Received-SPF" else ""
+    return f"{result.method}={result.result}{where}"
 
 
 def plain_lines(text: str) -> str:

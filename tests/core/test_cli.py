@@ -35,6 +35,10 @@ def test_investigate_json_summary(tenant_copy: Path, isolated_data_dir: Path) ->
     assert summary["investigations_by_status"].get("No threats found", 0) >= 1
     assert summary["investigations_by_status"].get("Pending action", 0) >= 1
     assert summary["verdicts"].get("Malicious", 0) >= 1
+    first = summary["investigations"][0]
+    assert first["log"][0]["name"] == "User-reported emails indicators extraction"
+    flagged = [e for e in first["entities"] if e["verdict"] in ("Malicious", "Suspicious")]
+    assert all(e["evidence"] for e in flagged)
     soft_deletes = [a for a in summary["pending_actions"] if a["type"] == "Soft delete"]
     assert soft_deletes
     assert all(a["id"] and a["message_count"] >= 1 for a in soft_deletes)
@@ -134,3 +138,10 @@ def test_reset_demo_restores_pristine(isolated_data_dir: Path) -> None:
     assert len(pending) == len(json.loads(first.stdout)["pending_actions"])
     assert (isolated_data_dir / "demo" / "tenant" / "tenant.json").exists()
     assert fixture_listing() == pristine, "the repository's demo tenant must never change"
+
+
+def test_pristine_demo_is_refused(isolated_data_dir: Path) -> None:
+    result = air_tui("investigate", "--tenant", str(DEMO_TENANT), data_dir=isolated_data_dir)
+    assert result.returncode == 1
+    assert "never changes" in result.stderr
+    assert "Leave out --tenant" in result.stderr

@@ -99,3 +99,12 @@ def test_split_address_list_respects_quotes_comments_and_groups() -> None:
     # A group that is never closed would swallow the rest, so groups are then ignored.
     assert split_address_list("Re: a@b.c, d@e.f") == ["Re: a@b.c", "d@e.f"]
     assert split_address_list(r'"q \" , x" <a@b.c>, d@e.f') == [r'"q \" , x" <a@b.c>', "d@e.f"]
+
+
+def test_received_spf_names_its_header() -> None:
+    from air_tui.mail.authresults import parse_authentication_results, parse_received_spf
+
+    spf = parse_received_spf(["pass (mx.example: domain of a@b.example designates 192.0.2.1 as permitted sender) receiver=mx.example;"])
+    assert [result.header for result in spf] == ["Received-SPF"]
+    results = parse_authentication_results(["mx.example; spf=pass smtp.mailfrom=b.example"])
+    assert [result.header for result in results] == ["Authentication-Results"]
