@@ -136,7 +136,7 @@ def _console(args: argparse.Namespace) -> int:
 
 def _investigate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    with _service(args) as service:
+    with _service(args) as service, service.exclusive():
         ingest = service.ingest()
         raised = service.raise_alerts()
         service.run_investigations()

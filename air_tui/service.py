@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from air_tui.domain.action import Decision, PendingAction
@@ -22,6 +23,7 @@ from air_tui.intel import IntelSnapshot
 from air_tui.mail import FailedRead, iter_messages, message_id_for, parse_message
 from air_tui.remediation import executor
 from air_tui.store import Store, ledger, queries
+from air_tui.store.database import file_lock
 from air_tui.store import messages as message_index
 from air_tui.tenant.demo import DemoTenant
 from air_tui.tenant.workspace import Workspace
@@ -237,10 +239,20 @@ class AirService:
 
     def investigate(self) -> IngestSummary | None:
         """Ingest if needed, raise alerts and run every open investigation."""
-        summary = self.ingest()
-        self.raise_alerts()
-        self.run_investigations()
+        with self.exclusive():
+            summary = self.ingest()
+            self.raise_alerts()
+            self.run_investigations()
         return summary
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the workspace's lock file, so two consoles never ingest or raise alerts at once.
+
+        The second process waits, then finds the index filled and the alerts raised.
+        """
+        with file_lock(self.workspace.database.with_suffix(".lock")):
+            yield
 
     # Decisions -------------------------------------------------------------------------------
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlite_utils
@@ -27,10 +30,13 @@ class Store:
             raise StoreError(f"Cannot open the database {path}: {error}.") from error
         self.db = sqlite_utils.Database(connection)
         self.db.execute("PRAGMA busy_timeout = 10000")
-        self.db.enable_wal()
+        # Switching to WAL and creating tables take locks that SQLite does not wait for, so two
+        # processes opening a new database at once take turns on a lock file instead.
+        with file_lock(path.with_name(path.name + ".schema-lock")):
+            self.db.enable_wal()
+            self._migrate()
         # FULL makes each committed decision survive power loss, not only a crash.
         self.db.execute("PRAGMA synchronous = FULL")
-        self._migrate()
 
     def close(self) -> None:
         self.db.conn.close()
@@ -47,6 +53,8 @@ class Store:
 
     def _migrate(self) -> None:
         version = self.schema_version
+        if version == SCHEMA_VERSION:
+            return
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"The database {self.path} has schema version {version}, newer than this "
@@ -55,6 +63,18 @@ class Store:
         with self.db.conn:
             create_schema(self.db)
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on `path` (created owner-only) for the block."""
+    descriptor = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
+        os.close(descriptor)
 
 
 def _create_private_file(path: Path) -> None:

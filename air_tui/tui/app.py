@@ -153,7 +153,7 @@ class AirApp(App[None]):
     @work(thread=True, exclusive=True, group="investigate")
     def prepare_tenant(self) -> None:
         try:
-            with self._worker_service() as service:
+            with self._worker_service() as service, service.exclusive():
                 service.ingest()
                 raised = service.raise_alerts()
                 self.post_message(TenantPrepared(service.message_count(), raised))

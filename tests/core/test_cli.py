@@ -145,3 +145,18 @@ def test_pristine_demo_is_refused(isolated_data_dir: Path) -> None:
     assert result.returncode == 1
     assert "never changes" in result.stderr
     assert "Leave out --tenant" in result.stderr
+
+
+def test_concurrent_investigations_raise_once(tenant_copy: Path, isolated_data_dir: Path) -> None:
+    env = {**os.environ, "AIR_TUI_DATA_DIR": str(isolated_data_dir)}
+    command = [sys.executable, "-m", "air_tui", "investigate", "--tenant", str(tenant_copy), "--json"]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    outputs = [process.communicate(timeout=300) for process in (first, second)]
+    assert first.returncode == 0, outputs[0][1]
+    assert second.returncode == 0, outputs[1][1]
+    summaries = [json.loads(stdout) for stdout, _ in outputs]
+    reported = [line for line in (tenant_copy / "activity" / "submissions.jsonl").read_text().splitlines() if '"Phish"' in line or '"Malware"' in line]
+    assert len(summaries[0]["alerts"]) == len(reported)
+    assert len(summaries[1]["alerts"]) == len(reported)
+    assert sorted(summary["alerts_raised_now"] for summary in summaries) == [0, len(reported)]
