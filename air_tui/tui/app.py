@@ -181,6 +181,7 @@ class AirApp(App[None]):
                 outcome = service.approve(action_id, comment=comment) if approve else service.reject(action_id, reason=comment)
             self.post_message(ActionDecided(outcome))
         except ActionError as error:
+            log.warning("Decision on action %s refused: %s", action_id, error)
             self.post_message(WorkFailed("The decision", str(error)))
         except Exception as error:  # noqa: BLE001
             log.exception("Decision on action %s failed", action_id)
@@ -202,7 +203,12 @@ class AirApp(App[None]):
         action = outcome.action
         if outcome.decision.kind.value == "approved":
             results = ", ".join(f"{count} {name.lower()}" for name, count in sorted(outcome.results.items()))
-            self.notify(f"Approved by {plain(outcome.decision.analyst)}: {action.action_type.value} {outcome.status.value.lower()} ({results}).", title="Action approved")
+            failed = outcome.status is not ActionStatus.COMPLETED
+            self.notify(
+                f"Approved by {plain(outcome.decision.analyst)}: {action.action_type.value} {outcome.status.value.lower()} ({results}).",
+                title="Action approved",
+                severity="warning" if failed else "information",
+            )
         else:
             self.notify(f"Rejected by {plain(outcome.decision.analyst)}: {plain(outcome.decision.comment)}", title="Action rejected")
         self.progress = "Ready"
