@@ -1,6 +1,6 @@
 """The core both front ends drive: ingest, alerting, investigations, decisions and remediation.
 
-The CLI and the TUI call only this module, so neither holds logic the other lacks. One
+The CLI and the TUI call only this module, so neither contains logic the other lacks. One
 `AirService` owns one SQLite connection; make one per thread.
 """
 

@@ -181,7 +181,7 @@ class AirApp(App[None]):
                 outcome = service.approve(action_id, comment=comment) if approve else service.reject(action_id, reason=comment)
             self.post_message(ActionDecided(outcome))
         except ActionError as error:
-            log.warning("Decision on action %s refused: %s", action_id, error)
+            log.warning("Decision on action %s rejected by the service: %s", action_id, error)
             self.post_message(WorkFailed("The decision", str(error)))
         except Exception as error:  # noqa: BLE001
             log.exception("Decision on action %s failed", action_id)
@@ -227,7 +227,7 @@ class AirApp(App[None]):
             self.refresh_views()
 
     def _panes_ready(self) -> bool:
-        """Whether the service and the panes exist; both are gone while the app shuts down."""
+        """Return whether the service and the panes exist; both are gone while the app shuts down."""
         return self.service is not None and all(bool(self.query(pane)) for pane in (AlertQueue, InvestigationGraph, ActionList))
 
     def refresh_views(self) -> None:
@@ -340,7 +340,7 @@ class AirApp(App[None]):
         self.push_screen(HelpScreen())
 
     def _action_to_decide(self, verb: str) -> ActionRow | None:
-        """Pick the action `a` or `r` applies to, or say why there is none.
+        """Return the action `a` or `r` applies to, or notify the analyst why there is none.
 
         In the actions pane it is the highlighted row. Elsewhere it must belong to the highlighted
         alert's investigation, so a key pressed while reading one alert never decides another's.
