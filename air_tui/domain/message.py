@@ -48,6 +48,12 @@ class Url(BaseModel):
     """Where the URL came from: `text`, `href`, `src` or `form`."""
     link_text: str = ""
     """Visible text of the anchor, for HTML links."""
+    unwrapped: str = ""
+    """The destination hidden inside a Safe Links, URL Defense, Mimecast or redirect link, if any."""
+    unwrapped_host: str = ""
+    unwrapped_domain: str = ""
+    wrappers: list[str] = Field(default_factory=list)
+    """Names of the wrappers removed to reach `unwrapped`, outermost first."""
 
 
 class Attachment(BaseModel):

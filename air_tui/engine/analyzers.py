@@ -192,30 +192,46 @@ def lookalike_of(domain: str, own_domains: list[str]) -> str:
 
 
 def analyse_url(url: Url, intel: IntelSnapshot) -> Finding:
-    finding = Finding()
-    source = "URL reputation investigation"
-    match = intel.lookup_url(url.url)
-    if match is not None:
-        finding.add(match.describe("URL") + ".", Verdict.MALICIOUS, source, threat_for_feed(match))
-        finding.threats.append(ThreatType.MALICIOUS_URL)
-    if url.host:
-        domain_match = intel.lookup_domain(url.host)
-        if domain_match is not None:
-            finding.add(domain_match.describe("Domain") + ".", Verdict.MALICIOUS, source, threat_for_feed(domain_match))
-            if ThreatType.MALICIOUS_URL not in finding.threats:
-                finding.threats.append(ThreatType.MALICIOUS_URL)
-        elif intel.allowed(url.host) is not None:
-            finding.add(f"Domain {url.registrable_domain or url.host} is on the allow list.", Verdict.NO_THREATS_FOUND, source)
-        if _is_ip_literal(url.host):
-            finding.add(f"The link points at a bare IP address ({url.host}).", Verdict.SUSPICIOUS, source)
+    finding = analyse_url_target(url.url, url.host, url.registrable_domain, intel)
+    if url.unwrapped:
+        wrappers = " inside ".join(reversed(url.wrappers))
+        finding.add(f"The link is wrapped by {wrappers}; it leads to {url.unwrapped}.", Verdict.UNKNOWN, "URL unwrapping")
+        target = analyse_url_target(url.unwrapped, url.unwrapped_host, url.unwrapped_domain, intel)
+        for item in target.evidence:
+            finding.add(f"Destination: {item.text}", item.verdict, item.source)
+        for threat in target.threats:
+            if threat not in finding.threats:
+                finding.threats.append(threat)
     shown_domain = _domain_in_text(url.link_text)
-    if shown_domain and url.host and not _same_site(shown_domain, url.host):
+    host = url.unwrapped_host or url.host
+    if shown_domain and host and not _same_site(shown_domain, host):
         finding.add(
-            f"The link text shows {shown_domain} but the link goes to {url.host}.",
+            f"The link text shows {shown_domain} but the link goes to {host}.",
             Verdict.SUSPICIOUS,
             "Link text check",
             ThreatType.PHISH,
         )
+    return finding
+
+
+def analyse_url_target(address: str, host: str, registrable_domain: str, intel: IntelSnapshot) -> Finding:
+    """Check one URL and its host against the intel and allow lists, and flag IP-literal hosts."""
+    finding = Finding()
+    source = "URL reputation investigation"
+    match = intel.lookup_url(address)
+    if match is not None:
+        finding.add(match.describe("URL") + ".", Verdict.MALICIOUS, source, threat_for_feed(match))
+        finding.threats.append(ThreatType.MALICIOUS_URL)
+    if host:
+        domain_match = intel.lookup_domain(host)
+        if domain_match is not None:
+            finding.add(domain_match.describe("Domain") + ".", Verdict.MALICIOUS, source, threat_for_feed(domain_match))
+            if ThreatType.MALICIOUS_URL not in finding.threats:
+                finding.threats.append(ThreatType.MALICIOUS_URL)
+        elif intel.allowed(host) is not None:
+            finding.add(f"Domain {registrable_domain or host} is on the allow list.", Verdict.NO_THREATS_FOUND, source)
+        if _is_ip_literal(host):
+            finding.add(f"The link points at a bare IP address ({host}).", Verdict.SUSPICIOUS, source)
     return finding
 
 

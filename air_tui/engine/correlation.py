@@ -16,10 +16,12 @@ def correlate_clicks(context: PlaybookContext, findings: Findings, url_entities:
     """Attach every click on a URL in scope, or on another URL of a malicious domain in scope."""
     by_url = {entity.key: entity for entity in url_entities}
     malicious_domains = {
-        str(entity.attributes.get("registrable_domain", "")): entity
+        str(entity.attributes.get(attribute, "")): entity
         for entity in url_entities
-        if entity.verdict is Verdict.MALICIOUS and entity.attributes.get("registrable_domain")
+        for attribute in ("registrable_domain", "unwrapped_domain")
+        if entity.verdict is Verdict.MALICIOUS and entity.attributes.get(attribute)
     }
+    by_url.update({str(entity.attributes["unwrapped"]): entity for entity in url_entities if entity.attributes.get("unwrapped")})
     hits = 0
     for click in context.clicks:
         entity = by_url.get(click.url) or _entity_for_domain(click.url, malicious_domains)

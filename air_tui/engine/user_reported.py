@@ -79,6 +79,10 @@ def run(context: PlaybookContext, investigation_id: str, alert: Alert) -> Outcom
             entity = findings.add(_entity(EntityKind.URL, url.url, url.url, finding, message_entity.id))
             entity.attributes["host"] = url.host
             entity.attributes["registrable_domain"] = url.registrable_domain
+            if url.unwrapped:
+                entity.attributes["unwrapped"] = url.unwrapped
+                entity.attributes["unwrapped_domain"] = url.unwrapped_domain
+                entity.attributes["wrappers"] = list(url.wrappers)
             url_entities.append(entity)
         malicious = sum(1 for entity in url_entities if entity.verdict is Verdict.MALICIOUS)
         outcome.summary = f"{count(len(url_entities), 'URL')} checked, {malicious} malicious"
@@ -242,9 +246,13 @@ def _hunt_clusters(
         if entity.verdict is not Verdict.MALICIOUS:
             continue
         add(CLUSTER_BY_URL, entity.key, index.ids_with_url(entity.key), entity.verdict, entity.threats)
-        domain = str(entity.attributes.get("registrable_domain", ""))
-        if domain and context.intel.lookup_domain(domain) is not None:
-            add(CLUSTER_BY_URL_DOMAIN, domain, index.ids_with_url_domain(domain), entity.verdict, entity.threats)
+        destination = str(entity.attributes.get("unwrapped", ""))
+        if destination:
+            add(CLUSTER_BY_URL, destination, index.ids_with_url(destination), entity.verdict, entity.threats)
+        for attribute in ("registrable_domain", "unwrapped_domain"):
+            domain = str(entity.attributes.get(attribute, ""))
+            if domain and context.intel.lookup_domain(domain) is not None:
+                add(CLUSTER_BY_URL_DOMAIN, domain, index.ids_with_url_domain(domain), entity.verdict, entity.threats)
     if message.sender.domain:
         members = index.ids_with_sender_and_subject(message.sender.domain, message.subject)
         add(

@@ -12,6 +12,7 @@ from publicsuffixlist import PublicSuffixList
 from air_tui.domain.message import Url
 from air_tui.mail.cleaning import clean_line, quote_for_warning
 from air_tui.mail.diagnostics import WarningLog
+from air_tui.mail.unwrap import unwrap
 
 MAX_URLS = 500
 MAX_URL_CHARS = 8_192
@@ -76,15 +77,22 @@ class UrlCollector:
         if host is None:
             self._warnings.add(f"URL {quote_for_warning(url)} has an invalid host; host left empty")
             host = ""
-        self.urls.append(
-            Url(
-                url=url,
-                host=host,
-                registrable_domain=registrable_domain(host),
-                source=source,
-                link_text=clean_line(link_text),
-            )
+        found = Url(
+            url=url,
+            host=host,
+            registrable_domain=registrable_domain(host),
+            source=source,
+            link_text=clean_line(link_text),
         )
+        destination = unwrap(url)
+        if destination is not None:
+            target = clean_line(destination.url, limit=MAX_URL_CHARS)
+            target_host = url_host(target) or ""
+            found.unwrapped = target
+            found.unwrapped_host = target_host
+            found.unwrapped_domain = registrable_domain(target_host) if target_host else ""
+            found.wrappers = list(destination.wrappers)
+        self.urls.append(found)
 
 
 def url_host(url: str) -> str | None:

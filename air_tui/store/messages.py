@@ -55,6 +55,13 @@ def index_messages(store: Store, messages: Iterable[EmailMessage]) -> int:
             {"message_id": message.id, "url": url.url, "host": url.host, "registrable_domain": url.registrable_domain}
             for url in message.urls
         )
+        # The destination inside a wrapped link is indexed too, so clusters find every message
+        # that leads there, wrapped or not.
+        url_rows.extend(
+            {"message_id": message.id, "url": url.unwrapped, "host": url.unwrapped_host, "registrable_domain": url.unwrapped_domain}
+            for url in message.urls
+            if url.unwrapped
+        )
         attachment_rows.extend(
             {"message_id": message.id, "sha256": a.sha256, "filename": a.filename, "extension": a.extension}
             for a in message.attachments

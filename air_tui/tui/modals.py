@@ -223,6 +223,8 @@ def _message_facts(message: EmailMessage) -> Text:
         for url in message.urls[:50]:
             shown = f"  [{plain(url.link_text, 40)}]" if url.link_text else ""
             text.append(f"  {plain(url.url, 200)}{shown}\n")
+            if url.unwrapped:
+                text.append(f"    → {plain(url.unwrapped, 200)} ({plain(', '.join(url.wrappers))})\n", style="dim")
     if message.attachments:
         text.append(f"\nAttachments ({len(message.attachments)})\n", style="bold")
         for attachment in message.attachments:

@@ -134,3 +134,18 @@ def test_risky_attachment_type_is_suspicious(intel: IntelSnapshot, extension: st
 def test_plain_pdf_is_unknown(intel: IntelSnapshot) -> None:
     finding = analyse_attachment(Attachment(filename="report.pdf", sha256="00" * 32, extension="pdf"), intel)
     assert finding.verdict is Verdict.UNKNOWN
+
+
+def test_wrapped_listed_url_is_malicious(intel: IntelSnapshot) -> None:
+    url = Url(
+        url="https://eur01.safelinks.protection.outlook.com/?url=http%3A%2F%2Fbad.example.net%2Flogin&data=1",
+        host="eur01.safelinks.protection.outlook.com",
+        unwrapped="http://bad.example.net/login",
+        unwrapped_host="bad.example.net",
+        unwrapped_domain="example.net",
+        wrappers=["Microsoft Safe Links"],
+    )
+    finding = analyse_url(url, intel)
+    assert finding.verdict is Verdict.MALICIOUS
+    assert any(item.text.startswith("Destination: URL http://bad.example.net/login") for item in finding.evidence)
+    assert any("wrapped by Microsoft Safe Links" in item.text for item in finding.evidence)
