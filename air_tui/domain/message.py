@@ -63,8 +63,12 @@ class Attachment(BaseModel):
     content_type: str = ""
     size: int = 0
     sha256: str = ""
+    sha1: str = ""
+    md5: str = ""
     extension: str = ""
     """Lower-cased last extension without the dot, empty when the name has none."""
+    detected_type: str = ""
+    """Type read from the content's first bytes (`exe`, `zip`, `pdf`, …), empty when unknown."""
 
 
 class MessageLocation(BaseModel):

@@ -13,6 +13,7 @@ from air_tui.domain.message import Attachment, EmailMessage, Url
 from air_tui.domain.tenant import Organisation, User
 from air_tui.domain.vocab import ThreatType, Verdict
 from air_tui.intel import IntelMatch, IntelSnapshot
+from air_tui.mail.filetype import matches_extension
 
 # Attachment types that run code or carry a page to phish with when a user opens them.
 RISKY_EXTENSIONS = {
@@ -44,6 +45,33 @@ RISKY_EXTENSIONS = {
     "msi": "Windows installer",
 }
 ARCHIVE_EXTENSIONS = {"zip", "rar", "7z", "gz", "tar", "cab", "ace"}
+
+_TYPE_NAMES = {
+    "exe": "a Windows executable",
+    "elf": "a Linux executable",
+    "pdf": "a PDF document",
+    "zip": "a ZIP archive",
+    "ole": "an OLE2 (old Office) file",
+    "rar": "a RAR archive",
+    "7z": "a 7-Zip archive",
+    "gz": "a gzip archive",
+    "lnk": "a Windows shortcut",
+    "rtf": "an RTF document",
+    "png": "a PNG image",
+    "jpg": "a JPEG image",
+    "gif": "a GIF image",
+    "iso": "a disk image",
+    "one": "a OneNote file",
+    "html": "an HTML page",
+}
+
+# Bidirectional overrides and isolates can make "gpj.exe" display as "exe.jpg".
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_DECOY_EXTENSIONS = frozenset({"pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "jpg", "jpeg", "png", "gif", "txt", "csv", "rtf"})
+
+URL_SHORTENERS = frozenset(
+    {"bit.ly", "t.co", "tinyurl.com", "goo.gl", "ow.ly", "is.gd", "buff.ly", "rebrand.ly", "cutt.ly", "shorturl.at", "rb.gy", "t.ly", "tiny.cc", "s.id"}
+)
 
 _THREAT_BY_FEED = {"phish": ThreatType.HIGH_CONFIDENCE_PHISH, "malware": ThreatType.MALWARE}
 
@@ -232,6 +260,8 @@ def analyse_url_target(address: str, host: str, registrable_domain: str, intel: 
             finding.add(f"Domain {registrable_domain or host} is on the allow list.", Verdict.NO_THREATS_FOUND, source)
         if _is_ip_literal(host):
             finding.add(f"The link points at a bare IP address ({host}).", Verdict.SUSPICIOUS, source)
+        if host in URL_SHORTENERS:
+            finding.add(f"{host} is a URL shortener, so the real destination is not in the message.", Verdict.UNKNOWN, source)
     return finding
 
 
@@ -257,6 +287,26 @@ def _same_site(shown: str, host: str) -> bool:
     return host == shown or host.endswith("." + shown) or shown.endswith("." + host)
 
 
+def _check_disguise(attachment: Attachment, finding: Finding) -> None:
+    """Flag names built to hide the real extension: bidi overrides and decoy double extensions."""
+    name = attachment.filename
+    if any(ch in _BIDI_CONTROLS for ch in name):
+        finding.add(
+            "The file name contains a right-to-left override, which makes the real extension display backwards.",
+            Verdict.SUSPICIOUS,
+            "Disguised file name check",
+            ThreatType.MALWARE,
+        )
+    parts = name.lower().rstrip(". ").split(".")
+    if len(parts) >= 3 and parts[-2] in _DECOY_EXTENSIONS and parts[-1] in RISKY_EXTENSIONS:
+        finding.add(
+            f"Double extension: '.{parts[-2]}.{parts[-1]}' shows a harmless type before the real one.",
+            Verdict.SUSPICIOUS,
+            "Disguised file name check",
+            ThreatType.MALWARE,
+        )
+
+
 def analyse_attachment(attachment: Attachment, intel: IntelSnapshot) -> Finding:
     finding = Finding()
     source = "File hash reputation"
@@ -266,6 +316,20 @@ def analyse_attachment(attachment: Attachment, intel: IntelSnapshot) -> Finding:
             threat = ThreatType.MALWARE if match.threat.lower() == "malware" else ThreatType.HIGH_CONFIDENCE_PHISH
             finding.add(match.describe("File hash") + ".", Verdict.MALICIOUS, source, threat)
     extension = attachment.extension.lower()
+    _check_disguise(attachment, finding)
+    detected = attachment.detected_type
+    if detected and not matches_extension(detected, extension):
+        finding.add(
+            f"Named .{extension or '(none)'} but its content is {_TYPE_NAMES.get(detected, detected)}.",
+            Verdict.SUSPICIOUS,
+            "True file type check",
+        )
+        if detected in RISKY_EXTENSIONS:
+            finding.add(
+                f"The content is a risky type: {RISKY_EXTENSIONS[detected]}.",
+                Verdict.SUSPICIOUS,
+                "True file type check",
+            )
     if extension in RISKY_EXTENSIONS:
         finding.add(
             f"Attachment type .{extension} is risky: {RISKY_EXTENSIONS[extension]}.",

@@ -18,6 +18,7 @@ from io import BytesIO
 from air_tui.domain.message import Attachment
 from air_tui.mail.cleaning import clean_line, quote_for_warning
 from air_tui.mail.diagnostics import WarningLog
+from air_tui.mail.filetype import detect_type
 from air_tui.mail.headers import HEADER_ERRORS, RawHeaders, decode_header_text
 from air_tui.mail.mime import PartInfo
 
@@ -40,7 +41,10 @@ def file_attachment(info: PartInfo, data: bytes) -> Attachment:
         content_type=clean_line(info.content_type),
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
+        sha1=hashlib.sha1(data).hexdigest(),  # noqa: S324 - an identifier that feeds share, not a security hash
+        md5=hashlib.md5(data).hexdigest(),  # noqa: S324 - same
         extension=file_extension(filename),
+        detected_type=detect_type(data),
     )
 
 

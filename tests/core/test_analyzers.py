@@ -149,3 +149,42 @@ def test_wrapped_listed_url_is_malicious(intel: IntelSnapshot) -> None:
     assert finding.verdict is Verdict.MALICIOUS
     assert any(item.text.startswith("Destination: URL http://bad.example.net/login") for item in finding.evidence)
     assert any("wrapped by Microsoft Safe Links" in item.text for item in finding.evidence)
+
+
+def test_content_type_mismatch_is_suspicious(intel: IntelSnapshot) -> None:
+    attachment = Attachment(filename="scan.pdf", sha256="11" * 32, extension="pdf", detected_type="zip")
+    finding = analyse_attachment(attachment, intel)
+    assert finding.verdict is Verdict.SUSPICIOUS
+    assert any("content is a ZIP archive" in item.text for item in finding.evidence)
+
+
+def test_executable_content_named_image(intel: IntelSnapshot) -> None:
+    attachment = Attachment(filename="photo.jpg", sha256="22" * 32, extension="jpg", detected_type="exe")
+    finding = analyse_attachment(attachment, intel)
+    texts = [item.text for item in finding.evidence]
+    assert any("Windows executable" in text for text in texts)
+    assert finding.verdict is Verdict.SUSPICIOUS
+
+
+def test_office_zip_is_not_a_mismatch(intel: IntelSnapshot) -> None:
+    attachment = Attachment(filename="report.docx", sha256="33" * 32, extension="docx", detected_type="zip")
+    assert analyse_attachment(attachment, intel).verdict is Verdict.UNKNOWN
+
+
+def test_right_to_left_override_flagged(intel: IntelSnapshot) -> None:
+    attachment = Attachment(filename="invoice\u202egpj.exe", sha256="44" * 32, extension="exe")
+    finding = analyse_attachment(attachment, intel)
+    assert any("right-to-left override" in item.text for item in finding.evidence)
+    assert ThreatType.MALWARE in finding.threats
+
+
+def test_double_extension_flagged(intel: IntelSnapshot) -> None:
+    attachment = Attachment(filename="Invoice.PDF.exe", sha256="55" * 32, extension="exe")
+    finding = analyse_attachment(attachment, intel)
+    assert any("Double extension" in item.text for item in finding.evidence)
+
+
+def test_shortener_noted_not_flagged(intel: IntelSnapshot) -> None:
+    finding = analyse_url(Url(url="https://bit.ly/abc", host="bit.ly"), intel)
+    assert finding.verdict is Verdict.UNKNOWN
+    assert any("URL shortener" in item.text for item in finding.evidence)
