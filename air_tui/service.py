@@ -89,6 +89,9 @@ class StoreMessageIndex:
     def ids_with_sender_and_subject(self, sender_domain: str, subject: str) -> list[str]:
         return message_index.message_ids_with_sender_and_subject(self.store, sender_domain, subject)
 
+    def earlier_from_sender(self, sender_address: str, before: str) -> int:
+        return message_index.count_earlier_from_sender(self.store, sender_address, before)
+
     def locations(self, message_ids: list[str]) -> dict[str, tuple[str, str]]:
         return message_index.locations(self.store, message_ids)
 

@@ -165,9 +165,20 @@ def _check_reply_to(message: EmailMessage, finding: Finding) -> None:
             )
 
 
+_ADDRESS_IN_NAME = re.compile(r"[\w.+-]+@((?:[\w-]+\.)+[a-z]{2,})", re.IGNORECASE)
+
+
 def _check_display_name(message: EmailMessage, organisation: Organisation, users: list[User], finding: Finding) -> None:
     name = _fold(message.sender.display_name)
     domain = message.sender.domain
+    shown = _ADDRESS_IN_NAME.search(message.sender.display_name)
+    if shown and domain and shown.group(1).lower() != domain:
+        finding.add(
+            f"The display name shows an address at {shown.group(1).lower()} but the mail comes from {domain}.",
+            Verdict.SUSPICIOUS,
+            "Impersonation check",
+            ThreatType.PHISH,
+        )
     if not name or domain in organisation.domains:
         return
     for user in users:

@@ -26,6 +26,10 @@ class MessageIndex(Protocol):
 
     def ids_with_sender_and_subject(self, sender_domain: str, subject: str) -> list[str]: ...
 
+    def earlier_from_sender(self, sender_address: str, before: str) -> int:
+        """Count messages from this sender received before the ISO time `before`."""
+        ...
+
     def locations(self, message_ids: list[str]) -> dict[str, tuple[str, str]]:
         """Map each message id to its current (mailbox, folder)."""
         ...

@@ -57,6 +57,18 @@ def run(context: PlaybookContext, investigation_id: str, alert: Alert) -> Outcom
             _entity(EntityKind.SENDER, message.sender.address or "(no sender)", message.sender.address or "(no sender)", sender_finding, message_entity.id)
         )
         sender.attributes["display_name"] = message.sender.display_name
+        if message.sender.address and message.received_at is not None:
+            earlier = context.messages.earlier_from_sender(message.sender.address, message.received_at.isoformat())
+            sender.attributes["earlier_messages"] = earlier
+            if earlier == 0:
+                # A weak signal on its own, as Microsoft's first-contact safety tip is: shown, never decisive.
+                sender.evidence.append(
+                    Evidence(
+                        text=f"First contact: no earlier message from {message.sender.address} in the tenant.",
+                        verdict=Verdict.UNKNOWN,
+                        source="Sender history",
+                    )
+                )
         outcome.summary = f"{sender.verdict.value}: {count(len(sender_finding.evidence), 'fact')}"
         outcome.entities_touched = 1
 

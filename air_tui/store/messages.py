@@ -136,6 +136,14 @@ def message_ids_with_sender_and_subject(store: Store, sender_domain: str, subjec
     ]
 
 
+def count_earlier_from_sender(store: Store, sender_address: str, before: str) -> int:
+    row = store.db.execute(
+        "SELECT COUNT(*) FROM messages WHERE sender_address = ? AND received_at != '' AND received_at < ?",
+        [sender_address, before],
+    ).fetchone()
+    return int(row[0])
+
+
 def locations(store: Store, message_ids: list[str]) -> dict[str, tuple[str, str]]:
     """Return the current (mailbox, folder) of each message id found."""
     found: dict[str, tuple[str, str]] = {}

@@ -188,3 +188,16 @@ def test_shortener_noted_not_flagged(intel: IntelSnapshot) -> None:
     finding = analyse_url(Url(url="https://bit.ly/abc", host="bit.ly"), intel)
     assert finding.verdict is Verdict.UNKNOWN
     assert any("URL shortener" in item.text for item in finding.evidence)
+
+
+def test_address_in_display_name_other_domain(intel: IntelSnapshot) -> None:
+    reported = message(sender=Address(display_name="service@paypal.com", address="noreply@mailer.example"))
+    finding = analyse_sender(reported, ORGANISATION, USERS, intel)
+    assert finding.verdict is Verdict.SUSPICIOUS
+    assert any("shows an address at paypal.com" in item.text for item in finding.evidence)
+
+
+def test_address_in_display_name_same_domain(intel: IntelSnapshot) -> None:
+    reported = message(sender=Address(display_name="news@mailer.example", address="news@mailer.example"))
+    finding = analyse_sender(reported, ORGANISATION, USERS, intel)
+    assert not any("shows an address" in item.text for item in finding.evidence)

@@ -257,3 +257,16 @@ def test_full_text_search_finds_campaign(investigated: AirService) -> None:
     assert len(hits) >= 3
     assert all("Alfândega" in hit["subject"] for hit in hits)
     assert messages.search(investigated.store, 'weird "quote') == []
+
+
+def test_first_contact_sender_noted(investigated: AirService) -> None:
+    notes = []
+    for investigation in investigated.investigations():
+        detail = investigated.investigation_detail(investigation.id)
+        sender = next(e for e in detail.entities if e.kind is EntityKind.SENDER)
+        earlier = sender.attributes.get("earlier_messages")
+        first_contact = any(item.text.startswith("First contact") for item in sender.evidence)
+        assert first_contact == (earlier == 0), sender.label
+        notes.append(earlier)
+    assert 0 in notes, "campaign senders are new to the tenant"
+    assert any(count and count > 0 for count in notes), "the partner newsletter has been seen before"
