@@ -69,6 +69,11 @@ class Attachment(BaseModel):
     """Lower-cased last extension without the dot, empty when the name has none."""
     detected_type: str = ""
     """Type read from the content's first bytes (`exe`, `zip`, `pdf`, …), empty when unknown."""
+    archive_members: list[str] = Field(default_factory=list)
+    """For ZIP content: each member as `path (type)`, nested archives joined with ` > `."""
+    archive_encrypted: bool = False
+    archive_problems: list[str] = Field(default_factory=list)
+    """Limits hit while listing the archive (bombs, depth, size), in plain words."""
 
 
 class MessageLocation(BaseModel):

@@ -347,6 +347,29 @@ def analyse_attachment(attachment: Attachment, intel: IntelSnapshot) -> Finding:
             Verdict.SUSPICIOUS,
             "Attachment type check",
         )
+    elif attachment.archive_members or attachment.archive_problems:
+        _check_archive(attachment, finding)
     elif extension in ARCHIVE_EXTENSIONS:
         finding.add(f"Attachment is a .{extension} archive, which can hide executables.", Verdict.SUSPICIOUS, "Attachment type check")
     return finding
+
+
+def _check_archive(attachment: Attachment, finding: Finding) -> None:
+    source = "Archive contents check"
+    risky = [member for member in attachment.archive_members if _member_type(member) in RISKY_EXTENSIONS]
+    if risky:
+        shown = ", ".join(risky[:5]) + (f" and {len(risky) - 5} more" if len(risky) > 5 else "")
+        finding.add(f"The archive holds risky files: {shown}.", Verdict.SUSPICIOUS, source, ThreatType.MALWARE)
+    if attachment.archive_encrypted:
+        finding.add("The archive is password-protected, so its files cannot be scanned.", Verdict.SUSPICIOUS, source)
+    for problem in attachment.archive_problems:
+        finding.add(f"Archive listing stopped: {problem}.", Verdict.SUSPICIOUS, source)
+    if not risky and not attachment.archive_encrypted and not attachment.archive_problems:
+        count = len(attachment.archive_members)
+        finding.add(f"The archive holds {count} {'file' if count == 1 else 'files'}, none of a risky type.", Verdict.UNKNOWN, source)
+
+
+def _member_type(member: str) -> str:
+    """Return the type written in brackets after a listed member, e.g. `exe` in `a.jpg (exe)`."""
+    inside = member.rpartition(" (")[2].rstrip(")")
+    return inside.split(",")[0].strip()

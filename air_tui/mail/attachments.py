@@ -7,8 +7,6 @@ user files contain live malware.
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
 from email.generator import BytesGenerator
 from email.message import Message
 from email.policy import compat32
@@ -18,11 +16,10 @@ from io import BytesIO
 from air_tui.domain.message import Attachment
 from air_tui.mail.cleaning import clean_line, quote_for_warning
 from air_tui.mail.diagnostics import WarningLog
-from air_tui.mail.filetype import detect_type
+from air_tui.mail.archives import list_zip
+from air_tui.mail.filetype import detect_type, file_extension
 from air_tui.mail.headers import HEADER_ERRORS, RawHeaders, decode_header_text
 from air_tui.mail.mime import PartInfo
-
-_EXTENSION = re.compile(r"^[\w-]{1,32}$")
 
 
 def file_attachment(info: PartInfo, data: bytes) -> Attachment:
@@ -36,7 +33,7 @@ def file_attachment(info: PartInfo, data: bytes) -> Attachment:
         The attachment record.
     """
     filename = clean_line(info.filename.strip())
-    return Attachment(
+    attachment = Attachment(
         filename=filename,
         content_type=clean_line(info.content_type),
         size=len(data),
@@ -46,6 +43,16 @@ def file_attachment(info: PartInfo, data: bytes) -> Attachment:
         extension=file_extension(filename),
         detected_type=detect_type(data),
     )
+    if attachment.detected_type == "zip":
+        listing = list_zip(data)
+        if listing is not None:
+            attachment.archive_members = [
+                clean_line(f"{member.path} ({member.detected_type or member.extension or 'unknown'}{', encrypted' if member.encrypted else ''})")
+                for member in listing.members
+            ]
+            attachment.archive_encrypted = listing.encrypted
+            attachment.archive_problems = [clean_line(problem) for problem in listing.problems]
+    return attachment
 
 
 def message_attachment(part: Message, info: PartInfo, linesep: str, warnings: WarningLog) -> Attachment:
@@ -89,26 +96,6 @@ def message_attachment(part: Message, info: PartInfo, linesep: str, warnings: Wa
         sha256=hashlib.sha256(data).hexdigest(),
         extension=file_extension(filename),
     )
-
-
-def file_extension(filename: str) -> str:
-    """Return the lower-cased last extension of a file name, without the dot.
-
-    Invisible format characters and trailing dots or spaces are ignored, as
-    Windows ignores them, so `invoice.exe\\u200b` still yields `exe`.
-
-    Args:
-        filename: The decoded file name.
-
-    Returns:
-        The extension, or "" when the name has none.
-    """
-    visible = "".join(char for char in filename if unicodedata.category(char) != "Cf")
-    name = re.split(r"[\\/]", visible)[-1].rstrip(". ")
-    stem, dot, extension = name.rpartition(".")
-    if not dot or not stem or _EXTENSION.match(extension) is None:
-        return ""
-    return extension.lower()
 
 
 def _report_unreadable_multipart(message: Message, info: PartInfo, warnings: WarningLog) -> None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
+_EXTENSION = re.compile(r"^[\w-]{1,32}$")
+
 # (offset, magic bytes, type). Longer and more specific signatures come first.
 _SIGNATURES: list[tuple[int, bytes, str]] = [
     (0, b"MZ", "exe"),
@@ -53,3 +58,23 @@ def matches_extension(detected: str, extension: str) -> bool:
     if detected == extension:
         return True
     return extension in COMPATIBLE_EXTENSIONS.get(detected, frozenset()) or (detected == "html" and extension in {"htm", "html", "shtml", "xhtml"})
+
+
+def file_extension(filename: str) -> str:
+    """Return the lower-cased last extension of a file name, without the dot.
+
+    Invisible format characters and trailing dots or spaces are ignored, as
+    Windows ignores them, so `invoice.exe\\u200b` still yields `exe`.
+
+    Args:
+        filename: The decoded file name.
+
+    Returns:
+        The extension, or "" when the name has none.
+    """
+    visible = "".join(char for char in filename if unicodedata.category(char) != "Cf")
+    name = re.split(r"[\\/]", visible)[-1].rstrip(". ")
+    stem, dot, extension = name.rpartition(".")
+    if not dot or not stem or _EXTENSION.match(extension) is None:
+        return ""
+    return extension.lower()

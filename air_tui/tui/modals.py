@@ -230,6 +230,14 @@ def _message_facts(message: EmailMessage) -> Text:
         for attachment in message.attachments:
             text.append(f"  {plain(attachment.filename or '(unnamed)')}  {plain(attachment.content_type)}  {attachment.size} bytes\n")
             text.append(f"    sha256 {attachment.sha256}\n", style="dim")
+            if attachment.detected_type and attachment.detected_type != attachment.extension:
+                text.append(f"    content type {plain(attachment.detected_type)}\n", style="dim")
+            for member in attachment.archive_members[:10]:
+                text.append(f"    contains {plain(member, 120)}\n")
+            if len(attachment.archive_members) > 10:
+                text.append(f"    … and {len(attachment.archive_members) - 10} more files\n", style="dim")
+            for problem in attachment.archive_problems:
+                text.append(f"    {plain(problem, 160)}\n", style="yellow")
     return text
 
 

@@ -201,3 +201,24 @@ def test_address_in_display_name_same_domain(intel: IntelSnapshot) -> None:
     reported = message(sender=Address(display_name="news@mailer.example", address="news@mailer.example"))
     finding = analyse_sender(reported, ORGANISATION, USERS, intel)
     assert not any("shows an address" in item.text for item in finding.evidence)
+
+
+def test_archive_with_executable_is_suspicious(intel: IntelSnapshot) -> None:
+    attachment = Attachment(filename="invoice.zip", sha256="66" * 32, extension="zip", detected_type="zip", archive_members=["invoice.pdf.exe (exe)"])
+    finding = analyse_attachment(attachment, intel)
+    assert finding.verdict is Verdict.SUSPICIOUS
+    assert ThreatType.MALWARE in finding.threats
+    assert any("invoice.pdf.exe" in item.text for item in finding.evidence)
+
+
+def test_encrypted_archive_is_suspicious(intel: IntelSnapshot) -> None:
+    attachment = Attachment(filename="a.zip", sha256="77" * 32, extension="zip", detected_type="zip", archive_members=["a.docx (docx, encrypted)"], archive_encrypted=True)
+    finding = analyse_attachment(attachment, intel)
+    assert any("password-protected" in item.text for item in finding.evidence)
+
+
+def test_plain_archive_is_unknown(intel: IntelSnapshot) -> None:
+    attachment = Attachment(filename="photos.zip", sha256="88" * 32, extension="zip", detected_type="zip", archive_members=["a.jpg (jpg)", "b.jpg (jpg)"])
+    finding = analyse_attachment(attachment, intel)
+    assert finding.verdict is Verdict.UNKNOWN
+    assert any("2 files, none of a risky type" in item.text for item in finding.evidence)
