@@ -41,7 +41,7 @@ class ArchiveListing:
     members: list[ArchiveMember] = field(default_factory=list)
     encrypted: bool = False
     problems: list[str] = field(default_factory=list)
-    """Why the listing stopped early or what looked like a bomb, in plain words."""
+    """Reasons the listing stopped early, and members that looked like a bomb, in plain words."""
 
 
 def list_zip(data: bytes) -> ArchiveListing | None:
