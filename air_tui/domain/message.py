@@ -72,6 +72,13 @@ class Attachment(BaseModel):
     archive_members: list[str] = Field(default_factory=list)
     """For ZIP content: each member as `path (type)`, nested archives joined with ` > `."""
     archive_encrypted: bool = False
+    has_macros: bool = False
+    macro_auto_exec: list[str] = Field(default_factory=list)
+    """Macro entry points that run when the document opens."""
+    macro_suspicious: list[str] = Field(default_factory=list)
+    """Macro keywords olevba marks suspicious."""
+    office_encrypted: bool = False
+    """A password-protected Office document, whose content cannot be scanned."""
     archive_problems: list[str] = Field(default_factory=list)
     """Limits hit while listing the archive (bombs, depth, size), in plain words."""
 

@@ -14,6 +14,7 @@ from air_tui.domain.tenant import Organisation, User
 from air_tui.domain.vocab import ThreatType, Verdict
 from air_tui.intel import IntelMatch, IntelSnapshot
 from air_tui.mail.filetype import matches_extension
+from air_tui.mail.macros import WEAK_KEYWORDS
 
 # Attachment types that run code or carry a page to phish with when a user opens them.
 RISKY_EXTENSIONS = {
@@ -351,7 +352,29 @@ def analyse_attachment(attachment: Attachment, intel: IntelSnapshot) -> Finding:
         _check_archive(attachment, finding)
     elif extension in ARCHIVE_EXTENSIONS:
         finding.add(f"Attachment is a .{extension} archive, which can hide executables.", Verdict.SUSPICIOUS, "Attachment type check")
+    _check_macros(attachment, finding)
     return finding
+
+
+def _check_macros(attachment: Attachment, finding: Finding) -> None:
+    source = "Office macro check"
+    if attachment.office_encrypted:
+        finding.add("The Office document is password-protected, so its content cannot be scanned.", Verdict.SUSPICIOUS, source)
+    if not attachment.has_macros:
+        return
+    strong = [keyword for keyword in attachment.macro_suspicious if keyword not in WEAK_KEYWORDS]
+    if attachment.macro_auto_exec and strong:
+        finding.add(
+            f"Macros run on opening ({', '.join(attachment.macro_auto_exec[:3])}) and use {', '.join(strong[:5])}.",
+            Verdict.MALICIOUS,
+            source,
+            ThreatType.MALWARE,
+        )
+    elif attachment.macro_auto_exec:
+        finding.add(f"Macros run on opening ({', '.join(attachment.macro_auto_exec[:3])}).", Verdict.SUSPICIOUS, source, ThreatType.MALWARE)
+    else:
+        keywords = f" with {', '.join(attachment.macro_suspicious[:5])}" if attachment.macro_suspicious else ""
+        finding.add(f"The document contains VBA macros{keywords}.", Verdict.SUSPICIOUS, source)
 
 
 def _check_archive(attachment: Attachment, finding: Finding) -> None:

@@ -14,11 +14,12 @@ from email.policy import default as default_policy
 from io import BytesIO
 
 from air_tui.domain.message import Attachment
+from air_tui.mail.archives import list_zip
 from air_tui.mail.cleaning import clean_line, quote_for_warning
 from air_tui.mail.diagnostics import WarningLog
-from air_tui.mail.archives import list_zip
 from air_tui.mail.filetype import detect_type, file_extension
 from air_tui.mail.headers import HEADER_ERRORS, RawHeaders, decode_header_text
+from air_tui.mail.macros import might_hold_macros, scan_office
 from air_tui.mail.mime import PartInfo
 
 
@@ -52,6 +53,12 @@ def file_attachment(info: PartInfo, data: bytes) -> Attachment:
             ]
             attachment.archive_encrypted = listing.encrypted
             attachment.archive_problems = [clean_line(problem) for problem in listing.problems]
+    if might_hold_macros(attachment.detected_type, data):
+        report = scan_office(filename, data)
+        attachment.has_macros = report.has_macros
+        attachment.macro_auto_exec = [clean_line(item) for item in report.auto_exec]
+        attachment.macro_suspicious = [clean_line(item) for item in report.suspicious]
+        attachment.office_encrypted = report.encrypted
     return attachment
 
 

@@ -222,3 +222,29 @@ def test_plain_archive_is_unknown(intel: IntelSnapshot) -> None:
     finding = analyse_attachment(attachment, intel)
     assert finding.verdict is Verdict.UNKNOWN
     assert any("2 files, none of a risky type" in item.text for item in finding.evidence)
+
+
+def test_auto_run_macro_with_shell_is_malicious(intel: IntelSnapshot) -> None:
+    attachment = Attachment(
+        filename="order.xlsm", sha256="99" * 32, extension="xlsm", detected_type="zip",
+        has_macros=True, macro_auto_exec=["Workbook_Open"], macro_suspicious=["Shell", "Hex Strings"],
+    )
+    finding = analyse_attachment(attachment, intel)
+    assert finding.verdict is Verdict.MALICIOUS
+    assert ThreatType.MALWARE in finding.threats
+    assert any("Workbook_Open" in item.text and "Shell" in item.text for item in finding.evidence)
+
+
+def test_auto_run_macro_with_encoding_only(intel: IntelSnapshot) -> None:
+    attachment = Attachment(
+        filename="order.xlsx", sha256="9a" * 32, extension="xlsx", detected_type="zip",
+        has_macros=True, macro_auto_exec=["Workbook_Open"], macro_suspicious=["Hex Strings"],
+    )
+    assert analyse_attachment(attachment, intel).verdict is Verdict.SUSPICIOUS
+
+
+def test_encrypted_office_is_suspicious(intel: IntelSnapshot) -> None:
+    attachment = Attachment(filename="salary.docx", sha256="9b" * 32, extension="docx", detected_type="ole", office_encrypted=True)
+    finding = analyse_attachment(attachment, intel)
+    assert finding.verdict is Verdict.SUSPICIOUS
+    assert any("password-protected" in item.text for item in finding.evidence)
