@@ -79,6 +79,10 @@ class Attachment(BaseModel):
     """Macro keywords olevba marks suspicious."""
     office_encrypted: bool = False
     """A password-protected Office document, whose content cannot be scanned."""
+    content_findings: list[str] = Field(default_factory=list)
+    """Risky content found inside HTML and PDF attachments, as plain statements."""
+    links: list[str] = Field(default_factory=list)
+    """Link targets found inside the attachment, such as a PDF's URI actions."""
     archive_problems: list[str] = Field(default_factory=list)
     """Limits hit while listing the archive (bombs, depth, size), in plain words."""
 

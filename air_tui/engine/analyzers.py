@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
+from urllib.parse import urlsplit
 
 from rapidfuzz.distance import Levenshtein
 
@@ -353,7 +354,21 @@ def analyse_attachment(attachment: Attachment, intel: IntelSnapshot) -> Finding:
     elif extension in ARCHIVE_EXTENSIONS:
         finding.add(f"Attachment is a .{extension} archive, which can hide executables.", Verdict.SUSPICIOUS, "Attachment type check")
     _check_macros(attachment, finding)
+    for item in attachment.content_findings:
+        finding.add(f"The file {item}.", Verdict.SUSPICIOUS, "Attachment content check")
+    for link in attachment.links[:50]:
+        target = analyse_url_target(link, _host_of(link), "", intel)
+        for evidence in target.evidence:
+            if evidence.verdict is Verdict.MALICIOUS:
+                finding.add(f"Link inside the file: {evidence.text}", evidence.verdict, evidence.source, ThreatType.MALICIOUS_URL)
     return finding
+
+
+def _host_of(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
 
 
 def _check_macros(attachment: Attachment, finding: Finding) -> None:

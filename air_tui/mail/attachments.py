@@ -16,6 +16,7 @@ from io import BytesIO
 from air_tui.domain.message import Attachment
 from air_tui.mail.archives import list_zip
 from air_tui.mail.cleaning import clean_line, quote_for_warning
+from air_tui.mail.contents import scan_html, scan_pdf
 from air_tui.mail.diagnostics import WarningLog
 from air_tui.mail.filetype import detect_type, file_extension
 from air_tui.mail.headers import HEADER_ERRORS, RawHeaders, decode_header_text
@@ -53,6 +54,12 @@ def file_attachment(info: PartInfo, data: bytes) -> Attachment:
             ]
             attachment.archive_encrypted = listing.encrypted
             attachment.archive_problems = [clean_line(problem) for problem in listing.problems]
+    if attachment.detected_type == "html" or attachment.extension in ("htm", "html", "shtml", "xhtml", "svg"):
+        attachment.content_findings = [clean_line(item) for item in scan_html(data)]
+    elif attachment.detected_type == "pdf":
+        findings, links = scan_pdf(data)
+        attachment.content_findings = [clean_line(item) for item in findings]
+        attachment.links = [clean_line(link, limit=2000) for link in links]
     if might_hold_macros(attachment.detected_type, data):
         report = scan_office(filename, data)
         attachment.has_macros = report.has_macros

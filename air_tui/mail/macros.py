@@ -36,7 +36,7 @@ def might_hold_macros(detected_type: str, data: bytes) -> bool:
 
 
 def scan_office(filename: str, data: bytes) -> MacroReport:
-    """Scan one Office file; never raises, a parser failure is returned in `error`."""
+    """Scan one Office file. Failures of olevba are returned in `error` rather than raised."""
     report = MacroReport(encrypted=_ENCRYPTED_PACKAGE in data[:MAX_SCAN_BYTES])
     if len(data) > MAX_SCAN_BYTES:
         report.error = f"larger than {MAX_SCAN_BYTES // (1024 * 1024)} MB, not scanned for macros"

@@ -238,6 +238,13 @@ def _message_facts(message: EmailMessage) -> Text:
                 text.append(f"    … and {len(attachment.archive_members) - 10} more files\n", style="dim")
             for problem in attachment.archive_problems:
                 text.append(f"    {plain(problem, 160)}\n", style="yellow")
+            for item in attachment.content_findings:
+                text.append(f"    {plain(item, 160)}\n", style="yellow")
+            if attachment.has_macros:
+                macros = ", ".join([*attachment.macro_auto_exec, *attachment.macro_suspicious]) or "no keywords"
+                text.append(f"    VBA macros: {plain(macros, 160)}\n", style="yellow")
+            for link in attachment.links[:10]:
+                text.append(f"    links to {plain(link, 160)}\n")
     return text
 
 

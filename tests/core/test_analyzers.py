@@ -248,3 +248,16 @@ def test_encrypted_office_is_suspicious(intel: IntelSnapshot) -> None:
     finding = analyse_attachment(attachment, intel)
     assert finding.verdict is Verdict.SUSPICIOUS
     assert any("password-protected" in item.text for item in finding.evidence)
+
+
+def test_content_findings_become_evidence(intel: IntelSnapshot) -> None:
+    attachment = Attachment(filename="page.html", sha256="9c" * 32, extension="html", detected_type="html", content_findings=["contains an HTML form that asks for a password"])
+    finding = analyse_attachment(attachment, intel)
+    assert any(item.text == "The file contains an HTML form that asks for a password." for item in finding.evidence)
+
+
+def test_listed_link_inside_pdf_is_malicious(intel: IntelSnapshot) -> None:
+    attachment = Attachment(filename="scan.pdf", sha256="9d" * 32, extension="pdf", detected_type="pdf", links=["http://bad.example.net/login"])
+    finding = analyse_attachment(attachment, intel)
+    assert finding.verdict is Verdict.MALICIOUS
+    assert any(item.text.startswith("Link inside the file:") for item in finding.evidence)
