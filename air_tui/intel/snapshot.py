@@ -7,22 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-
-class IntelError(Exception):
-    """A feed file is missing a required column or cannot be read."""
-
-
-@dataclass(frozen=True)
-class IntelMatch:
-    indicator: str
-    """The feed entry that matched, which may be a parent domain of the value looked up."""
-    threat: str
-    source: str
-    added: str
-
-    def describe(self, kind: str) -> str:
-        added = f", added {self.added}" if self.added else ""
-        return f"{kind} {self.indicator} is listed as {self.threat} by {self.source}{added}"
+from air_tui.intel.entries import IntelError, IntelMatch
+from air_tui.intel.feeds import read_openphish, read_urlhaus
 
 
 def normalise_url(url: str) -> str:
@@ -52,6 +38,11 @@ class IntelSnapshot:
         snapshot.allowed_domains = {
             k.lower().rstrip("."): v for k, v in _read(folder / "allow_domains.csv", "domain").items()
         }
+        # Feeds downloaded in their own formats sit beside the snapshot files.
+        for path in sorted(folder.glob("urlhaus*.csv")):
+            snapshot.urls.update({normalise_url(k): v for k, v in read_urlhaus(path).items()})
+        for path in sorted(folder.glob("openphish*.txt")):
+            snapshot.urls.update({normalise_url(k): v for k, v in read_openphish(path).items()})
         return snapshot
 
     def lookup_url(self, url: str) -> IntelMatch | None:
