@@ -37,7 +37,7 @@ def read_urlhaus(path: Path) -> dict[str, IntelMatch]:
 
 
 def read_openphish(path: Path) -> dict[str, IntelMatch]:
-    """Read an OpenPhish feed: one URL a line. The feed has no dates, so the file's time stands in."""
+    """Read an OpenPhish feed: one URL a line. The feed has no dates, so the file's modification time is used."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
         added = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).date().isoformat()
