@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from air_tui.domain.action import Decision, PendingAction
-from air_tui.domain.investigation import LogStep
+from air_tui.domain.investigation import Investigation, LogStep
 from air_tui.domain.event import Event, EventType
 from air_tui.domain.ids import Clock, IdFactory, system_clock, ulid_factory
 from air_tui.domain.message import EmailMessage, MessageLocation
@@ -387,7 +387,7 @@ class AirService:
         """Sequence number of the newest ledger event; it changes whenever any state changes."""
         return int(self.store.db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
 
-    def investigations(self) -> list:
+    def investigations(self) -> list[Investigation]:
         return queries.investigations(self.store)
 
     def verdict_counts(self) -> dict[str, int]:
