@@ -6,7 +6,13 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from air_tui.domain.vocab import EntityKind, InvestigationStatus, ThreatType, Verdict
+from air_tui.domain.vocab import (
+    IN_MAILBOX_FOLDERS,
+    EntityKind,
+    InvestigationStatus,
+    ThreatType,
+    Verdict,
+)
 
 
 class Investigation(BaseModel):
@@ -67,7 +73,7 @@ class Cluster(BaseModel):
     @property
     def in_mailbox_count(self) -> int:
         """Members still in Inbox or Junk Email, where users can open them."""
-        return sum(self.counts_by_folder.get(name, 0) for name in ("Inbox", "Junk Email"))
+        return sum(self.counts_by_folder.get(name, 0) for name in IN_MAILBOX_FOLDERS)
 
 
 class LogStep(BaseModel):

@@ -133,10 +133,9 @@ class Folder(StrEnum):
     SENT = "Sent Items"
     RECOVERABLE = "Recoverable Items"
 
-    @property
-    def is_in_mailbox(self) -> bool:
-        """Whether a message here still reaches the user, so a cluster needs remediation."""
-        return self in (Folder.INBOX, Folder.JUNK)
+
+IN_MAILBOX_FOLDERS = frozenset({Folder.INBOX.value, Folder.JUNK.value})
+"""Folders where a message still reaches its user, so a malicious copy there needs remediation."""
 
 
 class ActionType(StrEnum):

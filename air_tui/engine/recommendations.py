@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from air_tui.domain.action import ActionTarget, PendingAction
 from air_tui.domain.investigation import Cluster
-from air_tui.domain.vocab import ActionType, Folder, ThreatType, Verdict
+from air_tui.domain.vocab import IN_MAILBOX_FOLDERS, ActionType, ThreatType, Verdict
 from air_tui.engine.clustering import describe_cluster
 from air_tui.engine.context import PlaybookContext
 
@@ -24,18 +24,15 @@ def recommend_soft_deletes(context: PlaybookContext, investigation_id: str, clus
         if cluster.verdict is not Verdict.MALICIOUS or not ACTIONABLE_THREATS.intersection(cluster.threats):
             continue
         locations = context.messages.locations(cluster.message_ids)
-        targets = [
+        in_mailbox = [
             ActionTarget(message_id=message_id, mailbox=mailbox, folder=folder)
             for message_id, (mailbox, folder) in sorted(locations.items())
-            if folder in (Folder.INBOX.value, Folder.JUNK.value) and message_id not in targeted
+            if folder in IN_MAILBOX_FOLDERS
         ]
+        targets = [target for target in in_mailbox if target.message_id not in targeted]
         if not targets:
             continue
-        overlap = sum(
-            1
-            for message_id, (_, folder) in locations.items()
-            if folder in (Folder.INBOX.value, Folder.JUNK.value) and message_id in targeted
-        )
+        overlap = len(in_mailbox) - len(targets)
         targeted.update(target.message_id for target in targets)
         actions.append(
             PendingAction(

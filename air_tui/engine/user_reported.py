@@ -293,7 +293,7 @@ def _cluster_entity(cluster: Cluster, parent_id: str) -> Entity:
             "mailboxes": list(cluster.mailboxes),
         },
     )
-    folders = ", ".join(f"{folder} {count}" for folder, count in cluster.counts_by_folder.items())
+    folders = ", ".join(f"{folder} {number}" for folder, number in cluster.counts_by_folder.items())
     entity.evidence.append(
         Evidence(
             text=f"{count(len(cluster.message_ids), 'message')} in {count(len(cluster.mailboxes), 'mailbox')} ({folders}).",

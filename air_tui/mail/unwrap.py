@@ -111,9 +111,8 @@ def _checked(target: str, name: str) -> tuple[str, str, bool] | None:
 
 def _proofpoint_v3(embedded: str, encoded: str) -> str:
     """Put back the characters Proofpoint v3 replaced with `*`, from the base64 block after `__;`."""
-    try:
-        replaced = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+    replaced = _decode_base64_text(encoded)
+    if replaced is None:
         return ""
     position = 0
     pieces: list[str] = []
@@ -136,8 +135,12 @@ def _bing_target(value: str) -> str:
     # Bing's `u` is "a1" followed by the destination in unpadded URL-safe base64.
     if not value.startswith("a1"):
         return ""
-    encoded = value[2:]
+    return _decode_base64_text(value[2:]) or ""
+
+
+def _decode_base64_text(encoded: str) -> str | None:
+    """Decode unpadded URL-safe base64 into UTF-8 text, or return None when it is not that."""
     try:
         return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        return ""
+        return None

@@ -9,8 +9,9 @@ from typing import Any
 from air_tui.domain.action import Decision, PendingAction
 from air_tui.domain.alert import Alert
 from air_tui.domain.investigation import Cluster, Entity, Investigation, LogStep
-from air_tui.domain.vocab import ActionStatus, EntityKind
+from air_tui.domain.vocab import IN_MAILBOX_FOLDERS, ActionStatus, EntityKind
 from air_tui.store.database import Store
+from air_tui.store.messages import locations
 
 _SEVERITY_ORDER = "CASE severity WHEN 'High' THEN 0 WHEN 'Medium' THEN 1 WHEN 'Low' THEN 2 ELSE 3 END"
 
@@ -132,16 +133,8 @@ def _add_current_cluster_counts(store: Store, entities: list[Entity], clusters: 
         message_ids = members.get(entity.key)
         if entity.kind is not EntityKind.CLUSTER or message_ids is None:
             continue
-        now = 0
-        for start in range(0, len(message_ids), 500):
-            chunk = message_ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            now += int(
-                store.db.execute(
-                    f"SELECT COUNT(*) FROM messages WHERE id IN ({marks}) AND folder IN ('Inbox', 'Junk Email')", chunk
-                ).fetchone()[0]
-            )
-        entity.attributes["in_mailbox_now"] = now
+        current = locations(store, message_ids)
+        entity.attributes["in_mailbox_now"] = sum(1 for _, folder in current.values() if folder in IN_MAILBOX_FOLDERS)
 
 
 def action_rows(store: Store, *, status: ActionStatus | None = None) -> list[ActionRow]:

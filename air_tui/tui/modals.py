@@ -15,8 +15,8 @@ from air_tui.domain.action import PendingAction
 from air_tui.domain.investigation import Entity
 from air_tui.domain.message import AuthResult, EmailMessage
 from air_tui.domain.vocab import InvestigationStatus
-from air_tui.tui.text import plain, safe
 from air_tui.store.queries import InvestigationDetail
+from air_tui.tui.text import plain, safe
 from air_tui.tui.widgets.investigation_graph import evidence_text
 
 

@@ -106,3 +106,9 @@ def test_bing_redirect() -> None:
 )
 def test_not_wrapped_or_unreadable(url: str) -> None:
     assert unwrap(url) is None
+
+
+def test_proofpoint_v3_nothing_replaced() -> None:
+    result = unwrap("https://urldefense.com/v3/__https://evil.example/plain__;!!Tenant!abc$")
+    assert result is not None
+    assert result.url == "https://evil.example/plain"

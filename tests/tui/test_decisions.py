@@ -63,7 +63,7 @@ async def test_approve_records_comment(investigated_workspace: Workspace) -> Non
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await pilot.press("3")
-        action_id = app.query_one(ActionList).selected_action_id
+        action_id = app.query_one(ActionList).selected_key
         await pilot.press("a", "c")
         await pilot.press(*"confirmed phish")
         await pilot.press("enter", "y")
@@ -78,7 +78,7 @@ async def test_reject_requires_reason(investigated_workspace: Workspace) -> None
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await pilot.press("3")
-        action_id = app.query_one(ActionList).selected_action_id
+        action_id = app.query_one(ActionList).selected_key
         await pilot.press("r")
         assert isinstance(app.screen, RejectReason)
         await pilot.press("enter")
@@ -136,7 +136,7 @@ async def test_decision_elsewhere_refreshes_console(investigated_workspace: Work
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         listed = app.query_one(ActionList)
-        action_id = listed.selected_action_id
+        action_id = listed.selected_key
         with make_service(investigated_workspace, "cli-analyst", id_prefix="01CLI") as other:
             other.reject(action_id, reason="handled from the command line")
         app.refresh_if_changed()

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from air_tui.domain.investigation import Entity
 from air_tui.tenant.workspace import Workspace
-from air_tui.tui.modals import EntityDetail, HelpScreen, InvestigationSummary, MessageDetail
+from air_tui.tui.modals import (
+    EntityDetail,
+    HelpScreen,
+    InvestigationSummary,
+    MessageDetail,
+)
 from air_tui.tui.widgets.action_list import ActionList
 from air_tui.tui.widgets.alert_queue import AlertQueue
 from air_tui.tui.widgets.investigation_graph import InvestigationGraph

@@ -6,18 +6,14 @@ from textual.message import Message
 
 from air_tui.store.queries import ActionRow
 from air_tui.tui.text import safe
-from air_tui.tui.widgets.vim import VimDataTable
+from air_tui.tui.widgets.keyed_table import KeyedTable
 
 
-class ActionList(VimDataTable):
+class ActionList(KeyedTable[ActionRow]):
     class ActionOpened(Message):
         def __init__(self, row: ActionRow) -> None:
             super().__init__()
             self.row = row
-
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
-        self.rows_by_key: dict[str, ActionRow] = {}
 
     def on_mount(self) -> None:
         self.border_title = "3 Pending actions"
@@ -28,33 +24,21 @@ class ActionList(VimDataTable):
         self.add_column("Target", key="target")
 
     def show(self, rows: list[ActionRow]) -> None:
-        selected = self.selected_action_id
-        self.clear()
-        self.rows_by_key = {}
-        for row in rows:
-            action = row.action
-            self.rows_by_key[action.id] = row
-            self.add_row(
-                safe(action.action_type.value),
-                safe(len(action.targets)),
-                safe(len(action.mailboxes)),
-                safe(row.investigation_title.split(": ", 1)[-1], limit=40),
-                safe(action.title, limit=200),
-                key=action.id,
+        self.replace_rows(
+            (
+                row.action.id,
+                row,
+                (
+                    safe(row.action.action_type.value),
+                    safe(len(row.action.targets)),
+                    safe(len(row.action.mailboxes)),
+                    safe(row.investigation_title.split(": ", 1)[-1], limit=40),
+                    safe(row.action.title, limit=200),
+                ),
             )
+            for row in rows
+        )
         self.border_subtitle = f"{len(rows)} pending"
-        if selected in self.rows_by_key:
-            self.move_cursor(row=self.get_row_index(selected))
-
-    @property
-    def selected_action_id(self) -> str:
-        if not self.rows_by_key or self.cursor_row < 0 or self.cursor_row >= self.row_count:
-            return ""
-        return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
-
-    @property
-    def selected(self) -> ActionRow | None:
-        return self.rows_by_key.get(self.selected_action_id)
 
     def select_first_of(self, investigation_id: str) -> None:
         """Move the cursor to the first pending action of an investigation, if it has one."""
@@ -63,8 +47,8 @@ class ActionList(VimDataTable):
                 self.move_cursor(row=index)
                 return
 
-    def on_data_table_row_selected(self, event: VimDataTable.RowSelected) -> None:
+    def on_data_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
         event.stop()
-        row = self.rows_by_key.get(str(event.row_key.value))
+        row = self.record_for(event)
         if row is not None:
             self.post_message(self.ActionOpened(row))

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import unicodedata
 
+from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 
 from air_tui.store.queries import AlertRow
 from air_tui.tui.text import plain, safe, severity_text, status_text
-from air_tui.tui.widgets.vim import VimDataTable
+from air_tui.tui.widgets.keyed_table import KeyedTable
 
 # Short policy names for the queue column; the full name is on the alert in the graph.
 POLICY_LABELS = {"user-reported-phish": "User reported"}
 
 
-class AlertQueue(VimDataTable):
+class AlertQueue(KeyedTable[AlertRow]):
     """Alerts, newest first. Highlighting a row shows its investigation in the graph."""
 
     class AlertHighlighted(Message):
@@ -40,8 +41,7 @@ class AlertQueue(VimDataTable):
         """The analyst pressed `esc` in the queue while a filter was kept."""
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
-        self.rows_by_key: dict[str, AlertRow] = {}
+        super().__init__(**kwargs)
         self.all_rows: list[AlertRow] = []
         self.filter_text = ""
 
@@ -58,27 +58,22 @@ class AlertQueue(VimDataTable):
     def show(self, rows: list[AlertRow]) -> None:
         """Replace the rows, keeping the filter and the cursor on the same alert when it is still there."""
         self.all_rows = rows
-        selected = self.selected_alert_id
-        self.clear()
-        self.rows_by_key = {}
-        shown = [row for row in rows if _matches(row, self.filter_text)]
-        for row in shown:
-            alert = row.alert
-            self.rows_by_key[alert.id] = row
-            self.add_row(
-                severity_text(alert.severity),
-                safe(POLICY_LABELS.get(alert.policy_id, alert.title), limit=13),
-                safe(f"{alert.occurred:%d %b %H:%M}"),
-                status_text(row.investigation_status, limit=self.status_width),
-                safe(alert.subject or "(no subject)", limit=200),
-                key=alert.id,
-            )
+        matching = [row for row in rows if _matches(row, self.filter_text)]
+        self.replace_rows((row.alert.id, row, self._cells(row)) for row in matching)
         if self.filter_text:
-            self.border_subtitle = f"{len(shown)} of {len(rows)} alerts matching '{plain(self.filter_text, 20)}'"
+            self.border_subtitle = f"{len(matching)} of {len(rows)} alerts matching '{plain(self.filter_text, 20)}'"
         else:
             self.border_subtitle = f"{len(rows)} alerts"
-        if selected in self.rows_by_key:
-            self.move_cursor(row=self.get_row_index(selected))
+
+    def _cells(self, row: AlertRow) -> tuple[Text, ...]:
+        alert = row.alert
+        return (
+            severity_text(alert.severity),
+            safe(POLICY_LABELS.get(alert.policy_id, alert.title), limit=13),
+            safe(f"{alert.occurred:%d %b %H:%M}"),
+            status_text(row.investigation_status, limit=self.status_width),
+            safe(alert.subject or "(no subject)", limit=200),
+        )
 
     def apply_filter(self, text: str) -> None:
         self.filter_text = text.strip()
@@ -95,25 +90,15 @@ class AlertQueue(VimDataTable):
             return bool(self.filter_text)
         return super().check_action(action, parameters)
 
-    @property
-    def selected_alert_id(self) -> str:
-        if not self.rows_by_key or self.cursor_row < 0 or self.cursor_row >= self.row_count:
-            return ""
-        return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
-
-    @property
-    def selected(self) -> AlertRow | None:
-        return self.rows_by_key.get(self.selected_alert_id)
-
-    def on_data_table_row_highlighted(self, event: VimDataTable.RowHighlighted) -> None:
+    def on_data_table_row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
         event.stop()
-        row = self.rows_by_key.get(str(event.row_key.value))
+        row = self.record_for(event)
         if row is not None:
             self.post_message(self.AlertHighlighted(row))
 
-    def on_data_table_row_selected(self, event: VimDataTable.RowSelected) -> None:
+    def on_data_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
         event.stop()
-        row = self.rows_by_key.get(str(event.row_key.value))
+        row = self.record_for(event)
         if row is not None:
             self.post_message(self.AlertOpened(row))
 
