@@ -181,7 +181,7 @@ def _investigation_summary(service: AirService, ingest: IngestSummary | None, ra
 
 
 def _investigation_json(service: AirService, investigation_id: str) -> dict[str, Any]:
-    """One investigation with every entity's verdict and evidence, its clusters and its log."""
+    """Return one investigation with every entity's verdict and evidence, its clusters and its log."""
     detail = service.investigation_detail(investigation_id)
     assert detail is not None
     investigation = detail.investigation

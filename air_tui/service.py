@@ -69,7 +69,7 @@ class DecisionOutcome:
 
 
 class StoreMessageIndex:
-    """The engine's message look-ups, answered from the SQLite index."""
+    """The engine's message look-ups, served from the SQLite index."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -309,21 +309,21 @@ class AirService:
             raise ActionError(f"No action with id {action_id}. List the ids with: air-tui actions list")
         if action.status is not ActionStatus.PENDING:
             decided = queries.decisions(self.store, action_id)
-            who = f" by {decided[-1].analyst} at {decided[-1].time:%Y-%m-%d %H:%M} UTC" if decided else ""
-            raise ActionError(f"Action {action_id} is {action.status.value.lower()} already{who}; only pending actions can be decided.")
+            decided_by = f" by {decided[-1].analyst} at {decided[-1].time:%Y-%m-%d %H:%M} UTC" if decided else ""
+            raise ActionError(f"Action {action_id} is {action.status.value.lower()} already{decided_by}; only pending actions can be decided.")
         return action
 
     def _decide(self, action: PendingAction, kind: DecisionKind, comment: str) -> Decision:
         """Record the decision and its line in the investigation log, in one transaction."""
         decision = Decision(action_id=action.id, kind=kind, analyst=self.analyst, time=self.clock(), comment=comment)
         position = queries.next_log_position(self.store, action.investigation_id)
-        said = f": {comment}" if comment else ""
+        remark = f": {comment}" if comment else ""
         step = LogStep(
             name=f"Decision: {kind.value} {action.action_type.value}",
             started=decision.time,
             duration_ms=0,
             outcome="ok",
-            summary=f"{self.analyst} {kind.value} '{action.title}' ({len(action.targets)} messages){said}",
+            summary=f"{self.analyst} {kind.value} '{action.title}' ({len(action.targets)} messages){remark}",
         )
         self._append(
             [

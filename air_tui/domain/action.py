@@ -25,7 +25,7 @@ class PendingAction(BaseModel):
     created: datetime
     cluster_id: str = ""
     title: str
-    """What it acts on, e.g. the cluster's subject or indicator."""
+    """Target of the action in words, e.g. the cluster's indicator."""
     targets: list[ActionTarget] = Field(default_factory=list)
     overlap_count: int = 0
     """Cluster members in a mailbox left out because an earlier action of the investigation targets them."""

@@ -21,7 +21,7 @@ def ulid_factory() -> str:
 
 
 class FrozenClock:
-    """A clock that stands still unless advanced; each reading may tick by `step`."""
+    """A clock that returns a fixed time, moved on by `step` after each reading."""
 
     def __init__(self, start: datetime, step: timedelta = timedelta(0)) -> None:
         self.now = start

@@ -32,7 +32,7 @@ class Evidence(BaseModel):
 
     text: str
     verdict: Verdict
-    """What this fact alone suggests."""
+    """Verdict this fact suggests on its own."""
     source: str = ""
     """The analyzer or data set that produced it."""
 

@@ -45,7 +45,7 @@ class Url(BaseModel):
     registrable_domain: str = ""
     """The host's registrable domain from the public suffix list, or the host itself."""
     source: str = "text"
-    """Where the URL came from: `text`, `href`, `src` or `form`."""
+    """Origin of the URL: `text`, `href`, `src` or `form`."""
     link_text: str = ""
     """Visible text of the anchor, for HTML links."""
     unwrapped: str = ""
@@ -88,7 +88,7 @@ class Attachment(BaseModel):
 
 
 class MessageLocation(BaseModel):
-    """Where a message sits: the mailbox, folder and its key in that folder's store."""
+    """Position of a message: the mailbox, the folder and its key in that folder's store."""
 
     mailbox: str = ""
     folder: str = ""
@@ -117,7 +117,7 @@ class EmailMessage(BaseModel):
     date: datetime | None = None
     """The Date header, timezone-aware, or None when missing or unreadable."""
     received_at: datetime | None = None
-    """When the copy was delivered to this mailbox, from the store if it knows."""
+    """Delivery time of this copy to its mailbox, when the store records it."""
     sender_ip: str = ""
     """Originating IP address from the Received chain, empty when unknown."""
     auth_results: list[AuthResult] = Field(default_factory=list)
@@ -129,7 +129,7 @@ class EmailMessage(BaseModel):
     parse_warnings: list[str] = Field(default_factory=list)
     """Each problem met while parsing, in plain words, so nothing fails silently."""
     parse_error: str = ""
-    """Why parsing failed, when `parse_status` is `failed`."""
+    """Reason parsing failed, when `parse_status` is `failed`."""
 
     @property
     def recipients(self) -> list[Address]:

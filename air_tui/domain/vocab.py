@@ -195,7 +195,7 @@ class TargetResult(StrEnum):
 
 
 class ReportType(StrEnum):
-    """What a user said a reported message is."""
+    """A user's classification of a reported message."""
 
     PHISH = "Phish"
     MALWARE = "Malware"

@@ -107,9 +107,10 @@ def analyse_sender(message: EmailMessage, organisation: Organisation, users: lis
     sender = message.sender
     source = "Sender domain investigation"
     if not sender.address:
-        finding.add("The From header holds no usable address.", Verdict.SUSPICIOUS, source)
+        finding.add("The From header contains no usable address.", Verdict.SUSPICIOUS, source)
     _check_authentication(message, finding)
     _check_reply_to(message, finding)
+
     domain = sender.domain
     if domain and "." not in domain:
         finding.add(
@@ -132,6 +133,7 @@ def analyse_sender(message: EmailMessage, organisation: Organisation, users: lis
             )
         if intel.allowed(domain) is not None:
             finding.add(f"Sender domain {domain} is on the allow list.", Verdict.NO_THREATS_FOUND, source)
+
     _check_display_name(message, organisation, users, finding)
     return finding
 
@@ -173,10 +175,10 @@ _ADDRESS_IN_NAME = re.compile(r"[\w.+-]+@((?:[\w-]+\.)+[a-z]{2,})", re.IGNORECAS
 def _check_display_name(message: EmailMessage, organisation: Organisation, users: list[User], finding: Finding) -> None:
     name = _fold(message.sender.display_name)
     domain = message.sender.domain
-    shown = _ADDRESS_IN_NAME.search(message.sender.display_name)
-    if shown and domain and shown.group(1).lower() != domain:
+    address_in_name = _ADDRESS_IN_NAME.search(message.sender.display_name)
+    if address_in_name and domain and address_in_name.group(1).lower() != domain:
         finding.add(
-            f"The display name shows an address at {shown.group(1).lower()} but the mail comes from {domain}.",
+            f"The display name shows an address at {address_in_name.group(1).lower()} but the mail comes from {domain}.",
             Verdict.SUSPICIOUS,
             "Impersonation check",
             ThreatType.PHISH,
@@ -294,8 +296,8 @@ def _domain_in_text(text: str) -> str:
     return match.group(1).lower() if match else ""
 
 
-def _same_site(shown: str, host: str) -> bool:
-    shown = shown.removeprefix("www.")
+def _same_site(shown_domain: str, host: str) -> bool:
+    shown = shown_domain.removeprefix("www.")
     host = host.removeprefix("www.")
     return host == shown or host.endswith("." + shown) or shown.endswith("." + host)
 
@@ -328,6 +330,7 @@ def analyse_attachment(attachment: Attachment, intel: IntelSnapshot) -> Finding:
         if match is not None:
             threat = ThreatType.MALWARE if match.threat.lower() == "malware" else ThreatType.HIGH_CONFIDENCE_PHISH
             finding.add(match.describe("File hash") + ".", Verdict.MALICIOUS, source, threat)
+
     extension = attachment.extension.lower()
     _check_disguise(attachment, finding)
     detected = attachment.detected_type
@@ -343,6 +346,7 @@ def analyse_attachment(attachment: Attachment, intel: IntelSnapshot) -> Finding:
                 Verdict.SUSPICIOUS,
                 "True file type check",
             )
+
     if extension in RISKY_EXTENSIONS:
         finding.add(
             f"Attachment type .{extension} is risky: {RISKY_EXTENSIONS[extension]}.",
@@ -353,6 +357,7 @@ def analyse_attachment(attachment: Attachment, intel: IntelSnapshot) -> Finding:
         _check_archive(attachment, finding)
     elif extension in ARCHIVE_EXTENSIONS:
         finding.add(f"Attachment is a .{extension} archive, which can hide executables.", Verdict.SUSPICIOUS, "Attachment type check")
+
     _check_macros(attachment, finding)
     for item in attachment.content_findings:
         finding.add(f"The file {item}.", Verdict.SUSPICIOUS, "Attachment content check")
@@ -396,8 +401,8 @@ def _check_archive(attachment: Attachment, finding: Finding) -> None:
     source = "Archive contents check"
     risky = [member for member in attachment.archive_members if _member_type(member) in RISKY_EXTENSIONS]
     if risky:
-        shown = ", ".join(risky[:5]) + (f" and {len(risky) - 5} more" if len(risky) > 5 else "")
-        finding.add(f"The archive holds risky files: {shown}.", Verdict.SUSPICIOUS, source, ThreatType.MALWARE)
+        listed = ", ".join(risky[:5]) + (f" and {len(risky) - 5} more" if len(risky) > 5 else "")
+        finding.add(f"The archive holds risky files: {listed}.", Verdict.SUSPICIOUS, source, ThreatType.MALWARE)
     if attachment.archive_encrypted:
         finding.add("The archive is password-protected, so its files cannot be scanned.", Verdict.SUSPICIOUS, source)
     for problem in attachment.archive_problems:

@@ -1,4 +1,4 @@
-"""What a playbook needs from the outside world, as narrow interfaces the service fills in."""
+"""Playbook inputs from outside the engine, as narrow interfaces the service fills in."""
 
 from __future__ import annotations
 

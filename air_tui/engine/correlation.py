@@ -29,10 +29,10 @@ def correlate_clicks(context: PlaybookContext, findings: Findings, url_entities:
             continue
         hits += 1
         verdict = Verdict.MALICIOUS if entity.verdict is Verdict.MALICIOUS else Verdict.UNKNOWN
-        what = "it" if click.url == entity.key else f"{click.url} on the same domain"
+        clicked = "it" if click.url == entity.key else f"{click.url} on the same domain"
         entity.evidence.append(
             Evidence(
-                text=f"{click.user} clicked {what} at {click.time:%Y-%m-%d %H:%M} UTC ({click.action.replace('_', ' ')}).",
+                text=f"{click.user} clicked {clicked} at {click.time:%Y-%m-%d %H:%M} UTC ({click.action.replace('_', ' ')}).",
                 verdict=verdict,
                 source="URL clicks investigation",
             )

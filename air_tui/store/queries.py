@@ -58,7 +58,7 @@ def _investigation(row: dict[str, Any]) -> Investigation:
 
 
 def alert_queue(store: Store) -> list[AlertRow]:
-    """Every alert, newest activity first, then by severity."""
+    """Return every alert, newest activity first, then by severity."""
     rows = store.db.query(
         "SELECT alerts.*, COALESCE(investigations.status, alerts.status) AS investigation_status "
         "FROM alerts LEFT JOIN investigations ON investigations.id = alerts.investigation_id "

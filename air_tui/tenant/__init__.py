@@ -1,1 +1,1 @@
-"""Where mail and activity come from and where actions land."""
+"""Sources of mail and activity, and targets of remediation actions."""

@@ -19,7 +19,7 @@ MAILDIR_SUBDIRS = ("cur", "new")
 
 
 class TenantError(Exception):
-    """The tenant directory is missing a file or holds one that cannot be read."""
+    """The tenant directory is missing a file or contains one that cannot be read."""
 
 
 class DemoTenant:

@@ -16,13 +16,13 @@ DATABASE_NAME = "air-tui.db"
 
 
 def data_dir() -> Path:
-    """The data directory: $AIR_TUI_DATA_DIR, else the platform's user data directory."""
+    """Return the data directory: $AIR_TUI_DATA_DIR, else the platform's user data directory."""
     override = os.environ.get(DATA_DIR_ENV)
     return Path(override) if override else Path(platformdirs.user_data_dir("air-tui", appauthor=False))
 
 
 def pristine_demo_tenant() -> Path:
-    """The demo tenant shipped in the repository's fixtures folder."""
+    """Return the demo tenant shipped in the repository's fixtures folder, or $AIR_TUI_DEMO_TENANT."""
     override = os.environ.get(DEMO_TENANT_ENV)
     if override:
         return Path(override)

@@ -37,7 +37,7 @@ def test_compatible_extensions() -> None:
 
 
 def test_corpus_pdf_named_zip_detected() -> None:
-    # The corpus notes say the .pdf-named attachment of mail_test_11 is really a zip.
+    # The corpus manifest records that the .pdf-named attachment of mail_test_11 is really a zip.
     message = parse_message((CORPUS / "spamscope" / "mail_test_11.eml").read_bytes())
     pdf_named = [a for a in message.attachments if a.extension == "pdf"]
     assert pdf_named
