@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from air_tui import __version__
+from air_tui.domain.config import ConfigError
 from air_tui.domain.vocab import ActionStatus
 from air_tui.intel import IntelError
 from air_tui.mail import FailedRead, SourceError, iter_messages, parse_message
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             return _investigate(args)
         if command == "actions":
             return _actions(args)
-    except (SourceError, TenantError, StoreError, IntelError, FileNotFoundError, PermissionError) as error:
+    except (SourceError, TenantError, StoreError, IntelError, ConfigError, FileNotFoundError, PermissionError) as error:
         print(f"air-tui: {error}", file=sys.stderr)
         return EXIT_ERROR
     except (ActionError, AnalystError) as error:

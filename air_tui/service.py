@@ -19,6 +19,7 @@ from air_tui.domain.message import EmailMessage, MessageLocation
 from air_tui.domain.vocab import ActionStatus, DecisionKind, InvestigationStatus, ParseStatus
 from air_tui.engine import policies, runner
 from air_tui.engine.context import PlaybookContext
+from air_tui.domain.config import Config, load_config
 from air_tui.intel import IntelSnapshot
 from air_tui.mail import FailedRead, iter_messages, message_id_for, parse_message
 from air_tui.remediation import executor
@@ -26,7 +27,7 @@ from air_tui.store import Store, ledger, queries
 from air_tui.store.database import file_lock
 from air_tui.store import messages as message_index
 from air_tui.tenant.demo import DemoTenant
-from air_tui.tenant.workspace import Workspace
+from air_tui.tenant.workspace import Workspace, config_path
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +105,10 @@ class AirService:
         analyst: str,
         clock: Clock = system_clock,
         new_id: IdFactory = ulid_factory,
+        config: Config | None = None,
     ) -> None:
         self.workspace = workspace
+        self.config = config if config is not None else load_config(config_path())
         self.analyst = validate_analyst(analyst)
         self.clock = clock
         self.new_id = new_id

@@ -25,6 +25,7 @@ def isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     data = tmp_path / "data"
     monkeypatch.setenv("AIR_TUI_DATA_DIR", str(data))
     monkeypatch.setenv("AIR_TUI_DEMO_TENANT", str(DEMO_TENANT))
+    monkeypatch.delenv("AIR_TUI_CONFIG", raising=False)
     return data
 
 

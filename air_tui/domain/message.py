@@ -32,7 +32,11 @@ class AuthResult(BaseModel):
     properties: dict[str, str] = Field(default_factory=dict)
     """Properties such as `header.from` or `header.d`, keyed by `ptype.property`."""
     header: str = "Authentication-Results"
-    """The header the result was read from: `Authentication-Results` or `Received-SPF`."""
+    """The header the result was read from: `Authentication-Results`, `ARC-Authentication-Results` or `Received-SPF`."""
+    instance: int = 0
+    """The ARC instance (`i=`) for ARC-Authentication-Results, else 0."""
+    position: int = 0
+    """Index of the header among headers of the same name, 0 being the topmost (newest)."""
 
 
 class Url(BaseModel):
@@ -45,7 +49,9 @@ class Url(BaseModel):
     registrable_domain: str = ""
     """The host's registrable domain from the public suffix list, or the host itself."""
     source: str = "text"
-    """Origin of the URL: `text`, `href`, `src` or `form`."""
+    """Origin of the URL: `text`, `href`, `src`, `srcset`, `form`, `meta-refresh`, `qr` or `attachment`."""
+    source_detail: str = ""
+    """Where exactly it was found, e.g. the image file name for a QR code."""
     link_text: str = ""
     """Visible text of the anchor, for HTML links."""
     unwrapped: str = ""
@@ -54,6 +60,16 @@ class Url(BaseModel):
     unwrapped_domain: str = ""
     wrappers: list[str] = Field(default_factory=list)
     """Names of the wrappers removed to reach `unwrapped`, outermost first."""
+    normalised: str = ""
+    """Canonical form used for matching: IDNA host, lower-case scheme and host, no default port,
+    percent-encoding normalised, invisible characters removed."""
+    ip_literal: bool = False
+    shortener: bool = False
+    data_uri: bool = False
+    host_problem: str = ""
+    """Why the host could not be read, in plain words; empty when it was fine."""
+    hidden_characters: list[str] = Field(default_factory=list)
+    """Names of invisible or direction-changing characters found in the URL as written."""
 
 
 class Attachment(BaseModel):
@@ -85,6 +101,14 @@ class Attachment(BaseModel):
     """Link targets found inside the attachment, such as a PDF's URI actions."""
     archive_problems: list[str] = Field(default_factory=list)
     """Limits hit while listing the archive (bombs, depth, size), in plain words."""
+    archive_type: str = ""
+    """Container format that was listed: `zip`, `tar`, `gzip`, `7z`, `rar`, `iso`; empty when none."""
+    container: str = ""
+    """File name of the container this attachment was expanded from, such as `winmail.dat`."""
+    qr_codes: list[str] = Field(default_factory=list)
+    """Text decoded from QR codes in the image."""
+    hidden_characters: list[str] = Field(default_factory=list)
+    """Names of invisible or direction-changing characters found in the file name."""
 
 
 class MessageLocation(BaseModel):
@@ -121,6 +145,12 @@ class EmailMessage(BaseModel):
     sender_ip: str = ""
     """Originating IP address from the Received chain, empty when unknown."""
     auth_results: list[AuthResult] = Field(default_factory=list)
+    dkim_domains: list[str] = Field(default_factory=list)
+    """`d=` domains of the DKIM-Signature headers, lower case, in header order."""
+    body_fingerprint: str = ""
+    """64-bit SimHash of the normalised body text as 16 hex digits; empty when the body is too short."""
+    attached_messages: list[EmailMessage] = Field(default_factory=list)
+    """message/rfc822 parts (and embedded .msg items), each parsed as a message of its own."""
     body_text: str = ""
     """Plain text of the body (HTML converted to text), bounded in length."""
     urls: list[Url] = Field(default_factory=list)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
     "events": (
@@ -41,6 +41,9 @@ _TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
             "received_at": str,
             "sender_ip": str,
             "auth_results": str,
+            "dkim_domains": str,
+            "body_fingerprint": str,
+            "attached_messages": str,
             "urls": str,
             "attachments": str,
             "body_text": str,
@@ -190,10 +193,20 @@ PROJECTION_TABLES = (
 
 
 def create_schema(db: sqlite_utils.Database) -> None:
-    """Create every table and index that is missing."""
+    """Create every table, column and index that is missing.
+
+    Tables only ever gain columns between versions, so an older database is brought up to date
+    by adding what it lacks; the new columns start empty and the next ingest fills them.
+    """
+    existing = set(db.table_names())
     for name, (columns, pk) in _TABLES.items():
-        if name not in db.table_names():
+        if name not in existing:
             db[name].create(columns, pk=pk, not_null={"id"} if "id" in columns and pk == "id" else None)
+            continue
+        present = db[name].columns_dict
+        for column, column_type in columns.items():
+            if column not in present:
+                db[name].add_column(column, column_type)
     db["events"].create_index(["id"], unique=True, if_not_exists=True)
     db["messages"].create_index(["mailbox", "folder"], if_not_exists=True)
     db["messages"].create_index(["internet_message_id"], if_not_exists=True)

@@ -12,13 +12,21 @@ import platformdirs
 
 DATA_DIR_ENV = "AIR_TUI_DATA_DIR"
 DEMO_TENANT_ENV = "AIR_TUI_DEMO_TENANT"
+CONFIG_ENV = "AIR_TUI_CONFIG"
 DATABASE_NAME = "air-tui.db"
+CONFIG_NAME = "config.toml"
 
 
 def data_dir() -> Path:
     """Return the data directory: $AIR_TUI_DATA_DIR, else the platform's user data directory."""
     override = os.environ.get(DATA_DIR_ENV)
     return Path(override) if override else Path(platformdirs.user_data_dir("air-tui", appauthor=False))
+
+
+def config_path() -> Path:
+    """Return the configuration file: $AIR_TUI_CONFIG, else `config.toml` in the data directory."""
+    override = os.environ.get(CONFIG_ENV)
+    return Path(override) if override else data_dir() / CONFIG_NAME
 
 
 def pristine_demo_tenant() -> Path:

@@ -1,0 +1,129 @@
+"""Configuration read from `config.toml`: rule weights, allowlists, trusted boundaries, intel feeds.
+
+Every section is optional; a missing file means the defaults. Unknown keys are refused with the
+key's name, so a typo never silently turns a setting off.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigError(ValueError):
+    """The configuration file cannot be used; the message names the file, the key and the fix."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AllowList(_Section):
+    """Indicators an analyst has cleared. A match adds evidence with the rule `allow.*` and its weight."""
+
+    domains: list[str] = Field(default_factory=list)
+    """Sender or URL domains; a parent domain covers its subdomains."""
+    senders: list[str] = Field(default_factory=list)
+    """Full sender addresses."""
+    urls: list[str] = Field(default_factory=list)
+    file_hashes: list[str] = Field(default_factory=list)
+    """SHA-256 values."""
+
+    @field_validator("domains", "senders", "urls", "file_hashes")
+    @classmethod
+    def _lower(cls, values: list[str]) -> list[str]:
+        return [value.strip().lower().rstrip(".") for value in values if value.strip()]
+
+
+class AnalysisConfig(_Section):
+    trusted_authserv_ids: list[str] = Field(default_factory=list)
+    """authserv-ids whose Authentication-Results are trusted, besides the organisation's own.
+    Results written by anyone else, including the sender, are shown but never counted."""
+    brands: list[str] = Field(default_factory=list)
+    """Extra brand names to watch for in display names and lookalike domains."""
+    brand_domains: dict[str, list[str]] = Field(default_factory=dict)
+    """A brand's real domains, e.g. `paypal = ["paypal.com"]`, so its own mail is not a lookalike."""
+    rule_weights: dict[str, int] = Field(default_factory=dict)
+    """Weight per rule id, replacing the built-in one; 0 turns a rule off."""
+    malicious_score: int = 100
+    """An entity whose rule weights add up to at least this is malicious."""
+    suspicious_score: int = 40
+    """An entity whose rule weights add up to at least this (and less than `malicious_score`) is suspicious."""
+    allow: AllowList = Field(default_factory=AllowList)
+
+    @field_validator("suspicious_score", "malicious_score")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError("must be a positive number of points")
+        return value
+
+
+class FeedConfig(_Section):
+    """One downloadable intelligence feed."""
+
+    name: str
+    url: str
+    format: str
+    """`urlhaus` (URLhaus CSV), `openphish` (one URL a line), `urls`, `domains` or `file_hashes`
+    (air-tui CSV with a header line), or `allow_domains`."""
+    enabled: bool = True
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value not in FEED_FORMATS:
+            raise ValueError(f"unknown feed format {value!r}; use one of {', '.join(sorted(FEED_FORMATS))}")
+        return value
+
+
+FEED_FORMATS = frozenset({"urlhaus", "openphish", "urls", "domains", "file_hashes", "allow_domains"})
+
+
+class OnlineLookups(_Section):
+    """Optional lookups that send indicators to a third party. Off unless turned on here."""
+
+    virustotal: bool = False
+    """VirusTotal v3; the API key comes from the environment variable AIR_TUI_VT_API_KEY."""
+    urlhaus: bool = False
+    """URLhaus API; the Auth-Key comes from AIR_TUI_URLHAUS_KEY."""
+    requests_per_minute: int = 4
+    """The public VirusTotal API allows 4 a minute."""
+    cache_hours: int = 24
+
+
+class IntelConfig(_Section):
+    feeds: list[FeedConfig] = Field(default_factory=list)
+    max_age_days: int = 7
+    """A snapshot older than this is reported as stale in `intel status`."""
+    online: OnlineLookups = Field(default_factory=OnlineLookups)
+
+
+class Config(_Section):
+    analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
+    intel: IntelConfig = Field(default_factory=IntelConfig)
+
+
+def load_config(path: Path | None) -> Config:
+    """Read `path`, or return the defaults when it is None or does not exist.
+
+    Raises:
+        ConfigError: The file is not valid TOML or holds an unknown key or a wrong value.
+    """
+    if path is None or not path.exists():
+        return Config()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"Cannot read the configuration file {path}: {error}.") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"The configuration file {path} is not valid TOML: {error}. Fix that line and try again.") from error
+    try:
+        return Config.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors()
+        )
+        raise ConfigError(f"The configuration file {path} has a wrong setting ({problems}). Fix or remove it and try again.") from error
