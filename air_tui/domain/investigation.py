@@ -35,6 +35,10 @@ class Evidence(BaseModel):
     """Verdict this fact suggests on its own."""
     source: str = ""
     """The analyzer or data set that produced it."""
+    rule: str = ""
+    """Id of the named rule that fired, such as `sender.reply_to_differs`; empty for plain facts."""
+    weight: int = 0
+    """Points the rule added to the entity's score; negative weights count towards clean."""
 
 
 class Entity(BaseModel):
@@ -61,7 +65,7 @@ class Cluster(BaseModel):
     id: str
     """Stable within an investigation: derived from `cluster_by` and `value`."""
     cluster_by: str
-    """`file_hash`, `url`, or `sender_domain+subject`."""
+    """What members share: one of the `CLUSTER_BY_*` values in `air_tui.engine.clustering`."""
     value: str
     verdict: Verdict
     threats: list[ThreatType] = Field(default_factory=list)

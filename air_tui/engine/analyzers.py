@@ -1,27 +1,37 @@
-"""Analyzers: each looks at one kind of entity and returns evidence with a verdict per fact."""
+"""Analyzers: each looks at one kind of entity and fires named rules, one evidence line per fact.
+
+`MessageAnalyzer.analyse` runs them all on one message and rolls the results up into the
+message's own score and verdict. The playbooks and the labelled-set benchmark share it, so what
+the benchmark measures is what an investigation shows.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import re
 import unicodedata
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
-
-from rapidfuzz.distance import Levenshtein
 
 from air_tui.domain.investigation import Evidence
 from air_tui.domain.message import Attachment, EmailMessage, Url
 from air_tui.domain.tenant import Organisation, User
 from air_tui.domain.vocab import ThreatType, Verdict
+from air_tui.engine import indicators, rules
+from air_tui.engine.rules import Finding, Scoring
 from air_tui.intel import IntelMatch, IntelSnapshot
 from air_tui.mail.filetype import matches_extension
+from air_tui.mail.invisible import hidden_characters
 from air_tui.mail.macros import WEAK_KEYWORDS
+from air_tui.mail.urls import registrable_domain
 
 # Attachment types that run code or carry a page to phish with when a user opens them.
 RISKY_EXTENSIONS = {
     "exe": "Windows executable",
     "scr": "Windows screen saver (executable)",
     "com": "DOS executable",
+    "pif": "program information file (executable)",
+    "cpl": "Control Panel item (executable)",
     "bat": "batch script",
     "cmd": "batch script",
     "ps1": "PowerShell script",
@@ -30,11 +40,14 @@ RISKY_EXTENSIONS = {
     "vbs": "VBScript file",
     "vbe": "encoded VBScript file",
     "wsf": "Windows Script File",
+    "wsh": "Windows Script Host settings",
     "hta": "HTML application",
     "lnk": "Windows shortcut",
+    "url": "Internet shortcut",
     "iso": "disk image",
     "img": "disk image",
     "vhd": "virtual disk",
+    "vhdx": "virtual disk",
     "one": "OneNote file",
     "html": "HTML page (credential harvesting or HTML smuggling)",
     "htm": "HTML page (credential harvesting or HTML smuggling)",
@@ -43,10 +56,17 @@ RISKY_EXTENSIONS = {
     "docm": "macro-enabled Word document",
     "xlsm": "macro-enabled Excel workbook",
     "pptm": "macro-enabled PowerPoint file",
+    "xlam": "Excel add-in with macros",
+    "xll": "Excel add-in (native code)",
     "jar": "Java archive",
     "msi": "Windows installer",
+    "msix": "Windows app package",
+    "appx": "Windows app package",
+    "reg": "registry file",
+    "chm": "compiled HTML help",
+    "mobileconfig": "Apple configuration profile (installs mail accounts, certificates or VPNs)",
 }
-ARCHIVE_EXTENSIONS = {"zip", "rar", "7z", "gz", "tar", "cab", "ace"}
+ARCHIVE_EXTENSIONS = {"zip", "rar", "7z", "gz", "tar", "cab", "ace", "tgz", "bz2", "xz"}
 
 _TYPE_NAMES = {
     "exe": "a Windows executable",
@@ -67,7 +87,6 @@ _TYPE_NAMES = {
     "html": "an HTML page",
 }
 
-# Bidirectional overrides and isolates can make "gpj.exe" display as "exe.jpg".
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _DECOY_EXTENSIONS = frozenset({"pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "jpg", "jpeg", "png", "gif", "txt", "csv", "rtf"})
 
@@ -82,136 +101,524 @@ def threat_for_feed(match: IntelMatch) -> ThreatType:
     return _THREAT_BY_FEED.get(match.threat.lower(), ThreatType.MALICIOUS_URL)
 
 
-class Finding:
-    """Evidence gathered for one entity, with the threats it implies."""
+@dataclass
+class EntityResult:
+    """One analysed entity of a message: what it is and the finding for it."""
 
-    def __init__(self) -> None:
-        self.evidence: list[Evidence] = []
-        self.threats: list[ThreatType] = []
+    finding: Finding
+    url: Url | None = None
+    attachment: Attachment | None = None
 
-    def add(self, text: str, verdict: Verdict, source: str, threat: ThreatType | None = None) -> None:
-        self.evidence.append(Evidence(text=text, verdict=verdict, source=source))
-        if threat is not None and threat not in self.threats:
-            self.threats.append(threat)
+
+@dataclass
+class MessageAnalysis:
+    """Everything the analyzers found in one message, and the verdict it rolls up to."""
+
+    sender: Finding
+    content: Finding
+    subject: str = ""
+    urls: list[EntityResult] = field(default_factory=list)
+    attachments: list[EntityResult] = field(default_factory=list)
+    nested: list[MessageAnalysis] = field(default_factory=list)
+    roll_up: Finding | None = None
 
     @property
     def verdict(self) -> Verdict:
-        if not self.evidence:
-            return Verdict.UNKNOWN
-        return Verdict.worst([item.verdict for item in self.evidence])
+        assert self.roll_up is not None
+        return self.roll_up.verdict
+
+    @property
+    def threats(self) -> list[ThreatType]:
+        assert self.roll_up is not None
+        return self.roll_up.threats
 
 
-def analyse_sender(message: EmailMessage, organisation: Organisation, users: list[User], intel: IntelSnapshot) -> Finding:
-    """Check authentication results, Reply-To, lookalike domains and display-name impersonation."""
-    finding = Finding()
-    sender = message.sender
-    source = "Sender domain investigation"
-    if not sender.address:
-        finding.add("The From header contains no usable address.", Verdict.SUSPICIOUS, source)
-    _check_authentication(message, finding)
-    _check_reply_to(message, finding)
+class MessageAnalyzer:
+    """The analyzers with what they need from the tenant: organisation, directory, intel, weights."""
 
-    domain = sender.domain
-    if domain and "." not in domain:
-        finding.add(
-            f"Sender domain '{domain}' is not an internet domain, so nothing can authenticate it.",
-            Verdict.SUSPICIOUS,
-            source,
-            ThreatType.PHISH,
+    def __init__(self, organisation: Organisation, users: list[User], intel: IntelSnapshot, scoring: Scoring | None = None) -> None:
+        self.organisation = organisation
+        self.users = users
+        self.intel = intel
+        self.scoring = scoring or Scoring()
+        self.config = self.scoring.config
+        self.own_domains = [domain.lower() for domain in organisation.domains]
+        self.brands = list(dict.fromkeys([*organisation.brands, *indicators.BRANDS, *self.config.brands]))
+        self.trusted_authserv_ids = {
+            value.lower() for value in [organisation.authserv_id, *self.config.trusted_authserv_ids] if value
+        }
+
+    def finding(self) -> Finding:
+        return Finding(self.scoring)
+
+    # Whole message -----------------------------------------------------------------------
+
+    def analyse(self, message: EmailMessage, earlier_from_sender: int | None = None, depth: int = 0) -> MessageAnalysis:
+        """Run every analyzer on the message and roll the results up.
+
+        Args:
+            message: The parsed message.
+            earlier_from_sender: Messages from the same sender seen in the tenant before this one,
+                when known; 0 fires the first-contact rule.
+            depth: Nesting level, for attached messages.
+        """
+        analysis = MessageAnalysis(
+            sender=self.sender(message, earlier_from_sender), content=self.content(message), subject=message.subject
         )
-    if domain:
-        match = intel.lookup_domain(domain)
+        analysis.urls = [EntityResult(self.url(url), url=url) for url in message.urls]
+        analysis.attachments = [EntityResult(self.attachment(item), attachment=item) for item in message.attachments]
+        if depth < 3:
+            analysis.nested = [self.analyse(inner, None, depth + 1) for inner in message.attached_messages]
+        analysis.roll_up = self.roll_up(analysis)
+        return analysis
+
+    def roll_up(self, analysis: MessageAnalysis) -> Finding:
+        """Score the message: its own content rules plus each flagged part's points, capped per part.
+
+        A part counts at most the malicious threshold, so one listed URL makes the message
+        malicious and several suspicious parts together can, while clean parts never offset a
+        bad one.
+        """
+        cap = self.config.malicious_score
+        roll_up = self.finding()
+        roll_up.examined = True
+        for item in analysis.content.evidence:
+            roll_up.evidence.append(item)
+        roll_up.threats.extend(threat for threat in analysis.content.threats if threat not in roll_up.threats)
+        parts: list[tuple[str, Finding]] = [("Sender", analysis.sender)]
+        parts += [(f"URL {item.url.url if item.url else ''}", item.finding) for item in analysis.urls]
+        parts += [(f"File {item.attachment.filename if item.attachment else ''}", item.finding) for item in analysis.attachments]
+        parts += [(f"Attached email '{nested.subject}'", nested.roll_up) for nested in analysis.nested if nested.roll_up]
+        for label, finding in parts:
+            if finding.score <= 0:
+                continue
+            points = min(finding.score, cap)
+            roll_up.evidence.append(
+                _part_evidence(self.scoring, f"{label} is {finding.verdict.value.lower()} ({finding.score} points).", points)
+            )
+            roll_up.threats.extend(threat for threat in finding.threats if threat not in roll_up.threats)
+        return roll_up
+
+    # Sender ------------------------------------------------------------------------------
+
+    def sender(self, message: EmailMessage, earlier_from_sender: int | None = None) -> Finding:
+        """Authentication, alignment, lookalike domains, display-name impersonation, reputation."""
+        finding = self.finding()
+        finding.examined = True
+        sender = message.sender
+        domain = sender.domain
+        if not sender.address:
+            finding.fire(rules.SENDER_NO_ADDRESS, "The From header contains no usable address.")
+        if domain and self._allowed_sender(sender.address, domain, finding):
+            return finding
+        self._check_authentication(message, finding)
+        self._check_alignment(message, finding)
+        if domain and "." not in domain:
+            finding.fire(rules.SENDER_NO_TLD, f"Sender domain '{domain}' is not an internet domain, so nothing can authenticate it.")
+        if domain:
+            match = self.intel.lookup_domain(domain)
+            if match is not None:
+                finding.fire(rules.SENDER_LISTED, match.describe("Sender domain") + ".", threat=threat_for_feed(match))
+            lookalike = lookalike_of(domain, self.own_domains)
+            if lookalike:
+                finding.fire(rules.SENDER_LOOKALIKE_OWN, f"Sender domain {domain} looks like the organisation's domain {lookalike}.")
+            if _tld(domain) in indicators.ABUSED_TLDS:
+                finding.fire(rules.SENDER_RISKY_TLD, f"Sender domain {domain} ends in .{_tld(domain)}, a top-level domain common in abuse.")
+        self._check_display_name(message, finding)
+        odd = indicators.ODD_DISPLAY_NAME.findall(sender.display_name)
+        if odd:
+            finding.fire(rules.SENDER_ODD_NAME, f"The display name carries mail-merge marks: {', '.join(repr(mark) for mark in odd[:3])}.")
+        names = hidden_characters(sender.display_name + sender.address)
+        if names:
+            finding.fire(rules.SENDER_HIDDEN, f"The sender's name or address hides characters: {', '.join(names[:4])}.")
+        if _machine_generated(sender.address):
+            finding.fire(rules.SENDER_RANDOM, f"The sender address {sender.address} looks machine-generated.")
+        if earlier_from_sender == 0 and sender.address:
+            finding.fire(rules.SENDER_FIRST_CONTACT, f"First contact: no earlier message from {sender.address} in the tenant.")
+        return finding
+
+    def _allowed_sender(self, address: str, domain: str, finding: Finding) -> bool:
+        allow = self.config.allow
+        if address in allow.senders:
+            finding.fire(rules.SENDER_ALLOWED, f"Sender {address} is on the configured allow list.")
+            return True
+        listed = _parent_match(domain, allow.domains)
+        if listed:
+            finding.fire(rules.SENDER_ALLOWED, f"Sender domain {domain} is on the configured allow list ({listed}).")
+            return True
+        intel_allowed = self.intel.allowed(domain)
+        if intel_allowed is not None:
+            finding.fire(rules.SENDER_ALLOWED, f"Sender domain {domain} is on the allow list ({intel_allowed.source}).")
+            return True
+        return False
+
+    def trusted_results(self, message: EmailMessage) -> tuple[dict[str, str], str, bool]:
+        """Return method -> result, the authserv-id they came from, and whether that server is trusted.
+
+        Only the tenant's own boundary (the organisation's authserv-id and the configured ones) is
+        trusted: anyone on the path, the sender included, can write an Authentication-Results
+        header. Without a trusted header the topmost one is returned, marked untrusted, so its
+        failures still count (nobody forges a failure) while its passes do not.
+        """
+        trusted: dict[str, str] = {}
+        topmost: dict[str, str] = {}
+        trusted_origin = topmost_origin = ""
+        for result in message.auth_results:
+            if result.header == "ARC-Authentication-Results":
+                continue
+            # The first header is the one nearest the receiving boundary; later ones are older hops.
+            topmost.setdefault(result.method, result.result.lower())
+            topmost_origin = topmost_origin or result.authserv_id
+            if result.authserv_id.lower() in self.trusted_authserv_ids:
+                trusted.setdefault(result.method, result.result.lower())
+                trusted_origin = trusted_origin or result.authserv_id
+        if trusted:
+            return trusted, trusted_origin, True
+        return topmost, topmost_origin, not self.trusted_authserv_ids
+
+    def _check_authentication(self, message: EmailMessage, finding: Finding) -> None:
+        results, origin, trusted = self.trusted_results(message)
+        if not results:
+            finding.fire(rules.SENDER_AUTH_NONE, "The message carries no authentication results.")
+            return
+        failed = [f"{method}={value}" for method, value in sorted(results.items()) if value in ("fail", "softfail", "permerror")]
+        if trusted:
+            where = f" (from {origin})" if origin else ""
+        else:
+            where = f" (from {origin or 'a header without authserv-id'}, not the trusted boundary {', '.join(sorted(self.trusted_authserv_ids))})"
+        if results.get("dmarc") == "fail":
+            finding.fire(rules.SENDER_DMARC_FAIL, f"DMARC failed for the From domain{where}: {', '.join(failed)}.")
+        elif failed:
+            finding.fire(rules.SENDER_AUTH_FAIL, f"Authentication failed{where}: {', '.join(failed)}.")
+        elif all(results.get(method) == "pass" for method in ("spf", "dkim", "dmarc")):
+            if trusted:
+                finding.fire(rules.SENDER_AUTH_PASS, f"SPF, DKIM and DMARC passed{where}.")
+            else:
+                finding.fire(rules.SENDER_AUTH_NONE, f"SPF, DKIM and DMARC pass according to a header that is not trusted{where}; not counted.")
+        domain = message.sender.domain
+        if domain and _parent_match(domain, self.own_domains) and results.get("dmarc") != "pass" and results.get("spf") != "pass":
+            finding.fire(
+                rules.SENDER_OWN_DOMAIN_EXTERNAL,
+                f"The From address uses the organisation's domain {domain}, but neither DMARC nor SPF passed{where}.",
+            )
+
+    def _check_alignment(self, message: EmailMessage, finding: Finding) -> None:
+        from_domain = message.sender.domain
+        if not from_domain:
+            return
+        from_org = registrable_domain(from_domain) or from_domain
+        for reply_to in message.reply_to:
+            if reply_to.domain and (registrable_domain(reply_to.domain) or reply_to.domain) != from_org:
+                finding.fire(
+                    rules.SENDER_REPLY_TO,
+                    f"Reply-To domain differs from From domain: {reply_to.domain} vs {from_domain}.",
+                )
+                if reply_to.domain in indicators.FREEMAIL_DOMAINS and from_org not in indicators.FREEMAIL_DOMAINS:
+                    finding.fire(rules.SENDER_REPLY_TO_FREEMAIL, f"Replies go to a free mailbox ({reply_to.address}), not to {from_domain}.")
+                break
+        return_domain = message.return_path.rpartition("@")[2].lower().strip("<>")
+        if return_domain and (registrable_domain(return_domain) or return_domain) != from_org:
+            finding.fire(rules.SENDER_RETURN_PATH, f"Return-Path domain differs from From domain: {return_domain} vs {from_domain}.")
+        if message.dkim_domains and all((registrable_domain(d) or d) != from_org for d in message.dkim_domains):
+            finding.fire(
+                rules.SENDER_DKIM_UNALIGNED,
+                f"No DKIM signature is aligned with the From domain {from_domain} (signed by {', '.join(message.dkim_domains[:3])}).",
+            )
+
+    def _check_display_name(self, message: EmailMessage, finding: Finding) -> None:
+        display = message.sender.display_name
+        name = _fold(display)
+        domain = message.sender.domain
+        address_in_name = _ADDRESS_IN_NAME.search(display)
+        if address_in_name and domain and address_in_name.group(1).lower() != domain:
+            finding.fire(
+                rules.SENDER_NAME_ADDRESS,
+                f"The display name shows an address at {address_in_name.group(1).lower()} but the mail comes from {domain}.",
+            )
+        if not name or _parent_match(domain, self.own_domains):
+            return
+        for user in self.users:
+            if _fold(user.display_name) == name:
+                rule = rules.SENDER_VIP_NAME if user.vip else rules.SENDER_USER_NAME
+                role = "a VIP" if user.vip else "a user"
+                finding.fire(rule, f"Display name matches {role} of the organisation ({user.display_name}) but the address {message.sender.address} is external.")
+                return
+        for brand in self.brands:
+            folded = _fold(brand)
+            # NFKC turns "McAfee™" into "mcafeetm", so long brand names match as substrings.
+            # Short ones such as "dhl" need word boundaries, or they would match inside other words.
+            named = folded in name if len(folded) >= 4 else re.search(rf"\b{re.escape(folded)}\b", name)
+            if folded and named and folded.replace(" ", "") not in domain:
+                finding.fire(rules.SENDER_NAME_BRAND, f"Display name names the brand '{brand}' but the sender domain {domain} is not the brand's.")
+                return
+
+    # Content -----------------------------------------------------------------------------
+
+    def content(self, message: EmailMessage) -> Finding:
+        """Lure language, hidden characters and look-alike letters in the subject and body."""
+        finding = self.finding()
+        finding.examined = True
+        text = f"{message.subject}\n{message.body_text[:20_000]}"
+        for rule, pattern, what in (
+            (rules.MAIL_CREDENTIAL_LURE, indicators.CREDENTIAL_LURES, "asks the reader to sign in, verify or pay"),
+            (rules.MAIL_PRIZE_LURE, indicators.PRIZE_LURES, "offers a prize, refund or crypto"),
+            (rules.MAIL_URGENCY, indicators.URGENCY, "presses the reader to act now"),
+        ):
+            found = _distinct_matches(pattern, text)
+            if found:
+                finding.fire(rule, f"The text {what}: {', '.join(repr(item) for item in found[:3])}.")
+        if message.attachments:
+            password = indicators.ATTACHMENT_PASSWORD.search(message.body_text[:20_000])
+            if password:
+                finding.fire(rules.MAIL_ATTACHMENT_PASSWORD, f"The body gives a password for an attachment: {password.group(0)[:60]!r}.")
+        hidden_subject = hidden_characters(message.subject)
+        split_words = len(_INSIDE_WORD_HIDDEN.findall(message.body_text[:50_000]))
+        if hidden_subject:
+            finding.fire(rules.MAIL_HIDDEN_TEXT, f"The subject hides characters: {', '.join(hidden_subject[:4])}.")
+        elif split_words >= 5:
+            finding.fire(rules.MAIL_HIDDEN_TEXT, f"Invisible characters split {split_words} words of the body, a trick to get past word filters.")
+        scripts = _mixed_script_words(message.subject)
+        if scripts:
+            finding.fire(rules.MAIL_CONFUSABLE_SUBJECT, f"The subject mixes look-alike letters from other scripts: {', '.join(scripts[:3])}.")
+        tokens = indicators.RANDOM_TOKEN.findall(message.subject)
+        if tokens:
+            finding.fire(rules.MAIL_RANDOM_TOKEN, f"The subject carries a generated token ({tokens[0][:30]}), used to defeat duplicate filters.")
+        filler = indicators.FILLER.search(message.body_text[:50_000])
+        if filler:
+            finding.fire(rules.MAIL_FILLER, f"The body holds filler that defeats hash filters: {filler.group(0)[:40]!r}.")
+        callback = indicators.CALLBACK_LURE.search(text)
+        billing = indicators.BILLING_WORDS.search(text)
+        if callback and billing and not message.urls:
+            finding.fire(
+                rules.MAIL_CALLBACK,
+                f"A billing notice ({billing.group(0)!r}) asks the reader to call {callback.group(0)[-16:].strip()}, with no link to check.",
+            )
+        recipients = {address.address for address in message.recipients if address.address}
+        lowered_subject = message.subject.lower()
+        shown = sorted(address for address in recipients if address in lowered_subject)
+        if shown:
+            finding.fire(rules.MAIL_RECIPIENT_IN_SUBJECT, f"The subject names the recipient's address ({shown[0]}), a mail-merge lure.")
+        return finding
+
+    # URLs --------------------------------------------------------------------------------
+
+    def url(self, url: Url) -> Finding:
+        """Check the URL, and the destination inside it when it is wrapped."""
+        finding = self.url_target(url.url, url.host, url.registrable_domain)
+        if url.unwrapped:
+            wrappers = " inside ".join(reversed(url.wrappers))
+            finding.fire(rules.URL_WRAPPED, f"The link is wrapped by {wrappers}; it leads to {url.unwrapped}.")
+            target = self.url_target(url.unwrapped, url.unwrapped_host, url.unwrapped_domain)
+            for item in target.evidence:
+                finding.evidence.append(item.model_copy(update={"text": f"Destination: {item.text}"}))
+            finding.threats.extend(threat for threat in target.threats if threat not in finding.threats)
+        shown_domain = _domain_in_text(url.link_text)
+        host = url.unwrapped_host or url.host
+        if shown_domain and host and not _same_site(shown_domain, host):
+            finding.fire(rules.URL_TEXT_MISMATCH, f"The link text shows {shown_domain} but the link goes to {host}.")
+        if url.hidden_characters:
+            finding.fire(rules.URL_HIDDEN, f"The URL hides characters: {', '.join(url.hidden_characters[:4])}.")
+        if url.data_uri:
+            finding.fire(rules.URL_DATA, f"A data: URI carries content inline: {url.url[:80]}.")
+        if url.host_problem:
+            finding.fire(rules.URL_MALFORMED, f"The link's host cannot be read: {url.host_problem}.")
+        if url.source == "qr":
+            where = f" in {url.source_detail}" if url.source_detail else ""
+            finding.fire(rules.URL_QR, f"The link was decoded from a QR code{where}, where link scanners do not look.")
+        return finding
+
+    def url_target(self, address: str, host: str, domain: str) -> Finding:
+        """Check one URL and its host against the intel and allow lists and the host heuristics."""
+        finding = self.finding()
+        finding.examined = self.intel.entry_count > 0
+        if host and self._allowed_url(address, host, domain, finding):
+            return finding
+        match = self.intel.lookup_url(address)
         if match is not None:
-            finding.add(match.describe("Sender domain") + ".", Verdict.MALICIOUS, source, threat_for_feed(match))
-        lookalike = lookalike_of(domain, organisation.domains)
+            finding.fire(rules.URL_LISTED, match.describe("URL") + ".", threat=threat_for_feed(match))
+            if ThreatType.MALICIOUS_URL not in finding.threats:
+                finding.threats.append(ThreatType.MALICIOUS_URL)
+        if not host:
+            return finding
+        domain_match = self.intel.lookup_domain(host)
+        if domain_match is not None:
+            finding.fire(rules.URL_DOMAIN_LISTED, domain_match.describe("Domain") + ".", threat=threat_for_feed(domain_match))
+            if ThreatType.MALICIOUS_URL not in finding.threats:
+                finding.threats.append(ThreatType.MALICIOUS_URL)
+        if _is_ip_literal(host):
+            finding.fire(rules.URL_IP_LITERAL, f"The link points at a bare IP address ({host}).")
+        if host in URL_SHORTENERS or domain in URL_SHORTENERS:
+            finding.fire(rules.URL_SHORTENER, f"{host} is a URL shortener, so the real destination is not in the message.")
+        lookalike = lookalike_of(host, self.own_domains)
         if lookalike:
-            finding.add(
-                f"Sender domain {domain} looks like the organisation's domain {lookalike}.",
-                Verdict.MALICIOUS,
-                source,
-                ThreatType.HIGH_CONFIDENCE_PHISH,
-            )
-        if intel.allowed(domain) is not None:
-            finding.add(f"Sender domain {domain} is on the allow list.", Verdict.NO_THREATS_FOUND, source)
+            finding.fire(rules.URL_LOOKALIKE_OWN, f"The link goes to {host}, which looks like the organisation's domain {lookalike}.")
+        hosting = _free_hosting(host)
+        if hosting:
+            finding.fire(rules.URL_FREE_HOSTING, f"The link goes to {host} on {hosting}, where anyone can publish a page.")
+        if _tld(host) in indicators.ABUSED_TLDS:
+            finding.fire(rules.URL_RISKY_TLD, f"The link's domain {domain or host} ends in .{_tld(host)}, a top-level domain common in abuse.")
+        if "@" in _netloc(address):
+            finding.fire(rules.URL_USERINFO, f"The link puts text before an @ in the host part, so it shows one site and opens {host}.")
+        return finding
 
-    _check_display_name(message, organisation, users, finding)
-    return finding
+    def _allowed_url(self, address: str, host: str, domain: str, finding: Finding) -> bool:
+        allow = self.config.allow
+        if address.lower() in allow.urls:
+            finding.fire(rules.URL_ALLOWED, f"The URL {address} is on the configured allow list.")
+            return True
+        listed = _parent_match(host, allow.domains)
+        if listed:
+            finding.fire(rules.URL_ALLOWED, f"Domain {domain or host} is on the configured allow list ({listed}).")
+            return True
+        intel_allowed = self.intel.allowed(host)
+        if intel_allowed is not None:
+            finding.fire(rules.URL_ALLOWED, f"Domain {domain or host} is on the allow list ({intel_allowed.source}).")
+            return True
+        return False
+
+    # Attachments -------------------------------------------------------------------------
+
+    def attachment(self, attachment: Attachment) -> Finding:
+        finding = self.finding()
+        finding.examined = True
+        if attachment.sha256 and attachment.sha256 in self.config.allow.file_hashes:
+            finding.fire(rules.FILE_ALLOWED, "The file hash is on the configured allow list.")
+            return finding
+        if attachment.sha256:
+            match = self.intel.lookup_file(attachment.sha256)
+            if match is not None:
+                threat = ThreatType.MALWARE if match.threat.lower() == "malware" else ThreatType.HIGH_CONFIDENCE_PHISH
+                finding.fire(rules.FILE_LISTED, match.describe("File hash") + ".", threat=threat)
+
+        extension = attachment.extension.lower()
+        _check_disguise(attachment, finding)
+        detected = attachment.detected_type
+        if detected and not matches_extension(detected, extension):
+            risky = f", a risky type: {RISKY_EXTENSIONS[detected]}" if detected in RISKY_EXTENSIONS else ""
+            finding.fire(rules.FILE_TYPE_MISMATCH, f"Named .{extension or '(none)'} but its content is {_TYPE_NAMES.get(detected, detected)}{risky}.")
+        if extension in RISKY_EXTENSIONS:
+            finding.fire(rules.FILE_RISKY_TYPE, f"Attachment type .{extension} is risky: {RISKY_EXTENSIONS[extension]}.")
+        elif detected in RISKY_EXTENSIONS and detected not in ("html",) and not finding.fired(rules.FILE_TYPE_MISMATCH):
+            finding.fire(rules.FILE_RISKY_TYPE, f"The content is a risky type: {RISKY_EXTENSIONS[detected]}.")
+        if attachment.archive_members or attachment.archive_problems or attachment.archive_encrypted:
+            _check_archive(attachment, finding)
+        elif extension in ARCHIVE_EXTENSIONS:
+            finding.fire(rules.FILE_ARCHIVE, f"Attachment is a .{extension} archive, which can hide executables.")
+
+        _check_macros(attachment, finding)
+        for item in attachment.content_findings:
+            if "TNEF" in item:
+                finding.fire(rules.FILE_TNEF, f"The file {item}.")
+            else:
+                finding.fire(rules.FILE_CONTENT, f"The file {item}.")
+        stem = attachment.filename.rpartition(".")[0] if "." in attachment.filename else attachment.filename
+        if _generated_name(stem):
+            finding.fire(rules.FILE_RANDOM_NAME, f"The file name {attachment.filename} looks generated, as campaign tools name lure files.")
+        if attachment.hidden_characters:
+            finding.fire(rules.FILE_HIDDEN, f"The file name hides characters: {', '.join(attachment.hidden_characters[:4])}.")
+        for link in attachment.links[:50]:
+            target = self.url_target(link, _host_of(link), "")
+            if target.fired(rules.URL_LISTED) or target.fired(rules.URL_DOMAIN_LISTED):
+                finding.fire(rules.FILE_LINK_LISTED, f"Link inside the file is listed: {link[:120]}.")
+        if attachment.container:
+            finding.note(f"Expanded from {attachment.container}.", "Attachment container")
+        return finding
 
 
-def _check_authentication(message: EmailMessage, finding: Finding) -> None:
-    source = "Sender authentication"
-    results: dict[str, str] = {}
-    for result in message.auth_results:
-        # The first header is the one nearest the receiving boundary; later ones are older hops.
-        results.setdefault(result.method, result.result.lower())
-    if not results:
-        finding.add("The message carries no authentication results.", Verdict.UNKNOWN, source)
-        return
-    failed = [f"{method}={value}" for method, value in sorted(results.items()) if value in ("fail", "softfail", "permerror")]
-    if results.get("dmarc") == "fail":
-        finding.add(f"DMARC failed for the From domain ({', '.join(failed)}).", Verdict.SUSPICIOUS, source, ThreatType.PHISH)
-    elif failed:
-        finding.add(f"Authentication failed: {', '.join(failed)}.", Verdict.SUSPICIOUS, source)
-    elif all(results.get(method) == "pass" for method in ("spf", "dkim", "dmarc") if method in results):
-        passed = ", ".join(f"{method}=pass" for method in sorted(results) if results[method] == "pass")
-        finding.add(f"Authentication passed ({passed}).", Verdict.NO_THREATS_FOUND, source)
-
-
-def _check_reply_to(message: EmailMessage, finding: Finding) -> None:
-    from_domain = message.sender.domain
-    for reply_to in message.reply_to:
-        if reply_to.domain and from_domain and reply_to.domain != from_domain:
-            finding.add(
-                f"Replies go to {reply_to.address}, a different domain from the sender {from_domain}.",
-                Verdict.SUSPICIOUS,
-                "Reply-To check",
-                ThreatType.PHISH,
-            )
-
+# Helpers ---------------------------------------------------------------------------------------
 
 _ADDRESS_IN_NAME = re.compile(r"[\w.+-]+@((?:[\w-]+\.)+[a-z]{2,})", re.IGNORECASE)
+_DOMAIN_IN_TEXT = re.compile(r"\b((?:[a-z0-9-]+\.)+[a-z]{2,})\b", re.IGNORECASE)
+_INSIDE_WORD_HIDDEN = re.compile(r"\w[\u00ad\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\u2066-\u2069\u202a-\u202e]+\w")
+_LETTERS = re.compile(r"[^\W\d_]{3,}")
 
 
-def _check_display_name(message: EmailMessage, organisation: Organisation, users: list[User], finding: Finding) -> None:
-    name = _fold(message.sender.display_name)
-    domain = message.sender.domain
-    address_in_name = _ADDRESS_IN_NAME.search(message.sender.display_name)
-    if address_in_name and domain and address_in_name.group(1).lower() != domain:
-        finding.add(
-            f"The display name shows an address at {address_in_name.group(1).lower()} but the mail comes from {domain}.",
-            Verdict.SUSPICIOUS,
-            "Impersonation check",
-            ThreatType.PHISH,
-        )
-    if not name or domain in organisation.domains:
-        return
-    for user in users:
-        if _fold(user.display_name) == name:
-            role = "a VIP" if user.vip else "a user"
-            finding.add(
-                f"Display name matches {role} of the organisation ({user.display_name}) but the address is external.",
-                Verdict.MALICIOUS if user.vip else Verdict.SUSPICIOUS,
-                "Impersonation check",
-                ThreatType.HIGH_CONFIDENCE_PHISH if user.vip else ThreatType.PHISH,
-            )
-            return
-    for brand in organisation.brands:
-        folded = _fold(brand)
-        # NFKC turns "McAfee™" into "mcafeetm", so long brand names match as substrings.
-        # Short ones such as "dhl" need word boundaries, or they would match inside other words.
-        named = folded in name if len(folded) >= 4 else re.search(rf"\b{re.escape(folded)}\b", name)
-        if folded and named and folded.replace(" ", "") not in domain:
-            finding.add(
-                f"Display name names the brand '{brand}' but the sender domain {domain} is not the brand's.",
-                Verdict.SUSPICIOUS,
-                "Impersonation check",
-                ThreatType.PHISH,
-            )
-            return
+def _part_evidence(scoring: Scoring, text: str, points: int) -> Evidence:
+    return Evidence(text=text, verdict=scoring.line_verdict(points), source="Verdict roll-up", rule="rollup.part", weight=points)
 
 
 def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold().strip().strip('"')
+
+
+def _tld(host: str) -> str:
+    labels = host.lower().rstrip(".").split(".")
+    if len(labels) >= 3 and ".".join(labels[-2:]) in indicators.ABUSED_TLDS:
+        return ".".join(labels[-2:])
+    return labels[-1] if len(labels) >= 2 else ""
+
+
+def _parent_match(host: str, domains: list[str]) -> str:
+    host = host.lower().rstrip(".")
+    for domain in domains:
+        if host == domain or host.endswith("." + domain):
+            return domain
+    return ""
+
+
+def _free_hosting(host: str) -> str:
+    for suffix in indicators.FREE_HOSTING_SUFFIXES:
+        if host == suffix or host.endswith("." + suffix):
+            return suffix
+    return ""
+
+
+def _netloc(address: str) -> str:
+    try:
+        return urlsplit(address).netloc
+    except ValueError:
+        return ""
+
+
+def _machine_generated(address: str) -> bool:
+    """A local part of 24 or more characters that mixes letters and digits, or long consonant runs."""
+    local = address.partition("@")[0]
+    if len(local) < 20:
+        return False
+    letters = sum(ch.isalpha() for ch in local)
+    digits = sum(ch.isdigit() for ch in local)
+    consonant_run = re.search(r"[bcdfghjklmnpqrstvwxz]{7,}", local.lower())
+    return bool(consonant_run) or (letters >= 8 and digits >= 6)
+
+
+def _generated_name(stem: str) -> bool:
+    """A name of 12 or more letters and digits with no separator and many case or digit switches."""
+    if len(stem) < 12 or not stem.isalnum():
+        return False
+    switches = sum(1 for a, b in zip(stem, stem[1:], strict=False) if a.isupper() != b.isupper() or a.isdigit() != b.isdigit())
+    return switches >= len(stem) // 3 or (stem.islower() and re.search(r"[bcdfghjklmnpqrstvwxz]{6,}", stem) is not None)
+
+
+def _distinct_matches(pattern: re.Pattern[str], text: str) -> list[str]:
+    seen: dict[str, None] = {}
+    for match in pattern.finditer(text):
+        seen.setdefault(match.group(1).lower(), None)
+        if len(seen) >= 5:
+            break
+    return list(seen)
+
+
+def _mixed_script_words(text: str) -> list[str]:
+    """Words whose letters come from two or more of Latin, Cyrillic, Greek, Armenian and Cherokee.
+
+    Real Greek or Russian words use one script; "Ρⅼеаѕе" (Greek, a Roman numeral, Cyrillic)
+    only reads as English. NFKC folding first turns compatibility letters such as "ⅼ" into Latin.
+    """
+    found = []
+    for word in _LETTERS.findall(unicodedata.normalize("NFKC", text)):
+        scripts = {_script(ch) for ch in word}
+        scripts.discard("")
+        if len(scripts) > 1:
+            found.append(word)
+    return found
+
+
+def _script(character: str) -> str:
+    name = unicodedata.name(character, "")
+    for script in ("LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE"):
+        if name.startswith(script):
+            return script
+    return ""
 
 
 def lookalike_of(domain: str, own_domains: list[str]) -> str:
@@ -220,6 +627,8 @@ def lookalike_of(domain: str, own_domains: list[str]) -> str:
     A lookalike is a different domain whose first label is within two edits of an own domain's
     first label, e.g. `larksp0r.example` or `larkspur-mail.com` for `larkspur.example`.
     """
+    from rapidfuzz.distance import Levenshtein
+
     domain = domain.lower()
     label = domain.split(".")[0]
     for own in own_domains:
@@ -234,61 +643,12 @@ def lookalike_of(domain: str, own_domains: list[str]) -> str:
     return ""
 
 
-def analyse_url(url: Url, intel: IntelSnapshot) -> Finding:
-    finding = analyse_url_target(url.url, url.host, url.registrable_domain, intel)
-    if url.unwrapped:
-        wrappers = " inside ".join(reversed(url.wrappers))
-        finding.add(f"The link is wrapped by {wrappers}; it leads to {url.unwrapped}.", Verdict.UNKNOWN, "URL unwrapping")
-        target = analyse_url_target(url.unwrapped, url.unwrapped_host, url.unwrapped_domain, intel)
-        for item in target.evidence:
-            finding.add(f"Destination: {item.text}", item.verdict, item.source)
-        for threat in target.threats:
-            if threat not in finding.threats:
-                finding.threats.append(threat)
-    shown_domain = _domain_in_text(url.link_text)
-    host = url.unwrapped_host or url.host
-    if shown_domain and host and not _same_site(shown_domain, host):
-        finding.add(
-            f"The link text shows {shown_domain} but the link goes to {host}.",
-            Verdict.SUSPICIOUS,
-            "Link text check",
-            ThreatType.PHISH,
-        )
-    return finding
-
-
-def analyse_url_target(address: str, host: str, registrable_domain: str, intel: IntelSnapshot) -> Finding:
-    """Check one URL and its host against the intel and allow lists, and flag IP-literal hosts."""
-    finding = Finding()
-    source = "URL reputation investigation"
-    match = intel.lookup_url(address)
-    if match is not None:
-        finding.add(match.describe("URL") + ".", Verdict.MALICIOUS, source, threat_for_feed(match))
-        finding.threats.append(ThreatType.MALICIOUS_URL)
-    if host:
-        domain_match = intel.lookup_domain(host)
-        if domain_match is not None:
-            finding.add(domain_match.describe("Domain") + ".", Verdict.MALICIOUS, source, threat_for_feed(domain_match))
-            if ThreatType.MALICIOUS_URL not in finding.threats:
-                finding.threats.append(ThreatType.MALICIOUS_URL)
-        elif intel.allowed(host) is not None:
-            finding.add(f"Domain {registrable_domain or host} is on the allow list.", Verdict.NO_THREATS_FOUND, source)
-        if _is_ip_literal(host):
-            finding.add(f"The link points at a bare IP address ({host}).", Verdict.SUSPICIOUS, source)
-        if host in URL_SHORTENERS:
-            finding.add(f"{host} is a URL shortener, so the real destination is not in the message.", Verdict.UNKNOWN, source)
-    return finding
-
-
 def _is_ip_literal(host: str) -> bool:
     try:
         ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         return False
     return True
-
-
-_DOMAIN_IN_TEXT = re.compile(r"\b((?:[a-z0-9-]+\.)+[a-z]{2,})\b", re.IGNORECASE)
 
 
 def _domain_in_text(text: str) -> str:
@@ -306,67 +666,10 @@ def _check_disguise(attachment: Attachment, finding: Finding) -> None:
     """Flag names built to hide the real extension: bidi overrides and decoy double extensions."""
     name = attachment.filename
     if any(ch in _BIDI_CONTROLS for ch in name):
-        finding.add(
-            "The file name contains a right-to-left override, which makes the real extension display backwards.",
-            Verdict.SUSPICIOUS,
-            "Disguised file name check",
-            ThreatType.MALWARE,
-        )
+        finding.fire(rules.FILE_DISGUISED, "The file name contains a right-to-left override, which makes the real extension display backwards.")
     parts = name.lower().rstrip(". ").split(".")
     if len(parts) >= 3 and parts[-2] in _DECOY_EXTENSIONS and parts[-1] in RISKY_EXTENSIONS:
-        finding.add(
-            f"Double extension: '.{parts[-2]}.{parts[-1]}' shows a harmless type before the real one.",
-            Verdict.SUSPICIOUS,
-            "Disguised file name check",
-            ThreatType.MALWARE,
-        )
-
-
-def analyse_attachment(attachment: Attachment, intel: IntelSnapshot) -> Finding:
-    finding = Finding()
-    source = "File hash reputation"
-    if attachment.sha256:
-        match = intel.lookup_file(attachment.sha256)
-        if match is not None:
-            threat = ThreatType.MALWARE if match.threat.lower() == "malware" else ThreatType.HIGH_CONFIDENCE_PHISH
-            finding.add(match.describe("File hash") + ".", Verdict.MALICIOUS, source, threat)
-
-    extension = attachment.extension.lower()
-    _check_disguise(attachment, finding)
-    detected = attachment.detected_type
-    if detected and not matches_extension(detected, extension):
-        finding.add(
-            f"Named .{extension or '(none)'} but its content is {_TYPE_NAMES.get(detected, detected)}.",
-            Verdict.SUSPICIOUS,
-            "True file type check",
-        )
-        if detected in RISKY_EXTENSIONS:
-            finding.add(
-                f"The content is a risky type: {RISKY_EXTENSIONS[detected]}.",
-                Verdict.SUSPICIOUS,
-                "True file type check",
-            )
-
-    if extension in RISKY_EXTENSIONS:
-        finding.add(
-            f"Attachment type .{extension} is risky: {RISKY_EXTENSIONS[extension]}.",
-            Verdict.SUSPICIOUS,
-            "Attachment type check",
-        )
-    elif attachment.archive_members or attachment.archive_problems:
-        _check_archive(attachment, finding)
-    elif extension in ARCHIVE_EXTENSIONS:
-        finding.add(f"Attachment is a .{extension} archive, which can hide executables.", Verdict.SUSPICIOUS, "Attachment type check")
-
-    _check_macros(attachment, finding)
-    for item in attachment.content_findings:
-        finding.add(f"The file {item}.", Verdict.SUSPICIOUS, "Attachment content check")
-    for link in attachment.links[:50]:
-        target = analyse_url_target(link, _host_of(link), "", intel)
-        for evidence in target.evidence:
-            if evidence.verdict is Verdict.MALICIOUS:
-                finding.add(f"Link inside the file: {evidence.text}", evidence.verdict, evidence.source, ThreatType.MALICIOUS_URL)
-    return finding
+        finding.fire(rules.FILE_DISGUISED, f"Double extension: '.{parts[-2]}.{parts[-1]}' shows a harmless type before the real one.")
 
 
 def _host_of(url: str) -> str:
@@ -377,39 +680,35 @@ def _host_of(url: str) -> str:
 
 
 def _check_macros(attachment: Attachment, finding: Finding) -> None:
-    source = "Office macro check"
     if attachment.office_encrypted:
-        finding.add("The Office document is password-protected, so its content cannot be scanned.", Verdict.SUSPICIOUS, source)
+        finding.fire(rules.FILE_OFFICE_ENCRYPTED, "The Office document is password-protected, so its content cannot be scanned.")
     if not attachment.has_macros:
         return
     strong = [keyword for keyword in attachment.macro_suspicious if keyword not in WEAK_KEYWORDS]
     if attachment.macro_auto_exec and strong:
-        finding.add(
+        finding.fire(
+            rules.FILE_MACRO_MALICIOUS,
             f"Macros run on opening ({', '.join(attachment.macro_auto_exec[:3])}) and use {', '.join(strong[:5])}.",
-            Verdict.MALICIOUS,
-            source,
-            ThreatType.MALWARE,
         )
     elif attachment.macro_auto_exec:
-        finding.add(f"Macros run on opening ({', '.join(attachment.macro_auto_exec[:3])}).", Verdict.SUSPICIOUS, source, ThreatType.MALWARE)
+        finding.fire(rules.FILE_MACRO_AUTO, f"Macros run on opening ({', '.join(attachment.macro_auto_exec[:3])}).")
     else:
         keywords = f" with {', '.join(attachment.macro_suspicious[:5])}" if attachment.macro_suspicious else ""
-        finding.add(f"The document contains VBA macros{keywords}.", Verdict.SUSPICIOUS, source)
+        finding.fire(rules.FILE_MACRO, f"The document contains VBA macros{keywords}.")
 
 
 def _check_archive(attachment: Attachment, finding: Finding) -> None:
-    source = "Archive contents check"
     risky = [member for member in attachment.archive_members if _member_type(member) in RISKY_EXTENSIONS]
     if risky:
         listed = ", ".join(risky[:5]) + (f" and {len(risky) - 5} more" if len(risky) > 5 else "")
-        finding.add(f"The archive holds risky files: {listed}.", Verdict.SUSPICIOUS, source, ThreatType.MALWARE)
+        finding.fire(rules.FILE_ARCHIVE_RISKY, f"The archive holds risky files: {listed}.")
     if attachment.archive_encrypted:
-        finding.add("The archive is password-protected, so its files cannot be scanned.", Verdict.SUSPICIOUS, source)
+        finding.fire(rules.FILE_ARCHIVE_ENCRYPTED, "The archive is password-protected, so its files cannot be scanned.")
     for problem in attachment.archive_problems:
-        finding.add(f"Archive listing stopped: {problem}.", Verdict.SUSPICIOUS, source)
+        finding.fire(rules.FILE_ARCHIVE_LIMITS, f"Archive listing stopped: {problem}.")
     if not risky and not attachment.archive_encrypted and not attachment.archive_problems:
         count = len(attachment.archive_members)
-        finding.add(f"The archive holds {count} {'file' if count == 1 else 'files'}, none of a risky type.", Verdict.UNKNOWN, source)
+        finding.note(f"The archive holds {count} {'file' if count == 1 else 'files'}, none of a risky type.", "Archive contents check")
 
 
 def _member_type(member: str) -> str:

@@ -10,6 +10,7 @@ from air_tui.domain.event import Event
 from air_tui.domain.ids import Clock, IdFactory
 from air_tui.domain.message import EmailMessage
 from air_tui.domain.tenant import MailboxSettings, Organisation, Submission, UrlClick, User
+from air_tui.engine.rules import Scoring
 from air_tui.intel import IntelSnapshot
 
 
@@ -25,6 +26,21 @@ class MessageIndex(Protocol):
     def ids_with_attachment(self, sha256: str) -> list[str]: ...
 
     def ids_with_sender_and_subject(self, sender_domain: str, subject: str) -> list[str]: ...
+
+    def ids_with_similar_body(
+        self, fingerprint: str, max_distance: int, *, sender_domain: str | None = None, sender_ip: str | None = None
+    ) -> list[str]:
+        """Return ids of messages whose body fingerprint is within `max_distance` bits, from one
+        sender domain or one sender IP (exactly one of the two is given)."""
+        ...
+
+    def ids_with_subject(self, subject: str, *, sender_domain: str | None = None, sender_ip: str | None = None) -> list[str]:
+        """Return ids of messages with the same normalised subject, from one sender domain or IP."""
+        ...
+
+    def body_texts(self, message_ids: list[str]) -> dict[str, str]:
+        """Map each message id found to its body text."""
+        ...
 
     def earlier_from_sender(self, sender_address: str, before: str) -> int:
         """Count messages from this sender received before the ISO time `before`."""
@@ -46,5 +62,7 @@ class PlaybookContext:
     mailbox_settings: dict[str, MailboxSettings]
     clock: Clock
     new_id: IdFactory
+    scoring: Scoring = field(default_factory=Scoring)
+    """Rule weights and thresholds in force, from the configuration."""
     emit: Callable[[list[Event]], None] = field(default=lambda events: None)
     """Receives events as each step finishes, so the screen can follow a running investigation."""

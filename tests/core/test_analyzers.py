@@ -9,7 +9,8 @@ import pytest
 from air_tui.domain.message import Address, Attachment, AuthResult, EmailMessage, Url
 from air_tui.domain.tenant import Organisation, User
 from air_tui.domain.vocab import ThreatType, Verdict
-from air_tui.engine.analyzers import analyse_attachment, analyse_sender, analyse_url, lookalike_of
+from air_tui.engine.analyzers import MessageAnalyzer, lookalike_of
+from air_tui.engine.rules import Finding
 from air_tui.intel import IntelSnapshot
 
 ORGANISATION = Organisation(name="Larkspur Logistics", domains=["larkspur.example"], brands=["McAfee", "PayPal"])
@@ -26,6 +27,18 @@ def intel(tmp_path: Path) -> IntelSnapshot:
     (tmp_path / "file_hashes.csv").write_text("sha256,threat,source,added\n" + "ab" * 32 + ",Malware,test-feed,2026-11-03\n")
     (tmp_path / "allow_domains.csv").write_text("domain,source,added\nnorthwind.example,partner,2026-01-01\n")
     return IntelSnapshot.load(tmp_path)
+
+
+def analyse_sender(reported: EmailMessage, organisation: Organisation, users: list[User], intel: IntelSnapshot) -> Finding:
+    return MessageAnalyzer(organisation, users, intel).sender(reported)
+
+
+def analyse_url(url: Url, intel: IntelSnapshot) -> Finding:
+    return MessageAnalyzer(ORGANISATION, USERS, intel).url(url)
+
+
+def analyse_attachment(attachment: Attachment, intel: IntelSnapshot) -> Finding:
+    return MessageAnalyzer(ORGANISATION, USERS, intel).attachment(attachment)
 
 
 def message(**fields: object) -> EmailMessage:
@@ -55,11 +68,18 @@ def test_sender_lookalike_is_malicious(intel: IntelSnapshot) -> None:
     assert any("looks like the organisation's domain" in item.text for item in finding.evidence)
 
 
-def test_reply_to_other_domain_is_suspicious(intel: IntelSnapshot) -> None:
+def test_reply_to_other_domain_alone_is_not_enough(intel: IntelSnapshot) -> None:
     reported = message(reply_to=[Address(address="collect@elsewhere.example")])
     finding = analyse_sender(reported, ORGANISATION, USERS, intel)
+    assert finding.verdict is Verdict.NO_THREATS_FOUND
+    assert any(item.rule == "sender.reply_to_differs" and "elsewhere.example vs sender.example" in item.text for item in finding.evidence)
+
+
+def test_reply_to_free_mailbox_is_suspicious(intel: IntelSnapshot) -> None:
+    reported = message(reply_to=[Address(address="collect.agent@gmail.com")])
+    finding = analyse_sender(reported, ORGANISATION, USERS, intel)
     assert finding.verdict is Verdict.SUSPICIOUS
-    assert any("collect@elsewhere.example" in item.text for item in finding.evidence)
+    assert {item.rule for item in finding.evidence} >= {"sender.reply_to_differs", "sender.reply_to_freemail"}
 
 
 def test_dmarc_fail_is_suspicious(intel: IntelSnapshot) -> None:
@@ -102,8 +122,13 @@ def test_listed_parent_domain_is_malicious(intel: IntelSnapshot) -> None:
     assert "evil-parcel.icu" in finding.evidence[0].text
 
 
-def test_unlisted_url_is_unknown(intel: IntelSnapshot) -> None:
+def test_unlisted_url_is_clean_when_lists_exist(intel: IntelSnapshot) -> None:
     finding = analyse_url(Url(url="https://docs.example.org/a", host="docs.example.org"), intel)
+    assert finding.verdict is Verdict.NO_THREATS_FOUND
+
+
+def test_unlisted_url_is_unknown_without_lists() -> None:
+    finding = analyse_url(Url(url="https://docs.example.org/a", host="docs.example.org"), IntelSnapshot())
     assert finding.verdict is Verdict.UNKNOWN
 
 
@@ -131,9 +156,10 @@ def test_risky_attachment_type_is_suspicious(intel: IntelSnapshot, extension: st
     assert finding.verdict is Verdict.SUSPICIOUS
 
 
-def test_plain_pdf_is_unknown(intel: IntelSnapshot) -> None:
+def test_plain_pdf_is_clean(intel: IntelSnapshot) -> None:
     finding = analyse_attachment(Attachment(filename="report.pdf", sha256="00" * 32, extension="pdf"), intel)
-    assert finding.verdict is Verdict.UNKNOWN
+    assert finding.verdict is Verdict.NO_THREATS_FOUND
+    assert finding.score == 0
 
 
 def test_wrapped_listed_url_is_malicious(intel: IntelSnapshot) -> None:
@@ -168,7 +194,7 @@ def test_executable_content_named_image(intel: IntelSnapshot) -> None:
 
 def test_office_zip_is_not_a_mismatch(intel: IntelSnapshot) -> None:
     attachment = Attachment(filename="report.docx", sha256="33" * 32, extension="docx", detected_type="zip")
-    assert analyse_attachment(attachment, intel).verdict is Verdict.UNKNOWN
+    assert analyse_attachment(attachment, intel).verdict is Verdict.NO_THREATS_FOUND
 
 
 def test_right_to_left_override_flagged(intel: IntelSnapshot) -> None:
@@ -186,7 +212,8 @@ def test_double_extension_flagged(intel: IntelSnapshot) -> None:
 
 def test_shortener_noted_not_flagged(intel: IntelSnapshot) -> None:
     finding = analyse_url(Url(url="https://bit.ly/abc", host="bit.ly"), intel)
-    assert finding.verdict is Verdict.UNKNOWN
+    assert finding.verdict is Verdict.NO_THREATS_FOUND
+    assert finding.score == 10
     assert any("URL shortener" in item.text for item in finding.evidence)
 
 
@@ -217,10 +244,10 @@ def test_encrypted_archive_is_suspicious(intel: IntelSnapshot) -> None:
     assert any("password-protected" in item.text for item in finding.evidence)
 
 
-def test_plain_archive_is_unknown(intel: IntelSnapshot) -> None:
+def test_plain_archive_is_clean(intel: IntelSnapshot) -> None:
     attachment = Attachment(filename="photos.zip", sha256="88" * 32, extension="zip", detected_type="zip", archive_members=["a.jpg (jpg)", "b.jpg (jpg)"])
     finding = analyse_attachment(attachment, intel)
-    assert finding.verdict is Verdict.UNKNOWN
+    assert finding.verdict is Verdict.NO_THREATS_FOUND
     assert any("2 files, none of a risky type" in item.text for item in finding.evidence)
 
 
@@ -260,4 +287,4 @@ def test_listed_link_inside_pdf_is_malicious(intel: IntelSnapshot) -> None:
     attachment = Attachment(filename="scan.pdf", sha256="9d" * 32, extension="pdf", detected_type="pdf", links=["http://bad.example.net/login"])
     finding = analyse_attachment(attachment, intel)
     assert finding.verdict is Verdict.MALICIOUS
-    assert any(item.text.startswith("Link inside the file:") for item in finding.evidence)
+    assert any(item.text.startswith("Link inside the file is listed: http://bad.example.net/login") for item in finding.evidence)

@@ -1,0 +1,203 @@
+"""Named rules and weights: configuration changes verdicts, trust decides which results count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from air_tui.domain.config import AllowList, AnalysisConfig, ConfigError, load_config
+from air_tui.domain.message import Address, Attachment, AuthResult, EmailMessage, Url
+from air_tui.domain.tenant import Organisation, User
+from air_tui.domain.vocab import Verdict
+from air_tui.engine import rules
+from air_tui.engine.analyzers import MessageAnalyzer
+from air_tui.engine.rules import RULES, Scoring
+from air_tui.intel import IntelSnapshot
+
+ORGANISATION = Organisation(name="Larkspur Logistics", domains=["larkspur.example"], authserv_id="mx.larkspur.example")
+USERS = [User(id="u1", display_name="Dana Whitfield", address="dana.whitfield@larkspur.example", vip=True)]
+
+
+def analyzer(**settings: object) -> MessageAnalyzer:
+    return MessageAnalyzer(ORGANISATION, USERS, IntelSnapshot(), Scoring(AnalysisConfig.model_validate(settings)))
+
+
+def message(**fields: object) -> EmailMessage:
+    base: dict[str, object] = {"id": "m1", "sender": Address(display_name="Someone", address="someone@sender.example")}
+    base.update(fields)
+    return EmailMessage.model_validate(base)
+
+
+def test_rule_ids_are_unique_and_named() -> None:
+    assert all(rule_id == rule.id and rule.title for rule_id, rule in RULES.items())
+    assert len({rule.title for rule in RULES.values()}) >= len(RULES) - 3
+
+
+def test_fired_rules_carry_id_and_weight() -> None:
+    finding = analyzer().sender(message(reply_to=[Address(address="x@gmail.com")]))
+    fired = {item.rule: item.weight for item in finding.evidence if item.rule}
+    assert fired["sender.reply_to_differs"] == rules.SENDER_REPLY_TO.weight
+    assert finding.score == sum(fired.values())
+
+
+def test_configured_weight_changes_the_verdict() -> None:
+    reported = message(reply_to=[Address(address="collect@elsewhere.example")])
+    assert analyzer().sender(reported).verdict is Verdict.NO_THREATS_FOUND
+    louder = analyzer(rule_weights={"sender.reply_to_differs": 45}).sender(reported)
+    assert louder.verdict is Verdict.SUSPICIOUS
+
+
+def test_weight_zero_keeps_the_fact_without_points() -> None:
+    reported = message(sender=Address(display_name="Dana Whitfield", address="dana@freemail.example"))
+    quiet = analyzer(rule_weights={"sender.impersonates_vip": 0}).sender(reported)
+    line = next(item for item in quiet.evidence if item.rule == "sender.impersonates_vip")
+    assert line.weight == 0
+    assert line.verdict is Verdict.UNKNOWN
+    assert quiet.verdict is not Verdict.MALICIOUS
+
+
+def test_thresholds_come_from_configuration() -> None:
+    reported = message(reply_to=[Address(address="collect@elsewhere.example")])
+    assert analyzer(suspicious_score=30).sender(reported).verdict is Verdict.SUSPICIOUS
+
+
+def test_unknown_rule_id_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match="sender.reply_to_diffrs"):
+        Scoring(AnalysisConfig(rule_weights={"sender.reply_to_diffrs": 5}))
+
+
+def test_thresholds_in_the_wrong_order_are_refused() -> None:
+    with pytest.raises(ConfigError, match="suspicious_score"):
+        Scoring(AnalysisConfig(suspicious_score=120, malicious_score=100))
+
+
+def test_allow_list_clears_the_sender() -> None:
+    reported = message(sender=Address(display_name="PayPal", address="service@partner.example"))
+    assert analyzer().sender(reported).verdict is Verdict.SUSPICIOUS
+    allowed = MessageAnalyzer(
+        ORGANISATION, USERS, IntelSnapshot(), Scoring(AnalysisConfig(allow=AllowList(domains=["partner.example"])))
+    ).sender(reported)
+    assert allowed.verdict is Verdict.NO_THREATS_FOUND
+    assert [item.rule for item in allowed.evidence] == ["sender.allowed"]
+
+
+def test_allow_list_clears_a_url_and_a_file_hash() -> None:
+    scoring = Scoring(AnalysisConfig(allow=AllowList(domains=["files.example"], file_hashes=["AA" * 32])))
+    checker = MessageAnalyzer(ORGANISATION, USERS, IntelSnapshot(), scoring)
+    assert checker.url(Url(url="http://203.0.113.5.files.example/x", host="cdn.files.example")).fired(rules.URL_ALLOWED)
+    assert checker.attachment(Attachment(filename="tool.exe", extension="exe", sha256="aa" * 32)).verdict is Verdict.NO_THREATS_FOUND
+
+
+def test_forged_pass_from_an_untrusted_server_does_not_count() -> None:
+    forged = [AuthResult(method=method, result="pass", authserv_id="sender.example") for method in ("spf", "dkim", "dmarc")]
+    finding = analyzer().sender(message(auth_results=forged))
+    assert not finding.fired(rules.SENDER_AUTH_PASS)
+    assert any("not trusted" in item.text for item in finding.evidence)
+
+
+def test_trusted_boundary_pass_counts() -> None:
+    boundary = [AuthResult(method=method, result="pass", authserv_id="MX.Larkspur.example") for method in ("spf", "dkim", "dmarc")]
+    assert analyzer().sender(message(auth_results=boundary)).fired(rules.SENDER_AUTH_PASS)
+
+
+def test_trusted_boundary_wins_over_a_forged_header_above_it() -> None:
+    results = [
+        AuthResult(method="dmarc", result="pass", authserv_id="relay.example"),
+        AuthResult(method="dmarc", result="fail", authserv_id="mx.larkspur.example"),
+    ]
+    finding = analyzer().sender(message(auth_results=results))
+    assert finding.fired(rules.SENDER_DMARC_FAIL)
+    assert "mx.larkspur.example" in next(item.text for item in finding.evidence if item.rule == "sender.dmarc_fail")
+
+
+def test_failure_in_an_untrusted_header_still_counts() -> None:
+    finding = analyzer().sender(message(auth_results=[AuthResult(method="dmarc", result="fail", authserv_id="relay.example")]))
+    assert finding.fired(rules.SENDER_DMARC_FAIL)
+
+
+def test_configured_authserv_id_is_trusted() -> None:
+    results = [AuthResult(method=method, result="pass", authserv_id="gateway.example") for method in ("spf", "dkim", "dmarc")]
+    assert analyzer(trusted_authserv_ids=["gateway.example"]).sender(message(auth_results=results)).fired(rules.SENDER_AUTH_PASS)
+
+
+def test_roll_up_adds_parts_and_caps_each() -> None:
+    checker = analyzer()
+    reported = message(
+        urls=[Url(url="http://203.0.113.9/a", host="203.0.113.9"), Url(url="http://198.51.100.7/b", host="198.51.100.7")],
+    )
+    analysis = checker.analyse(reported)
+    # Two suspicious links of 40 points each add up; neither alone is malicious.
+    assert [item.finding.verdict for item in analysis.urls] == [Verdict.SUSPICIOUS, Verdict.SUSPICIOUS]
+    assert analysis.roll_up is not None and analysis.roll_up.score >= 80
+    assert analysis.verdict is Verdict.SUSPICIOUS
+
+
+def test_clean_message_rolls_up_clean() -> None:
+    boundary = [AuthResult(method=method, result="pass", authserv_id="mx.larkspur.example") for method in ("spf", "dkim", "dmarc")]
+    analysis = analyzer().analyse(message(subject="Ops weekly - notes", body_text="Dock 3 is fixed. See you Monday.", auth_results=boundary))
+    assert analysis.verdict is Verdict.NO_THREATS_FOUND
+
+
+def test_attached_message_counts_in_the_roll_up() -> None:
+    inner = message(id="m1/1", sender=Address(display_name="Dana Whitfield", address="dana@freemail.example"))
+    analysis = analyzer().analyse(message(attached_messages=[inner]))
+    assert analysis.nested and analysis.nested[0].verdict is Verdict.MALICIOUS
+    assert analysis.verdict is Verdict.MALICIOUS
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "rule"),
+    [
+        ("Verify your account", "Your mailbox will be suspended unless you verify your account today.", rules.MAIL_CREDENTIAL_LURE),
+        ("Airdrop", "Your wallet is eligible to claim free ETH.", rules.MAIL_PRIZE_LURE),
+        ("Invoice", "Automatic renewal: $437.22 will be charged. Call our help line 1 810 268-4073 to cancel.", rules.MAIL_CALLBACK),
+        ("Notice VKHNKN", "text", rules.MAIL_RANDOM_TOKEN),
+        ("Ρⅼеаѕе Սрⅾаtе Υоսr Ιⅾеոtіtу", "text", rules.MAIL_CONFUSABLE_SUBJECT),
+        ("Hello", "V\u2060e\u2060r\u2060i\u2060f\u2060y y\u2060o\u2060u\u2060r a\u2060c\u2060c\u2060o\u2060unt", rules.MAIL_HIDDEN_TEXT),
+    ],
+)
+def test_content_rules_fire(subject: str, body: str, rule: rules.Rule) -> None:
+    assert analyzer().content(message(subject=subject, body_text=body)).fired(rule)
+
+
+def test_attachment_password_needs_an_attachment() -> None:
+    body = "Open the attached invoice. Password: 123abc"
+    assert not analyzer().content(message(body_text=body)).fired(rules.MAIL_ATTACHMENT_PASSWORD)
+    with_file = message(body_text=body, attachments=[Attachment(filename="invoice.zip", extension="zip")])
+    assert analyzer().content(with_file).fired(rules.MAIL_ATTACHMENT_PASSWORD)
+
+
+def test_ordinary_business_text_fires_no_content_rule() -> None:
+    body = "Hi all, the month-end close timetable is attached. Invoice HFS-2026-11517 is paid. Thanks, Sam"
+    finding = analyzer().content(message(subject="November month-end close timetable", body_text=body))
+    assert finding.score == 0
+
+
+def test_config_file_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[analysis]\nsuspicious_score = 35\n[analysis.rule_weights]\n"url.shortener" = 0\n[analysis.allow]\ndomains = ["Partner.Example."]\n')
+    config = load_config(path)
+    assert config.analysis.suspicious_score == 35
+    assert config.analysis.rule_weights == {"url.shortener": 0}
+    assert config.analysis.allow.domains == ["partner.example"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[analysis]\nsuspicous_score = 35\n", "analysis.suspicous_score"),
+        ("[analysis\n", "not valid TOML"),
+        ("[analysis]\nsuspicious_score = -1\n", "positive"),
+    ],
+)
+def test_bad_config_names_the_problem(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=expected) as raised:
+        load_config(path)
+    assert str(path) in str(raised.value)
+
+
+def test_missing_config_file_gives_defaults(tmp_path: Path) -> None:
+    assert load_config(tmp_path / "absent.toml").analysis.malicious_score == 100
