@@ -13,15 +13,29 @@ from email.policy import default as default_policy
 from air_tui.domain.message import Address
 from air_tui.mail.cleaning import clean_line, quote_for_warning
 from air_tui.mail.diagnostics import WarningLog
-from air_tui.mail.headers import HEADER_ERRORS, decode_header_text
+from air_tui.mail.headers import HEADER_ERRORS, decode_header_text, decode_header_value
 
-MAX_ADDRESSES_PER_HEADER = 10_000
+MAX_ADDRESSES_PER_HEADER = 1_000
+"""Addresses kept per header; a warning gives the total when there are more."""
 
 _SPECIALS = re.compile(r'["\\()<>:;,]')
 _QUOTED_STRING = re.compile(r'"(?:[^"\\]|\\.)*"?')
 # An address in text the stdlib could not read, such as `a@b@c.com`.
 _LOOSE_ADDRESS = re.compile(r"[^\s<>\"(),;:\[\]]+@[^\s<>\"(),;:\[\]]+")
 _TRAILING_ANGLE_ADDRESS = re.compile(r"<([^<>\"]*@[^<>\"]*)>\s*$")
+# An address written in a display name, such as `"ceo@larkspur.example" <x@evil.test>`.
+_ADDRESS_IN_NAME = re.compile(r"[^\s@<>\"'()]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
+
+# The plain forms most elements take: `a.b@c.com`, `Name Words <a.b@c.com>` and
+# `"Any, Name" <a.b@c.com>`, ASCII only. They are read without the stdlib
+# parser, which gives the same result for them. `=` is left out of the atoms and
+# the quoted text, so encoded-words always go to the stdlib parser.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/^_`{|}~-]+"
+_PLAIN_ADDR_SPEC = rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+_PLAIN_ELEMENT = re.compile(
+    rf"(?P<bare>{_PLAIN_ADDR_SPEC})"
+    rf'|(?:"(?P<quoted>[ !#-<>-\[\]-~]*)"|(?P<phrase>{_ATOM}(?:[ \t]+{_ATOM})*))?[ \t]*<(?P<angle>{_PLAIN_ADDR_SPEC})>'
+)
 
 
 def split_address_list(value: str, *, honour_groups: bool = True) -> list[str]:
@@ -90,7 +104,7 @@ def parse_address_list(value: str, header_name: str, warnings: WarningLog) -> li
         warnings: Where problems are recorded.
 
     Returns:
-        The addresses in header order, at most 10,000.
+        The addresses in header order, at most 1,000.
     """
     elements = split_address_list(value)
     if len(elements) > MAX_ADDRESSES_PER_HEADER:
@@ -99,9 +113,13 @@ def parse_address_list(value: str, header_name: str, warnings: WarningLog) -> li
             f"kept the first {MAX_ADDRESSES_PER_HEADER:,}"
         )
         elements = elements[:MAX_ADDRESSES_PER_HEADER]
+    for problem in decode_header_value(value).problems:
+        warnings.add(f"{header_name}: {problem}")
     addresses: list[Address] = []
     for element in elements:
         addresses.extend(_parse_element(element, header_name, warnings))
+    for address in addresses:
+        _report_address_in_name(address, header_name, warnings)
     return addresses
 
 
@@ -132,6 +150,9 @@ def pick_sender(addresses: list[Address]) -> Address:
 
 
 def _parse_element(element: str, header_name: str, warnings: WarningLog) -> list[Address]:
+    plain = _PLAIN_ELEMENT.fullmatch(element)
+    if plain is not None:
+        return [_read_plain_element(plain)]
     try:
         header = default_policy.header_factory("to", element)
         groups = header.groups
@@ -164,6 +185,35 @@ def _parse_element(element: str, header_name: str, warnings: WarningLog) -> list
             else:
                 parsed.append(_make_address(mailbox.display_name or _unquote(mailbox.username), ""))
     return [address for address in parsed if address.address or address.display_name]
+
+
+def _read_plain_element(match: re.Match[str]) -> Address:
+    """Build the address the stdlib parser would return for an element `_PLAIN_ELEMENT` matched."""
+    if match.group("bare") is not None:
+        return _make_address("", match.group("bare"))
+    if match.group("quoted") is not None:
+        # Quoted text is kept as written, white space included.
+        display_name = match.group("quoted")
+    else:
+        # The stdlib joins the words of an unquoted phrase with single spaces.
+        display_name = " ".join((match.group("phrase") or "").split())
+    return _make_address(display_name, match.group("angle"))
+
+
+def _report_address_in_name(address: Address, header_name: str, warnings: WarningLog) -> None:
+    """Warn when a display name is an address in another domain than the real address.
+
+    The display name is kept as written: it is evidence of impersonation.
+    """
+    if not address.domain:
+        return
+    for match in _ADDRESS_IN_NAME.finditer(address.display_name):
+        if match.group(1).lower().rstrip(".") != address.domain:
+            warnings.add(
+                f"{header_name} display name {quote_for_warning(address.display_name)} contains the address "
+                f"{quote_for_warning(match.group())}, in another domain than the real address {address.address}"
+            )
+            return
 
 
 def _loose_element(element: str) -> Address:

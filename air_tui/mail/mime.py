@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import email
 import quopri
 import re
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from email import errors as email_errors
 from email.message import Message
-from email.policy import compat32
-from email.policy import default as default_policy
+from email.policy import EmailPolicy, compat32
 
 from air_tui.mail.cleaning import quote_for_warning
 from air_tui.mail.diagnostics import WarningLog
-from air_tui.mail.headers import HEADER_ERRORS, decode_header_text
+from air_tui.mail.headers import HEADER_ERRORS, decode_header_text, decode_with_fallback
 
 MAX_PARTS = 1_000
 """MIME parts walked per message, containers included."""
@@ -35,6 +36,10 @@ NOTE: html.parser needs about 7 s for a 19.5 MB HTML part just under this
 limit (CPython 3.11, 2-core x86_64 machine, measured with parse_message).
 """
 
+# Longer values are parsed on every read as before, so a hostile header of
+# megabytes does not keep its parse tree alive as long as the message.
+_MAX_MEMOISED_HEADER_CHARS = 65_536
+
 _KNOWN_TRANSFER_ENCODINGS = frozenset(
     {"7bit", "8bit", "binary", "base64", "quoted-printable", "x-uuencode", "uuencode", "uue", "x-uue"}
 )
@@ -43,6 +48,24 @@ _CHARSET_NAME = re.compile(r"[a-z0-9][a-z0-9_.:-]*")
 _DELIMITER_LINE = re.compile(r"^--([^\s\"\\]{1,70}?)(--)?[ \t]*$")
 _HEADER_LINE = re.compile(r"^[A-Za-z0-9-]+:")
 _LOOKS_LIKE_HTML = re.compile(r"<(?:html|body|div|p|table|a\s|br|font|span)\b", re.IGNORECASE)
+# Sections of an RFC 2231 parameter split into continuations: `filename*0*=utf-8''Rechnung%20%E2%82`.
+_RFC2231_SECTION = re.compile(r"""(?i)\b(filename|name)\*(\d{1,3})(\*?)\s*=\s*(?:"([^"]*)"|([^;\s]*))""")
+
+# Charset labels registered with IANA (preferred MIME names and common
+# aliases), lower case. Python accepts many more spellings, such as `utf8` or
+# `iso8859-1`; those are read but reported, because mail clients may not accept them.
+_REGISTERED_CHARSETS = frozenset(
+    {
+        "us-ascii", "ascii", "utf-8", "utf-16", "utf-16be", "utf-16le", "utf-32", "utf-32be", "utf-32le",
+        "utf-7", "iso-8859-1", "iso-8859-2", "iso-8859-3", "iso-8859-4", "iso-8859-5", "iso-8859-6",
+        "iso-8859-7", "iso-8859-8", "iso-8859-9", "iso-8859-10", "iso-8859-13", "iso-8859-14",
+        "iso-8859-15", "iso-8859-16", "latin1", "iso_8859-1", "windows-874", "windows-1250", "windows-1251",
+        "windows-1252", "windows-1253", "windows-1254", "windows-1255", "windows-1256", "windows-1257",
+        "windows-1258", "koi8-r", "koi8-u", "shift_jis", "euc-jp", "iso-2022-jp", "iso-2022-jp-2",
+        "csiso2022jp", "euc-kr", "iso-2022-kr", "ks_c_5601-1987", "gb2312", "gbk", "gb18030", "big5",
+        "big5-hkscs", "hz-gb-2312", "tis-620", "ibm850", "cp850", "ibm866", "cp866", "macintosh",
+    }
+)  # fmt: skip
 
 # Structural defects worth telling the analyst about. Boundary problems are
 # reported by the recovery code instead, because that code reports how it read the part.
@@ -59,6 +82,34 @@ _BASE64_DEFECTS = (
     email_errors.InvalidBase64CharactersDefect,
     email_errors.InvalidBase64LengthDefect,
 )
+
+
+class MemoisingPolicy(EmailPolicy):
+    """`policy.default` that parses each distinct header value once per message.
+
+    The default policy builds a new header object, parse tree included, every
+    time a header is read, and the feedparser and the readers here read
+    Content-Type several times per part. Header objects are immutable, so one
+    per name and value can be shared. Create one instance per message, which
+    keeps the cache as short-lived as the message.
+    """
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(**kw)
+        # Policies reject new attributes through __setattr__; clone() copies
+        # __dict__, so a clone shares this cache.
+        object.__setattr__(self, "_parsed_headers", {})
+
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        """Return the header object for `name` and `value`, parsed on the first request only."""
+        if not isinstance(value, str) or hasattr(value, "name") or len(value) > _MAX_MEMOISED_HEADER_CHARS:
+            return super().header_fetch_parse(name, value)
+        key = (name, value)
+        header = self._parsed_headers.get(key)
+        if header is None:
+            header = super().header_fetch_parse(name, value)
+            self._parsed_headers[key] = header
+        return header
 
 
 @dataclass(frozen=True)
@@ -140,6 +191,35 @@ def iter_leaf_parts(message: Message, warnings: WarningLog) -> Iterator[tuple[Me
             yield part, replace(info, read_as=_guess_text_type(text))
 
 
+def structure_defects(messages: list[Message]) -> list[str]:
+    """Describe the structural defects inside attached messages, such as a boundary never closed.
+
+    The stdlib records them on the attached message's parts, which are lost
+    when the attached message is serialised again to be parsed on its own.
+    At most 1,000 parts are looked at.
+
+    Args:
+        messages: The attached message or messages, as parsed with the outer one.
+
+    Returns:
+        One phrase per defect, naming the part as numbered inside the attached message.
+    """
+    found: list[str] = []
+    stack = list(reversed(messages))
+    number = 0
+    while stack and number < MAX_PARTS:
+        part = stack.pop()
+        number += 1
+        for defect in part.defects:
+            words = _DEFECT_WORDS.get(type(defect))
+            if words:
+                found.append(f"part {number}: {words}")
+        payload = part.get_payload() if part.is_multipart() else None
+        if isinstance(payload, list):
+            stack.extend(reversed(payload))
+    return found
+
+
 def read_part_info(part: Message, number: int, warnings: WarningLog) -> PartInfo:
     """Read a part's MIME headers, falling back to the compat32 policy when they raise.
 
@@ -166,7 +246,59 @@ def read_part_info(part: Message, number: int, warnings: WarningLog) -> PartInfo
     declared = _first_raw(part, "content-type")
     if declared is not None and declared.split(";")[0].strip().count("/") != 1:
         warnings.add(f"{info.label}: invalid Content-Type {quote_for_warning(declared)}; read as {info.content_type}")
+    if declared is None and (number > 1 or _first_raw(part, "mime-version") is not None):
+        # A part without the header is text/plain by RFC 2045; say so, because
+        # the sender may have meant something else.
+        warnings.add(f"part {number} has no Content-Type header; read as {info.content_type}")
+    _report_parameter_problems(part, info, warnings)
     return info
+
+
+def _report_parameter_problems(part: Message, info: PartInfo, warnings: WarningLog) -> None:
+    """Warn about NUL bytes in MIME headers and RFC 2231 sections that split a character."""
+    for name in ("content-type", "content-disposition"):
+        value = _first_raw(part, name)
+        if value is None:
+            continue
+        if "\x00" in value:
+            warnings.add(
+                f"{info.label}: the {name.title()} header contains NUL bytes; "
+                f"the file name reads {quote_for_warning(info.filename)}"
+            )
+        if _rfc2231_sections_split_character(value):
+            warnings.add(
+                f"{info.label}: the RFC 2231 sections of the file name split a multibyte character; "
+                f"they were decoded together as {quote_for_warning(info.filename)}"
+            )
+
+
+def _rfc2231_sections_split_character(value: str) -> bool:
+    """Return whether an encoded RFC 2231 parameter breaks a character at a section boundary.
+
+    RFC 2231 requires joining the sections before decoding, but a
+    scanner that decodes each section alone sees a different name.
+    """
+    sections: dict[str, list[tuple[int, str]]] = {}
+    for match in _RFC2231_SECTION.finditer(value):
+        if match.group(3):
+            sections.setdefault(match.group(1).lower(), []).append((int(match.group(2)), match.group(4) or match.group(5) or ""))
+    for parts in sections.values():
+        parts.sort()
+        if len(parts) < 2 or parts[0][1].count("'") < 2:
+            continue
+        charset, _, first = parts[0][1].split("'", 2)
+        chunks = [first, *(text for _, text in parts[1:])]
+        data = [urllib.parse.unquote_to_bytes(chunk) for chunk in chunks]
+        try:
+            b"".join(data).decode(charset or "us-ascii")
+        except (LookupError, UnicodeError):
+            continue
+        for chunk in data:
+            try:
+                chunk.decode(charset or "us-ascii")
+            except UnicodeError:
+                return True
+    return False
 
 
 def encoded_size(part: Message) -> int:
@@ -224,6 +356,7 @@ def read_text(part: Message, info: PartInfo, warnings: WarningLog) -> str:
         The decoded text, not yet cleaned.
     """
     data = decoded_bytes(part, info, warnings)
+    _report_charset_label(part, info, warnings)
     transfer_is_known = not info.transfer_encoding or info.transfer_encoding in _KNOWN_TRANSFER_ENCODINGS
     declared = (info.charset or "us-ascii").lower()
     ascii_with_8bit = declared in _ASCII_CHARSETS and not data.isascii()
@@ -236,6 +369,30 @@ def read_text(part: Message, info: PartInfo, warnings: WarningLog) -> str:
             if isinstance(content, str):
                 return content
     return _decode_by_hand(data, info, warnings)
+
+
+def _report_charset_label(part: Message, info: PartInfo, warnings: WarningLog) -> None:
+    """Warn about an empty charset label or one Python reads but IANA does not register."""
+    try:
+        raw_label = part.get_param("charset")
+    except HEADER_ERRORS:
+        return
+    if isinstance(raw_label, tuple):
+        raw_label = raw_label[2]
+    if raw_label is None:
+        return
+    label = str(raw_label).strip().lower()
+    if not label:
+        warnings.add(f"{info.label}: the charset label is empty; the content was decoded as if none were declared")
+        return
+    if label in _REGISTERED_CHARSETS:
+        return
+    try:
+        used = codecs.lookup(label).name
+    except LookupError:
+        # Unknown labels are reported by the decoder, which names the charset it used instead.
+        return
+    warnings.add(f"{info.label}: charset {quote_for_warning(label)} is not a registered name; read as {used}")
 
 
 def _decode_by_hand(data: bytes, info: PartInfo, warnings: WarningLog) -> str:
@@ -264,15 +421,7 @@ def _decode_by_hand(data: bytes, info: PartInfo, warnings: WarningLog) -> str:
 def _decode_unknown_charset(data: bytes, declared: str) -> tuple[str, str]:
     """Decode with the nearest charset Python supports and return the text and the charset used."""
     match = _CHARSET_NAME.search(declared)
-    if match is not None and match.group() != declared:
-        try:
-            return data.decode(match.group(), errors="replace"), match.group()
-        except (LookupError, UnicodeError):
-            pass
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace"), "windows-1252 with replacement"
+    return decode_with_fallback(data, match.group() if match is not None else "")
 
 
 def _recover_children(part: Message, info: PartInfo, payload: str, warnings: WarningLog) -> list[Message] | None:
@@ -299,7 +448,7 @@ def _recover_children(part: Message, info: PartInfo, payload: str, warnings: War
         rebuilt = email.message_from_bytes(
             f'Content-Type: {info.content_type}; boundary="{candidate}"\r\n\r\n'.encode()
             + payload.encode("utf-8", "surrogateescape"),
-            policy=default_policy,
+            policy=part.policy if isinstance(part.policy, MemoisingPolicy) else MemoisingPolicy(),
         )
         children = rebuilt.get_payload()
         if isinstance(children, list) and children:

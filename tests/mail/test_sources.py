@@ -33,13 +33,13 @@ def test_single_eml_file() -> None:
     assert record.received_at is None
 
 
-def test_single_msg_file_is_yielded_and_fails_parsing() -> None:
+def test_single_msg_file_is_yielded_and_parsed() -> None:
     records = list(iter_messages(OUTER_MSG))
 
     assert len(records) == 1
     message = parse_message(records[0].raw, location=records[0].location)
-    assert message.parse_status is ParseStatus.FAILED
-    assert "save the message as .eml" in message.parse_error
+    assert message.parse_status is ParseStatus.PARSED
+    assert message.subject == "outer subject"
     assert message.id == message_id_for("", str(OUTER_MSG.resolve()))
 
 
