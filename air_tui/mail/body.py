@@ -40,7 +40,7 @@ class BodyBuilder:
         if content.problem:
             self._warnings.add(f"{label}: {content.problem}; text after that point is missing")
         for link in content.links:
-            self._urls.add_link(link.url, link.source, link.link_text)
+            self._urls.add_link(link.url, link.source, link.link_text, link.detail)
         cleaned = clean_text(content.text)
         self._urls.add_text(cleaned)
         self._append(cleaned)

@@ -19,7 +19,21 @@ _BLOCK_TAGS = frozenset(
 _HIDDEN_TAGS = frozenset({"iframe", "noembed", "noframes", "script", "style", "template", "title"})
 _SRC_TAGS = frozenset({"img", "iframe", "frame", "embed", "script", "source", "input", "video", "audio", "track"})
 _HREF_TAGS = frozenset({"a", "area", "link"})
+_SRCSET_TAGS = frozenset({"img", "source"})
+# Other attributes whose value a browser fetches or follows: (tag, attribute, source).
+_OTHER_URL_ATTRIBUTES = (
+    (frozenset({"body", "table", "tr", "td", "th"}), "background", "src"),
+    (frozenset({"video"}), "poster", "src"),
+    (frozenset({"object"}), "data", "src"),
+    (frozenset({"button", "input"}), "formaction", "form"),
+)
 _SPACE_RUN = re.compile(r"[ \t\f\v\r\n]+")
+# `<meta http-equiv="refresh" content="5; url='https://…'">`: a delay, then an optional `url=`
+# and the URL, quoted or not.
+_REFRESH_CONTENT = re.compile(
+    r"^\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?(?:(?P<quote>[\"'])(?P<quoted>[^\"']*)|(?P<bare>.*))",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 @dataclass
@@ -28,8 +42,10 @@ class HtmlLink:
 
     url: str
     source: str
-    """`href`, `src` or `form`."""
+    """`href`, `src`, `srcset`, `form` or `meta-refresh`."""
     link_text: str = ""
+    detail: str = ""
+    """The element and attribute, such as `img src` or `video poster`."""
 
 
 @dataclass
@@ -53,8 +69,10 @@ def html_to_text(html: str) -> HtmlContent:
         html: The decoded HTML document.
 
     Returns:
-        The text, the links from `href`, `src` and `form action` in document
-        order, and a problem description if the parser stopped early.
+        The text, the links in document order, and a problem description if
+        the parser stopped early. Links come from `href`, `src`, every
+        candidate of `srcset`, `form action`, `formaction`, `background`,
+        `poster`, `object data` and `<meta http-equiv="refresh">`.
     """
     converter = _TextConverter()
     problem = ""
@@ -136,13 +154,73 @@ class _TextConverter(HTMLParser):
             self.finish_anchor()
         href = attributes.get("href")
         if tag in _HREF_TAGS and href:
-            link = HtmlLink(url=href, source="href")
+            link = HtmlLink(url=href, source="href", detail=f"{tag} href")
             self.links.append(link)
             if tag == "a":
                 self._anchor = link
         src = attributes.get("src")
         if tag in _SRC_TAGS and src:
-            self.links.append(HtmlLink(url=src, source="src"))
+            self.links.append(HtmlLink(url=src, source="src", detail=f"{tag} src"))
+        srcset = attributes.get("srcset")
+        if tag in _SRCSET_TAGS and srcset:
+            self.links.extend(HtmlLink(url=url, source="srcset", detail=f"{tag} srcset") for url in srcset_urls(srcset))
         action = attributes.get("action")
         if tag == "form" and action:
-            self.links.append(HtmlLink(url=action, source="form"))
+            self.links.append(HtmlLink(url=action, source="form", detail="form action"))
+        for tags, attribute, source in _OTHER_URL_ATTRIBUTES:
+            value = attributes.get(attribute)
+            if tag in tags and value:
+                self.links.append(HtmlLink(url=value, source=source, detail=f"{tag} {attribute}"))
+        if tag == "meta" and (attributes.get("http-equiv") or "").strip().lower() == "refresh":
+            target = refresh_url(attributes.get("content") or "")
+            if target:
+                self.links.append(HtmlLink(url=target, source="meta-refresh", detail="meta refresh"))
+
+
+def srcset_urls(srcset: str) -> list[str]:
+    """Return every candidate URL of a `srcset` value, in order.
+
+    Candidates are separated by commas, and each URL is followed by an optional width or
+    density descriptor. A URL may itself contain commas, so a URL runs to the next white
+    space, as browsers read it, and only commas at its end are dropped.
+    """
+    urls: list[str] = []
+    position = 0
+    length = len(srcset)
+    while position < length:
+        while position < length and (srcset[position].isspace() or srcset[position] == ","):
+            position += 1
+        start = position
+        while position < length and not srcset[position].isspace():
+            position += 1
+        url = srcset[start:position].rstrip(",")
+        if url:
+            urls.append(url)
+        if srcset[start:position].endswith(","):
+            continue
+        # Skip the descriptors up to the comma that ends this candidate; commas inside
+        # brackets belong to the descriptor.
+        depth = 0
+        while position < length:
+            character = srcset[position]
+            if character == "(":
+                depth += 1
+            elif character == ")":
+                depth = max(0, depth - 1)
+            elif character == "," and depth == 0:
+                break
+            position += 1
+    return urls
+
+
+def refresh_url(content: str) -> str:
+    """Return the URL of a meta refresh `content` value, or "" when it names none.
+
+    Accepts `0; url=https://…`, `0;URL='https://…'`, `0, https://…` and `https://…` alone,
+    in any case. The URL runs to the closing quote, or to the end when it is not quoted.
+    """
+    match = _REFRESH_CONTENT.match(content)
+    if match is None:
+        return ""
+    url = match.group("quoted") if match.group("quote") else match.group("bare")
+    return (url or "").strip()
