@@ -14,22 +14,25 @@ from email.policy import default as default_policy
 from io import BytesIO
 
 from air_tui.domain.message import Attachment
-from air_tui.mail.archives import list_zip
+from air_tui.mail.archives import list_archive
 from air_tui.mail.cleaning import clean_line, quote_for_warning
 from air_tui.mail.contents import scan_html, scan_pdf
 from air_tui.mail.diagnostics import WarningLog
 from air_tui.mail.filetype import detect_type, file_extension
 from air_tui.mail.headers import HEADER_ERRORS, RawHeaders, decode_header_text
+from air_tui.mail.invisible import hidden_characters
 from air_tui.mail.macros import might_hold_macros, scan_office
 from air_tui.mail.mime import PartInfo
+from air_tui.mail.qr import looks_like_image, scan_image
 
 
-def file_attachment(info: PartInfo, data: bytes) -> Attachment:
+def file_attachment(info: PartInfo, data: bytes, warnings: WarningLog | None = None) -> Attachment:
     """Describe a leaf part from its headers and decoded bytes.
 
     Args:
         info: The part's headers.
         data: The payload with its transfer encoding undone.
+        warnings: Where problems decoding an image for QR codes are recorded.
 
     Returns:
         The attachment record.
@@ -44,16 +47,17 @@ def file_attachment(info: PartInfo, data: bytes) -> Attachment:
         md5=hashlib.md5(data).hexdigest(),  # noqa: S324 - same
         extension=file_extension(filename),
         detected_type=detect_type(data),
+        hidden_characters=hidden_characters(filename),
     )
-    if attachment.detected_type == "zip":
-        listing = list_zip(data)
-        if listing is not None:
-            attachment.archive_members = [
-                clean_line(f"{member.path} ({member.detected_type or member.extension or 'unknown'}{', encrypted' if member.encrypted else ''})")
-                for member in listing.members
-            ]
-            attachment.archive_encrypted = listing.encrypted
-            attachment.archive_problems = [clean_line(problem) for problem in listing.problems]
+    listing = list_archive(data, filename)
+    if listing is not None:
+        attachment.archive_type = listing.archive_type
+        attachment.archive_members = [
+            clean_line(f"{member.path} ({member.detected_type or member.extension or 'unknown'}{', encrypted' if member.encrypted else ''})")
+            for member in listing.members
+        ]
+        attachment.archive_encrypted = listing.encrypted
+        attachment.archive_problems = [clean_line(problem) for problem in listing.problems]
     if attachment.detected_type == "html" or attachment.extension in ("htm", "html", "shtml", "xhtml", "svg"):
         attachment.content_findings = [clean_line(item) for item in scan_html(data)]
     elif attachment.detected_type == "pdf":
@@ -66,10 +70,38 @@ def file_attachment(info: PartInfo, data: bytes) -> Attachment:
         attachment.macro_auto_exec = [clean_line(item) for item in report.auto_exec]
         attachment.macro_suspicious = [clean_line(item) for item in report.suspicious]
         attachment.office_encrypted = report.encrypted
+    if looks_like_image(data, attachment.content_type, attachment.extension, attachment.detected_type):
+        scan = scan_image(data)
+        attachment.qr_codes = scan.texts
+        if scan.problem and warnings is not None:
+            warnings.add(f"image {quote_for_warning(filename or info.label)}: {scan.problem}")
     return attachment
 
 
-def message_attachment(part: Message, info: PartInfo, linesep: str, warnings: WarningLog) -> Attachment:
+def attached_message_bytes(part: Message, info: PartInfo, linesep: str, warnings: WarningLog) -> bytes:
+    """Return the bytes of an attached message (`message/*`) as `message_attachment` hashes them.
+
+    Args:
+        part: The `message/*` part.
+        info: Its headers.
+        linesep: Line ending of the outer message.
+        warnings: Where problems are recorded.
+
+    Returns:
+        The attached message serialised again, or the decoded payload when the
+        stdlib did not parse it as a message.
+    """
+    payload = part.get_payload()
+    inner = payload if isinstance(payload, list) else []
+    if inner:
+        return b"".join(_serialise(message, linesep, info, warnings) for message in inner)
+    raw = part.get_payload(decode=True)
+    return raw if isinstance(raw, bytes) else b""
+
+
+def message_attachment(
+    part: Message, info: PartInfo, linesep: str, warnings: WarningLog, data: bytes | None = None
+) -> Attachment:
     """Describe an attached message (`message/*`) as one attachment.
 
     The attached message is serialised again by the stdlib generator, with
@@ -83,6 +115,7 @@ def message_attachment(part: Message, info: PartInfo, linesep: str, warnings: Wa
         info: Its headers.
         linesep: Line ending of the outer message, so the bytes match it.
         warnings: Where problems are recorded.
+        data: The bytes from `attached_message_bytes`, when the caller has them already.
 
     Returns:
         The attachment record.
@@ -91,11 +124,8 @@ def message_attachment(part: Message, info: PartInfo, linesep: str, warnings: Wa
     inner = payload if isinstance(payload, list) else []
     for message in inner:
         _report_unreadable_multipart(message, info, warnings)
-    if inner:
-        data = b"".join(_serialise(message, linesep, info, warnings) for message in inner)
-    else:
-        raw = part.get_payload(decode=True)
-        data = raw if isinstance(raw, bytes) else b""
+    if data is None:
+        data = attached_message_bytes(part, info, linesep, warnings)
     filename = clean_line(info.filename.strip())
     if not filename and info.content_type == "message/rfc822":
         subject = ""

@@ -3,12 +3,17 @@
 Every string in a parsed message may end up on a terminal, in SQLite or in a
 log line. Control characters could move the cursor or recolour the screen, and
 lone surrogates (how the stdlib smuggles undecodable bytes) cannot be encoded
-to UTF-8 at all, so both are removed here.
+to UTF-8 at all. Surrogates are decoded again here. In one-line fields each
+control character becomes a visible marker such as `⟨U+001B⟩`, so the evidence
+stays. Bidi and zero-width characters are kept as sent, and
+`invisible.hidden_characters` names them.
 """
 
 from __future__ import annotations
 
 import re
+
+from air_tui.mail.invisible import reveal
 
 MAX_LINE_CHARS = 1_000
 """Default bound for one-line fields such as names, ids and warnings."""
@@ -55,8 +60,9 @@ def repair_surrogates(text: str, fallback_charset: str | None = None) -> str:
 def clean_line(text: str, limit: int = MAX_LINE_CHARS) -> str:
     """Make text safe for a one-line field.
 
-    Line breaks become spaces, tabs stay, and other control characters and
-    surrogates are removed.
+    Line breaks become spaces and tabs stay. Other control characters become
+    visible markers such as `⟨U+001B⟩`, and surrogates are decoded again.
+    Bidi, zero-width and other format characters are kept as they are.
 
     Args:
         text: Untrusted text.
@@ -67,8 +73,12 @@ def clean_line(text: str, limit: int = MAX_LINE_CHARS) -> str:
     """
     text = repair_surrogates(text)
     text = _LINE_BREAKS.sub(" ", text)
-    text = _CONTROLS_KEEP_TAB.sub("", text)
+    text = _CONTROLS_KEEP_TAB.sub(_marker, text)
     return text[:limit]
+
+
+def _marker(match: re.Match[str]) -> str:
+    return reveal(match.group())
 
 
 def clean_text(text: str) -> str:
@@ -89,8 +99,11 @@ def clean_text(text: str) -> str:
 
 
 def quote_for_warning(text: str, limit: int = 80) -> str:
-    """Return `text` cleaned, shortened and quoted for use inside a warning."""
-    cleaned = clean_line(text, limit + 1)
+    """Return `text` cleaned, shortened and quoted for use inside a warning.
+
+    Every hidden character is shown as a marker, so a warning never hides what it quotes.
+    """
+    cleaned = reveal(clean_line(text, limit + 1))
     if len(cleaned) > limit:
         cleaned = cleaned[:limit] + "…"
     return repr(cleaned)

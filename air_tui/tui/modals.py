@@ -214,26 +214,34 @@ def _message_facts(message: EmailMessage) -> Text:
     for name, value in rows:
         if value:
             text.append(f"{name:<15}", style="bold")
-            text.append(plain(value) + "\n")
+            text.append_text(safe(value))
+            text.append("\n")
     for warning in message.parse_warnings:
         text.append("Parse warning  ", style="bold yellow")
-        text.append(plain(warning) + "\n")
+        text.append_text(safe(warning))
+        text.append("\n")
     if message.urls:
         text.append(f"\nURLs ({len(message.urls)})\n", style="bold")
         for url in message.urls[:50]:
             shown = f"  [{plain(url.link_text, 40)}]" if url.link_text else ""
-            text.append(f"  {plain(url.url, 200)}{shown}\n")
+            text.append("  ")
+            text.append_text(safe(url.url, limit=200))
+            text.append(f"{shown}\n")
             if url.unwrapped:
                 text.append(f"    → {plain(url.unwrapped, 200)} ({plain(', '.join(url.wrappers))})\n", style="dim")
     if message.attachments:
         text.append(f"\nAttachments ({len(message.attachments)})\n", style="bold")
         for attachment in message.attachments:
-            text.append(f"  {plain(attachment.filename or '(unnamed)')}  {plain(attachment.content_type)}  {attachment.size} bytes\n")
+            text.append("  ")
+            text.append_text(safe(attachment.filename or "(unnamed)"))
+            text.append(f"  {plain(attachment.content_type)}  {attachment.size} bytes\n")
             text.append(f"    sha256 {attachment.sha256}\n", style="dim")
             if attachment.detected_type and attachment.detected_type != attachment.extension:
                 text.append(f"    content type {plain(attachment.detected_type)}\n", style="dim")
             for member in attachment.archive_members[:10]:
-                text.append(f"    contains {plain(member, 120)}\n")
+                text.append("    contains ")
+                text.append_text(safe(member, limit=120))
+                text.append("\n")
             if len(attachment.archive_members) > 10:
                 text.append(f"    … and {len(attachment.archive_members) - 10} more files\n", style="dim")
             for problem in attachment.archive_problems:

@@ -11,7 +11,7 @@ def _message(headers: str, body: bytes = b"body\r\n") -> bytes:
     return headers.replace("\n", "\r\n").encode() + b"\r\n" + body
 
 
-def test_control_characters_are_removed() -> None:
+def test_control_characters_become_markers() -> None:
     raw = (
         b"Subject: =?utf-8?q?Hi=1B[31mred=00=C2=9B2J?=\ttab\r\n"
         b"From: =?utf-8?q?Evil=07Bell?= <evil@example.com>\r\n"
@@ -21,9 +21,12 @@ def test_control_characters_are_removed() -> None:
 
     message = parse_message(raw)
 
-    assert message.subject == "Hi[31mred2J\ttab"
-    assert message.sender == Address(display_name="EvilBell", address="evil@example.com")
+    # One-line fields keep each control as a visible marker, but the body still drops them.
+    assert message.subject == "Hi⟨U+001B⟩[31mred⟨U+0000⟩⟨U+009B⟩2J\ttab"
+    assert message.sender == Address(display_name="Evil⟨U+0007⟩Bell", address="evil@example.com")
     assert message.body_text == "line one]0;title\nlinetwo\ttabbed"
+    assert "Subject 'Hi⟨U+001B⟩[31mred⟨U+0000⟩⟨U+009B⟩2J\\ttab' contains U+001B ESCAPE, U+0000 NULL, U+009B CONTROL CHARACTER" in message.parse_warnings
+    assert "From display name 'Evil⟨U+0007⟩Bell' contains U+0007 BELL" in message.parse_warnings
 
 
 def test_control_characters_in_attachment_name_and_url() -> None:
@@ -37,8 +40,9 @@ def test_control_characters_in_attachment_name_and_url() -> None:
 
     message = parse_message(raw)
 
-    assert message.attachments[0].filename == "invoice.pdf"
+    assert message.attachments[0].filename == "inv⟨U+001B⟩oice.pdf"
     assert message.attachments[0].extension == "pdf"
+    assert message.attachments[0].hidden_characters == ["U+001B ESCAPE"]
     for url in message.urls:
         assert "\x1b" not in url.url
         assert "\x00" not in url.url
@@ -81,7 +85,10 @@ def test_malformed_url_host_is_empty_with_warning() -> None:
         ("http://[bad/path", ""),
         ("https://ok.example.com/", "ok.example.com"),
     ]
-    assert "URL 'http://[bad/path' has an invalid host; host left empty" in message.parse_warnings
+    assert (
+        "URL 'http://[bad/path' has an invalid host (the IPv6 address has no closing bracket ']'); host left empty"
+        in message.parse_warnings
+    )
 
 
 def test_skipped_link_schemes() -> None:
