@@ -1,18 +1,27 @@
-"""Authentication-Results (RFC 8601) and Received-SPF (RFC 7208) headers.
+"""Authentication-Results (RFC 8601), ARC-Authentication-Results (RFC 8617) and Received-SPF (RFC 7208).
 
 `authres` parses headers that follow RFC 8601. Microsoft 365 writes headers
 without an authserv-id and with `action=` and `reason=` outside the grammar,
 so most real headers go through the tolerant reader below instead.
+
+Any server on the path, and the sender, can write these headers, so
+`select_trusted_results` picks the ones the organisation's own boundary wrote.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import authres
 
-from air_tui.domain.message import AuthResult
+from air_tui.domain.message import AuthResult, EmailMessage
 from air_tui.mail.cleaning import clean_line
+
+AUTHENTICATION_RESULTS = "Authentication-Results"
+ARC_AUTHENTICATION_RESULTS = "ARC-Authentication-Results"
+RECEIVED_SPF = "Received-SPF"
 
 _KNOWN_METHODS = frozenset(
     {
@@ -37,6 +46,7 @@ _KNOWN_METHODS = frozenset(
 _PAIR = re.compile(r'([A-Za-z0-9_.-]+)\s*=\s*("(?:[^"\\]|\\.)*"?|[^\s;"]*)')
 _RESULT_WORD = re.compile(r"[A-Za-z]+")
 _COMMENT_HOST = re.compile(r"^\(?\s*([A-Za-z0-9.-]+\.[A-Za-z]{2,}):")
+_ARC_INSTANCE = re.compile(r"^\s*i\s*=\s*(\d{1,6})\s*(?:;|$)", re.IGNORECASE)
 
 
 def parse_authentication_results(values: list[str]) -> list[AuthResult]:
@@ -46,17 +56,50 @@ def parse_authentication_results(values: list[str]) -> list[AuthResult]:
         values: The unfolded header values, top to bottom.
 
     Returns:
-        One AuthResult per method result, in header order.
+        One AuthResult per method result, in header order, with `position`
+        set to the index of its header.
     """
     results: list[AuthResult] = []
-    for value in values:
-        try:
-            strict = _parse_with_authres(value)
-        except authres.AuthResError:
-            results.extend(parse_tolerantly(value))
-            continue
-        results.extend(_fill_dropped_properties(strict, parse_tolerantly(value)))
+    for position, value in enumerate(values):
+        for result in _parse_value(value):
+            result.position = position
+            results.append(result)
     return results
+
+
+def parse_arc_authentication_results(values: list[str]) -> list[AuthResult]:
+    """Read every method result from ARC-Authentication-Results header values.
+
+    The value is an Authentication-Results value after an `i=` instance tag,
+    as in `i=2; mx.microsoft.com 1; spf=pass ...`. A value without the tag is
+    read whole, with instance 0.
+
+    Args:
+        values: The unfolded header values, top to bottom.
+
+    Returns:
+        One AuthResult per method result, in header order, with `header`,
+        `instance` and `position` set.
+    """
+    results: list[AuthResult] = []
+    for position, value in enumerate(values):
+        instance_tag = _ARC_INSTANCE.match(value)
+        instance = int(instance_tag.group(1)) if instance_tag else 0
+        rest = value[instance_tag.end() :] if instance_tag else value
+        for result in _parse_value(rest):
+            result.header = ARC_AUTHENTICATION_RESULTS
+            result.instance = instance
+            result.position = position
+            results.append(result)
+    return results
+
+
+def _parse_value(value: str) -> list[AuthResult]:
+    try:
+        strict = _parse_with_authres(value)
+    except authres.AuthResError:
+        return parse_tolerantly(value)
+    return _fill_dropped_properties(strict, parse_tolerantly(value))
 
 
 def parse_received_spf(values: list[str]) -> list[AuthResult]:
@@ -74,7 +117,7 @@ def parse_received_spf(values: list[str]) -> list[AuthResult]:
         One result per header whose first word is a result keyword.
     """
     results: list[AuthResult] = []
-    for value in values:
+    for position, value in enumerate(values):
         text = value.strip()
         word = _RESULT_WORD.match(text)
         if word is None:
@@ -89,12 +132,148 @@ def parse_received_spf(values: list[str]) -> list[AuthResult]:
             AuthResult(
                 method="spf",
                 result=clean_line(word.group().lower()),
-                header="Received-SPF",
+                header=RECEIVED_SPF,
                 authserv_id=clean_line(authserv_id),
+                position=position,
                 properties={clean_line(key): clean_line(item) for key, item in properties.items()},
             )
         )
     return results
+
+
+@dataclass(frozen=True)
+class TrustedResults:
+    """The authentication results an investigation may count, and why those."""
+
+    results: tuple[AuthResult, ...]
+    """Results of the chosen header, plus the topmost Received-SPF when that header has no SPF result."""
+    basis: str
+    """`trusted` (a configured authserv-id wrote the header), `topmost` (nothing is configured,
+    so the topmost Authentication-Results header was taken), `untrusted` (no configured
+    authserv-id wrote any header) or `none` (the message has no results)."""
+    header: str
+    """Header the counted results come from, such as `Authentication-Results`; empty when none."""
+    authserv_id: str
+    """authserv-id of that header, as written; empty when it names none."""
+    ignored: int
+    """Results in the message that were not counted."""
+    sentence: str
+    """Plain-English evidence line that names the counted results and the reason they count."""
+
+    def result(self, method: str) -> str:
+        """Return the counted result of `method` (`spf`, `dkim`, `dmarc`, …), or an empty string.
+
+        With several results for one method, as with two DKIM signatures, a pass wins.
+        """
+        found = [item.result for item in self.results if item.method == method]
+        if "pass" in found:
+            return "pass"
+        return found[0] if found else ""
+
+
+def trusted_results(message: EmailMessage, authserv_ids: Iterable[str]) -> list[AuthResult]:
+    """Return the authentication results of `message` that the organisation's boundary wrote.
+
+    See `select_trusted_results` for the rules.
+    """
+    return list(select_trusted_results(message.auth_results, authserv_ids).results)
+
+
+def select_trusted_results(results: Sequence[AuthResult], authserv_ids: Iterable[str]) -> TrustedResults:
+    """Choose the results to count from every result a message carries.
+
+    A sender can write an Authentication-Results header that says pass, so only
+    headers whose authserv-id is configured count, compared without case. When
+    several such headers exist the topmost counts, because the boundary adds
+    its header above the ones that came with the message. An
+    ARC-Authentication-Results header counts only when no Authentication-Results
+    header is trusted. With no authserv-id configured, the topmost
+    Authentication-Results header counts and the sentence warns that it could be forged.
+    The topmost Received-SPF header adds its SPF result when the chosen header has none.
+
+    Args:
+        results: Every result of one message, as `EmailMessage.auth_results`.
+        authserv_ids: The tenant's own authserv-id and any other trusted ones;
+            empty strings are ignored.
+
+    Returns:
+        The counted results with the reason for choosing them.
+    """
+    trusted_ids = {item.strip().lower() for item in authserv_ids if item and item.strip()}
+    if not results:
+        return TrustedResults((), "none", "", "", 0, "The message carries no authentication results.")
+
+    chosen: list[AuthResult] = []
+    if trusted_ids:
+        chosen = _topmost(results, AUTHENTICATION_RESULTS, trusted_ids) or _topmost(results, ARC_AUTHENTICATION_RESULTS, trusted_ids)
+        basis = "trusted" if chosen else "untrusted"
+    else:
+        chosen = _topmost(results, AUTHENTICATION_RESULTS, None)
+        basis = "topmost" if chosen else "untrusted"
+
+    # NOTE: when the boundary writes no Received-SPF, a forged one from the sender is the topmost
+    # and is counted, because the header's place among the Received hops is not kept.
+    received_spf = next((item for item in results if item.header == RECEIVED_SPF and item.position == 0), None)
+    spf_added = received_spf is not None and not any(item.method == "spf" for item in chosen)
+    counted = [*chosen, received_spf] if spf_added and received_spf is not None else chosen
+
+    if chosen:
+        header = chosen[0].header
+    else:
+        header = RECEIVED_SPF if counted else ""
+    authserv_id = chosen[0].authserv_id if chosen else ""
+    ignored = len(results) - len(counted)
+    sentence = _trust_sentence(basis, chosen, received_spf if spf_added else None, sorted(trusted_ids), ignored)
+    return TrustedResults(tuple(counted), basis, header, authserv_id, ignored, sentence)
+
+
+def _topmost(results: Sequence[AuthResult], header: str, trusted_ids: set[str] | None) -> list[AuthResult]:
+    candidates = [
+        item for item in results if item.header == header and (trusted_ids is None or item.authserv_id.lower() in trusted_ids)
+    ]
+    if not candidates:
+        return []
+    position = min(item.position for item in candidates)
+    return [item for item in candidates if item.position == position]
+
+
+def _trust_sentence(
+    basis: str,
+    chosen: list[AuthResult],
+    received_spf: AuthResult | None,
+    trusted_ids: list[str],
+    ignored: int,
+) -> str:
+    sentences: list[str] = []
+    if chosen:
+        writer = f"written by {chosen[0].authserv_id}" if chosen[0].authserv_id else "that names no authserv-id"
+        if basis == "trusted":
+            sentences.append(f"Counted the {chosen[0].header} header {writer}, a trusted authserv-id: {summarise_results(chosen)}.")
+        else:
+            sentences.append(
+                f"No trusted authserv-id is configured, so the topmost {chosen[0].header} header {writer} was counted: "
+                f"{summarise_results(chosen)}. A sender can forge this header."
+            )
+    elif trusted_ids:
+        sentences.append(f"No authentication header was written by a trusted authserv-id ({', '.join(trusted_ids)}).")
+    else:
+        sentences.append("The message has no Authentication-Results header.")
+    if received_spf is not None:
+        receiver = f" from receiver {received_spf.authserv_id}" if received_spf.authserv_id else ""
+        sentences.append(f"SPF comes from the topmost Received-SPF header{receiver}: spf={received_spf.result}.")
+    if ignored:
+        noun = "result was" if ignored == 1 else "results were"
+        sentences.append(f"{ignored} other {noun} not counted, because any server on the path or the sender can write them.")
+    return " ".join(sentences)
+
+
+def summarise_results(results: Iterable[AuthResult]) -> str:
+    """Return results as `spf=pass, dkim=pass, dmarc=fail`, each method once, in order met."""
+    seen: dict[str, str] = {}
+    for item in results:
+        if item.method not in seen or item.result == "pass":
+            seen[item.method] = item.result
+    return ", ".join(f"{method}={result}" for method, result in seen.items()) or "no method results"
 
 
 def parse_tolerantly(value: str) -> list[AuthResult]:
