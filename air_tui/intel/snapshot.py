@@ -1,24 +1,17 @@
-"""Local threat-intelligence snapshots read from CSV files, so verdicts never need the network."""
+"""In-memory intel snapshot that the engine queries, built from feed files or from stored feed rows."""
 
 from __future__ import annotations
 
-import csv
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
 
-from air_tui.intel.entries import IntelError, IntelMatch
-from air_tui.intel.feeds import read_openphish, read_urlhaus
+from air_tui.intel.entries import Indicator, IntelError, IntelMatch, normalise_domain, normalise_url
+from air_tui.intel.feeds import read_local_feeds
 
-
-def normalise_url(url: str) -> str:
-    """Lower-case scheme and host and drop a bare trailing slash, so trivial variants match."""
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return url.strip()
-    path = parts.path if parts.path not in ("", "/") else ""
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
+__all__ = ["IntelSnapshot", "normalise_url"]
 
 
 @dataclass
@@ -30,20 +23,49 @@ class IntelSnapshot:
 
     @classmethod
     def load(cls, folder: Path) -> IntelSnapshot:
-        """Read `urls.csv`, `domains.csv`, `file_hashes.csv` and `allow_domains.csv`; a missing file is an empty list."""
+        """Read the feed files in a tenant's `intel/` folder directly, without the store.
+
+        See `read_local_feeds` for the file names; a missing file is an empty list.
+
+        Raises:
+            IntelError: A file cannot be read or parsed.
+        """
         snapshot = cls()
-        snapshot.urls = {normalise_url(k): v for k, v in _read(folder / "urls.csv", "url").items()}
-        snapshot.domains = {k.lower().rstrip("."): v for k, v in _read(folder / "domains.csv", "domain").items()}
-        snapshot.file_hashes = {k.lower(): v for k, v in _read(folder / "file_hashes.csv", "sha256").items()}
-        snapshot.allowed_domains = {
-            k.lower().rstrip("."): v for k, v in _read(folder / "allow_domains.csv", "domain").items()
-        }
-        # Feeds downloaded in their own formats sit beside the snapshot files.
-        for path in sorted(folder.glob("urlhaus*.csv")):
-            snapshot.urls.update({normalise_url(k): v for k, v in read_urlhaus(path).items()})
-        for path in sorted(folder.glob("openphish*.txt")):
-            snapshot.urls.update({normalise_url(k): v for k, v in read_openphish(path).items()})
+        for feed in read_local_feeds(folder):
+            for item in feed.indicators:
+                snapshot.add(item, feed=feed.name)
         return snapshot
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[Mapping[str, Any]]) -> IntelSnapshot:
+        """Build a snapshot from stored indicator rows.
+
+        Each row has `kind`, `indicator`, `threat`, `source`, `added`, `feed` and `fetched` (an
+        ISO 8601 time or empty). When several feeds list one indicator, the listing with the
+        earliest `added` date is kept, so evidence states how long the indicator has been known.
+
+        Raises:
+            IntelError: A row has an unknown kind or an unreadable `fetched` time.
+        """
+        snapshot = cls()
+        for row in rows:
+            item = Indicator(
+                kind=row["kind"],
+                value=row["indicator"],
+                threat=row["threat"] or "Malicious",
+                source=row["source"] or row["feed"],
+                added=row["added"] or "",
+            )
+            snapshot.add(item, feed=row["feed"] or "", fetched=_parse_time(row.get("fetched") or ""))
+        return snapshot
+
+    def add(self, item: Indicator, *, feed: str = "", fetched: datetime | None = None) -> None:
+        """Add one normalised indicator, keeping an existing listing that has an earlier date."""
+        table = self._table(item.kind)
+        match = IntelMatch(indicator=item.value, threat=item.threat, source=item.source, added=item.added, feed=feed, fetched=fetched)
+        current = table.get(item.value)
+        if current is None or (match.added and (not current.added or match.added < current.added)):
+            table[item.value] = match
 
     def lookup_url(self, url: str) -> IntelMatch | None:
         return self.urls.get(normalise_url(url))
@@ -60,11 +82,18 @@ class IntelSnapshot:
 
     @property
     def entry_count(self) -> int:
+        """Number of listed URLs, domains and file hashes; allow-list entries are not counted."""
         return len(self.urls) + len(self.domains) + len(self.file_hashes)
+
+    def _table(self, kind: str) -> dict[str, IntelMatch]:
+        tables = {"url": self.urls, "domain": self.domains, "file_hash": self.file_hashes, "allow_domain": self.allowed_domains}
+        if kind not in tables:
+            raise IntelError(f"Unknown indicator kind {kind!r}; use one of {', '.join(tables)}.")
+        return tables[kind]
 
 
 def _lookup_with_parents(table: dict[str, IntelMatch], host: str) -> IntelMatch | None:
-    labels = host.lower().rstrip(".").split(".")
+    labels = normalise_domain(host).split(".")
     for start in range(len(labels) - 1):
         match = table.get(".".join(labels[start:]))
         if match is not None:
@@ -72,25 +101,11 @@ def _lookup_with_parents(table: dict[str, IntelMatch], host: str) -> IntelMatch 
     return None
 
 
-def _read(path: Path, key_column: str) -> dict[str, IntelMatch]:
-    if not path.exists():
-        return {}
+def _parse_time(value: str) -> datetime | None:
+    if not value:
+        return None
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            if reader.fieldnames is None or key_column not in reader.fieldnames:
-                raise IntelError(f"{path} has no '{key_column}' column. Its first line must name the columns, e.g. '{key_column},threat,source,added'.")
-            entries: dict[str, IntelMatch] = {}
-            for row in reader:
-                value = (row.get(key_column) or "").strip()
-                if not value or value.startswith("#"):
-                    continue
-                entries[value] = IntelMatch(
-                    indicator=value,
-                    threat=(row.get("threat") or "Malicious").strip(),
-                    source=(row.get("source") or path.name).strip(),
-                    added=(row.get("added") or "").strip(),
-                )
-            return entries
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise IntelError(f"Cannot read the intel file {path}: {error}.") from error
+        parsed = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise IntelError(f"Stored intel has an unreadable fetch time {value!r}; run `air-tui intel refresh` to rewrite it.") from error
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,108 @@
+"""`air-tui intel refresh` and `air-tui intel status` as a user runs them, against a feed server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from air_tui.domain.config import ConfigError, load_config
+from tests.intel.conftest import OPENPHISH_TXT, URLHAUS_CSV, FeedServer, Route
+
+
+def air_tui(*args: str, data_dir: Path, config: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AIR_TUI_DATA_DIR": str(data_dir), "AIR_TUI_CONFIG": str(config)}
+    return subprocess.run([sys.executable, "-m", "air_tui", *args], capture_output=True, text=True, timeout=300, env=env)
+
+
+def write_config(path: Path, feeds: list[tuple[str, str, str]], *, max_age_days: int = 7) -> Path:
+    lines = ["[intel]", f"max_age_days = {max_age_days}", ""]
+    for name, url, feed_format in feeds:
+        lines += ["[[intel.feeds]]", f'name = "{name}"', f'url = "{url}"', f'format = "{feed_format}"', ""]
+    path.write_text("\n".join(lines))
+    return path
+
+
+def test_refresh_then_status_json(tenant_copy: Path, isolated_data_dir: Path, feed_server: FeedServer, refused_url: str, tmp_path: Path) -> None:
+    feed_server.routes["/urlhaus.csv"] = Route(body=URLHAUS_CSV.encode())
+    feed_server.routes["/openphish.txt"] = Route(body=OPENPHISH_TXT.encode())
+    config = write_config(
+        tmp_path / "config.toml",
+        [
+            ("urlhaus-recent", feed_server.url("/urlhaus.csv"), "urlhaus"),
+            ("openphish", feed_server.url("/openphish.txt"), "openphish"),
+            ("offline", refused_url, "urls"),
+        ],
+    )
+    refreshed = air_tui("intel", "refresh", "--tenant", str(tenant_copy), "--json", data_dir=isolated_data_dir, config=config)
+
+    assert refreshed.returncode == 0, refreshed.stderr
+    outcomes = {item["name"]: item for item in json.loads(refreshed.stdout)}
+    assert outcomes["urlhaus-recent"]["status"] == "updated"
+    assert outcomes["urlhaus-recent"]["count"] == 2
+    assert outcomes["openphish"]["count"] == 2
+    assert outcomes["offline"]["status"] == "failed"
+    assert "intel feed offline" in refreshed.stderr
+    assert "Connection refused" in refreshed.stderr
+
+    status = air_tui("intel", "status", "--tenant", str(tenant_copy), "--json", data_dir=isolated_data_dir, config=config)
+    assert status.returncode == 0, status.stderr
+    feeds = {item["name"]: item for item in json.loads(status.stdout)}
+    assert feeds["urlhaus-recent"]["count"] == 2
+    assert feeds["urlhaus-recent"]["last_error"] == ""
+    assert not feeds["urlhaus-recent"]["stale"]
+    assert feeds["offline"]["stale"]
+    assert "Connection refused" in feeds["offline"]["last_error"]
+    assert feeds["intel/urls.csv"]["origin"] == "file"
+    assert "intel feed offline has never been fetched" in status.stderr
+
+
+def test_refresh_every_feed_failed_exit_1(tenant_copy: Path, isolated_data_dir: Path, feed_server: FeedServer, refused_url: str, tmp_path: Path) -> None:
+    feed_server.routes["/broken.csv"] = Route(status=503, body=b"maintenance")
+    config = write_config(
+        tmp_path / "config.toml",
+        [("mirror", feed_server.url("/broken.csv"), "urlhaus"), ("offline", refused_url, "openphish")],
+    )
+    result = air_tui("intel", "refresh", "--tenant", str(tenant_copy), data_dir=isolated_data_dir, config=config)
+
+    assert result.returncode == 1
+    assert "FAILED     mirror: the server answered HTTP 503 Service Unavailable; keeping the previous 0 indicators" in result.stdout
+    assert "intel feed mirror" in result.stderr
+    assert "intel feed offline" in result.stderr
+
+
+def test_status_on_demo_workspace(isolated_data_dir: Path, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "config.toml", [])
+    result = air_tui("intel", "status", data_dir=isolated_data_dir, config=config)
+
+    assert result.returncode == 0, result.stderr
+    assert "intel/urls.csv" in result.stdout
+    assert (isolated_data_dir / "demo" / "air-tui.db").exists()
+
+
+def test_refresh_without_feeds_explains(tenant_copy: Path, isolated_data_dir: Path, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "config.toml", [])
+    result = air_tui("intel", "refresh", "--tenant", str(tenant_copy), data_dir=isolated_data_dir, config=config)
+    assert result.returncode == 0
+    assert "No enabled feeds. Add [[intel.feeds]]" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[[intel.feeds]]\nname = "a"\nurl = "http://x.example/a"\nformat = "urls"\n[[intel.feeds]]\nname = "a"\nurl = "http://x.example/b"\nformat = "urls"\n', "a appears more than once"),
+        ('[[intel.feeds]]\nname = "intel/urls.csv"\nurl = "http://x.example/a"\nformat = "urls"\n', "starts with 'intel/'"),
+        ("[intel.online]\nrequests_per_minute = 0\n", "positive number of requests a minute"),
+        ("[intel.online]\ncache_hours = -1\n", "0 or a positive number of hours"),
+        ("[intel]\nmax_age_days = 0\n", "positive number of days"),
+    ],
+)
+def test_bad_intel_config_named(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
