@@ -12,14 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from air_tui import __version__
-from air_tui.domain.config import ConfigError
+from air_tui.domain.config import ConfigError, load_config
+from air_tui.engine.rules import RULES, Scoring
+from air_tui.domain.message import EmailMessage
 from air_tui.domain.vocab import ActionStatus
 from air_tui.intel import IntelError
 from air_tui.mail import FailedRead, SourceError, iter_messages, parse_message
 from air_tui.service import ActionError, AirService, AnalystError, IngestSummary, validate_analyst
 from air_tui.store import StoreError
 from air_tui.tenant.demo import TenantError
-from air_tui.tenant.workspace import Workspace, data_dir, demo_workspace, pristine_demo_tenant, tenant_workspace
+from air_tui.tenant.workspace import Workspace, config_path, data_dir, demo_workspace, pristine_demo_tenant, tenant_workspace
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -54,6 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
         decide.add_argument("--comment", default="", help="why; required for reject")
         decide.add_argument("--json", action="store_true", help="print the outcome as JSON")
 
+    intel = commands.add_parser("intel", help="download threat-intelligence feeds and show their state")
+    intel_commands = intel.add_subparsers(dest="intel_command", metavar="ACTION", required=True)
+    refresh = intel_commands.add_parser("refresh", parents=[common], help="download every enabled [[intel.feeds]] of config.toml")
+    refresh.add_argument("--json", action="store_true", help="print each feed's outcome as JSON")
+    status = intel_commands.add_parser("status", parents=[common], help="show each feed's indicator count, age and last error")
+    status.add_argument("--json", action="store_true", help="print each feed's state as JSON")
+
+    rules_command = commands.add_parser("rules", help="list the verdict rules with their weights, as configured")
+    rules_command.add_argument("--json", action="store_true", help="print the rules as JSON")
+
     ingest = commands.add_parser("ingest", help="parse a .eml file, a folder of them, an mbox or a Maildir")
     ingest.add_argument("path", type=Path, metavar="PATH")
     ingest.add_argument("--json", action="store_true", help="print one JSON object per message")
@@ -74,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
             return _investigate(args)
         if command == "actions":
             return _actions(args)
+        if command == "intel":
+            return _intel(args)
+        if command == "rules":
+            return _rules(args)
     except (SourceError, TenantError, StoreError, IntelError, ConfigError, FileNotFoundError, PermissionError) as error:
         print(f"air-tui: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -289,6 +305,52 @@ def _actions(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _intel(args: argparse.Namespace) -> int:
+    with _service(args) as service:
+        if args.intel_command == "status":
+            statuses = service.intel_status()
+            max_age = service.config.intel.max_age_days
+            if args.json:
+                print(json.dumps([status.to_json() for status in statuses], indent=2, ensure_ascii=False))
+            else:
+                _print_intel_status(statuses)
+            for status in statuses:
+                if status.stale:
+                    when = "has never been fetched" if status.age_seconds is None else f"was last fetched {status.age}"
+                    print(f"air-tui: warning: intel feed {status.name} {when}, longer ago than max_age_days ({max_age}); run: air-tui intel refresh", file=sys.stderr)
+            return EXIT_OK
+        outcomes = service.refresh_intel()
+    failed = [outcome for outcome in outcomes if outcome.status.value == "failed"]
+    if args.json:
+        print(json.dumps([{"name": o.name, "url": o.url, "status": o.status.value, "count": o.count, "error": o.error} for o in outcomes], indent=2, ensure_ascii=False))
+    elif not outcomes:
+        print(f"No enabled feeds. Add [[intel.feeds]] to {config_path()}; docs/intel.md has an example.")
+    else:
+        for outcome in outcomes:
+            if outcome.status.value == "failed":
+                print(f"FAILED     {outcome.name}: {_plain(outcome.error)}; keeping the previous {outcome.count} indicators")
+            else:
+                print(f"{outcome.status.value:<13} {outcome.name}: {outcome.count} indicators")
+    for outcome in failed:
+        print(f"air-tui: intel feed {outcome.name} ({outcome.url}) failed: {_plain(outcome.error)}", file=sys.stderr)
+    # Exit 1 only when nothing could be refreshed, so a single flaky feed does not fail a cron job.
+    return EXIT_ERROR if outcomes and len(failed) == len(outcomes) else EXIT_OK
+
+
+def _print_intel_status(statuses: list[Any]) -> None:
+    if not statuses:
+        print(f"No intel feeds: the tenant has no intel files and {config_path()} configures no [[intel.feeds]].")
+        return
+    for status in statuses:
+        state = "ok"
+        if not status.enabled:
+            state = "disabled"
+        elif status.stale:
+            state = "STALE"
+        error = f"  last error: {_plain(status.last_error)}" if status.last_error else ""
+        print(f"{state:<9} {status.name:<28} {status.count:>7} indicators  {status.age:<16} {status.format}{error}")
+
+
 def _ingest(args: argparse.Namespace) -> int:
     path: Path = args.path
     counts = {"parsed": 0, "parsed with warnings": 0, "failed": 0}
@@ -308,6 +370,8 @@ def _ingest(args: argparse.Namespace) -> int:
                 "attachments": [{"filename": a.filename, "sha256": a.sha256} for a in message.attachments],
                 "warnings": message.parse_warnings,
                 "error": message.parse_error,
+                # Every fact the parser read, nested messages included; the body is summarised by length.
+                "facts": _message_facts(message),
             }
         counts[record["status"]] = counts.get(record["status"], 0) + 1
         if args.json:
@@ -319,6 +383,31 @@ def _ingest(args: argparse.Namespace) -> int:
         print(f"{total} {'message' if total == 1 else 'messages'}: {counts['parsed']} parsed, {counts['parsed with warnings']} with warnings, {counts['failed']} failed")
     # Exit 1 when a message could not be parsed, so scripts notice; every result is printed either way.
     return EXIT_ERROR if counts["failed"] else EXIT_OK
+
+
+def _rules(args: argparse.Namespace) -> int:
+    """Print every rule with its built-in and configured weight, so a noisy rule is easy to find and tune."""
+    config = load_config(config_path())
+    scoring = Scoring(config.analysis)
+    rows = [
+        {"id": rule.id, "title": rule.title, "default": rule.weight, "weight": scoring.weight(rule), "threat": rule.threat.value if rule.threat else ""}
+        for rule in RULES.values()
+    ]
+    if args.json:
+        print(json.dumps({"malicious_score": config.analysis.malicious_score, "suspicious_score": config.analysis.suspicious_score, "rules": rows}, indent=2))
+        return EXIT_OK
+    print(f"Malicious from {config.analysis.malicious_score} points, suspicious from {config.analysis.suspicious_score}. Configuration: {config_path()}")
+    for row in rows:
+        changed = f" (default {row['default']})" if row["weight"] != row["default"] else ""
+        print(f"{row['weight']:>5}{changed:<14} {row['id']:<36} {row['title']}")
+    return EXIT_OK
+
+
+def _message_facts(message: EmailMessage) -> dict[str, Any]:
+    facts = message.model_dump(mode="json", exclude={"body_text", "attached_messages"})
+    facts["body_chars"] = len(message.body_text)
+    facts["attached_messages"] = [_message_facts(inner) for inner in message.attached_messages]
+    return facts
 
 
 def _print_ingest_record(record: dict[str, Any]) -> None:

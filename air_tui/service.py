@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from air_tui.domain.action import Decision, PendingAction
 from air_tui.domain.investigation import Investigation, LogStep
@@ -20,10 +21,16 @@ from air_tui.domain.vocab import ActionStatus, DecisionKind, InvestigationStatus
 from air_tui.engine import policies, runner
 from air_tui.engine.context import PlaybookContext
 from air_tui.domain.config import Config, load_config
+from air_tui.engine.rules import Scoring
 from air_tui.intel import IntelSnapshot
+from air_tui.intel.download import DownloadStatus, FeedRefresh, download_feed, open_client
+from air_tui.intel.feeds import LocalFeed, read_local_feeds
+from air_tui.intel.online import OnlineLookup
+from air_tui.intel.status import FeedStatus, feed_status
 from air_tui.mail import FailedRead, iter_messages, message_id_for, parse_message
 from air_tui.remediation import executor
 from air_tui.store import Store, ledger, queries
+from air_tui.store import intel as intel_store
 from air_tui.store.database import file_lock
 from air_tui.store import messages as message_index
 from air_tui.tenant.demo import DemoTenant
@@ -90,6 +97,19 @@ class StoreMessageIndex:
     def ids_with_sender_and_subject(self, sender_domain: str, subject: str) -> list[str]:
         return message_index.message_ids_with_sender_and_subject(self.store, sender_domain, subject)
 
+    def ids_with_similar_body(
+        self, fingerprint: str, max_distance: int, *, sender_domain: str | None = None, sender_ip: str | None = None
+    ) -> list[str]:
+        return message_index.message_ids_with_similar_body(
+            self.store, fingerprint, max_distance, sender_domain=sender_domain, sender_ip=sender_ip
+        )
+
+    def ids_with_subject(self, subject: str, *, sender_domain: str | None = None, sender_ip: str | None = None) -> list[str]:
+        return message_index.message_ids_with_subject(self.store, subject, sender_domain=sender_domain, sender_ip=sender_ip)
+
+    def body_texts(self, message_ids: list[str]) -> dict[str, str]:
+        return message_index.body_texts(self.store, message_ids)
+
     def earlier_from_sender(self, sender_address: str, before: str) -> int:
         return message_index.count_earlier_from_sender(self.store, sender_address, before)
 
@@ -109,6 +129,7 @@ class AirService:
     ) -> None:
         self.workspace = workspace
         self.config = config if config is not None else load_config(config_path())
+        self.scoring = Scoring(self.config.analysis)
         self.analyst = validate_analyst(analyst)
         self.clock = clock
         self.new_id = new_id
@@ -125,11 +146,103 @@ class AirService:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    # Intel ------------------------------------------------------------------------------------
+
     @property
     def intel(self) -> IntelSnapshot:
+        """The intel snapshot: the tenant's intel files and every enabled downloaded feed, from SQLite."""
         if self._intel is None:
-            self._intel = IntelSnapshot.load(self.tenant.intel_dir)
+            local = self._import_tenant_intel()
+            names = [feed.name for feed in local] + [feed.name for feed in self.config.intel.feeds if feed.enabled]
+            self._intel = IntelSnapshot.from_rows(intel_store.indicator_rows(self.store, names))
         return self._intel
+
+    def _import_tenant_intel(self) -> list[LocalFeed]:
+        """Store the feed files of the tenant's `intel/` folder that changed, and forget deleted ones.
+
+        Raises:
+            IntelError: A file cannot be read or parsed; the rows it had stay as they were.
+        """
+        local = read_local_feeds(self.tenant.intel_dir)
+        stored = {row["name"]: row for row in intel_store.feed_rows(self.store) if row["origin"] == "file"}
+        changed = [feed for feed in local if stored.get(feed.name, {}).get("sha256") != feed.sha256]
+        imported = self.clock().isoformat() if changed else ""
+        for feed in changed:
+            record = {"name": feed.name, "origin": "file", "location": str(feed.path), "format": feed.format, "sha256": feed.sha256}
+            rows = [{"kind": item.kind, "indicator": item.value, "threat": item.threat, "source": item.source, "added": item.added} for item in feed.indicators]
+            count = intel_store.replace_feed(self.store, record, rows, fetched=imported)
+            log.info("Imported %d indicators from the intel file %s", count, feed.path)
+        removed = set(stored) - {feed.name for feed in local}
+        if removed:
+            intel_store.delete_feeds(self.store, sorted(removed))
+        return local
+
+    def refresh_intel(self, *, transport: Any = None) -> list[FeedRefresh]:
+        """Download every enabled `[[intel.feeds]]` and store each feed that downloaded and parsed.
+
+        A feed that fails keeps its previous indicators, and the failure is recorded with it.
+        Feeds removed from the configuration are deleted with their indicators.
+
+        Args:
+            transport: An `httpx` transport that replaces the network, for tests.
+        """
+        outcomes: list[FeedRefresh] = []
+        with open_client(transport) as client:
+            for feed in self.config.intel.feeds:
+                if not feed.enabled:
+                    continue
+                previous = intel_store.feed_row(self.store, feed.name) or {}
+                now = self.clock()
+                download = download_feed(
+                    client,
+                    feed,
+                    etag=previous.get("etag") or "",
+                    last_modified=previous.get("last_modified") or "",
+                    previous_sha256=previous.get("sha256") or "",
+                )
+                record = {"name": feed.name, "origin": "download", "location": feed.url, "format": feed.format}
+                count = int(previous.get("count") or 0)
+                if download.status is DownloadStatus.UPDATED:
+                    record |= {"sha256": download.sha256, "etag": download.etag, "last_modified": download.last_modified}
+                    rows = [{"kind": item.kind, "indicator": item.value, "threat": item.threat, "source": item.source, "added": item.added} for item in download.indicators]
+                    count = intel_store.replace_feed(self.store, record, rows, fetched=now.isoformat())
+                elif download.status is DownloadStatus.NOT_MODIFIED:
+                    intel_store.mark_feed_current(self.store, feed.name, checked=now.isoformat(), etag=download.etag, last_modified=download.last_modified)
+                else:
+                    intel_store.record_feed_failure(self.store, record, attempted=now.isoformat(), error=download.error)
+                log.info("Intel feed %s: %s, %d indicators", feed.name, download.status.value, count)
+                outcomes.append(FeedRefresh(name=feed.name, url=feed.url, status=download.status, count=count, error=download.error))
+        configured = {feed.name for feed in self.config.intel.feeds}
+        dropped = [row["name"] for row in intel_store.feed_rows(self.store) if row["origin"] == "download" and row["name"] not in configured]
+        if dropped:
+            intel_store.delete_feeds(self.store, dropped)
+        self._intel = None
+        return outcomes
+
+    def intel_status(self) -> list[FeedStatus]:
+        """Return the state of each configured feed, then of each intel file of the tenant: count, age, last error."""
+        self._import_tenant_intel()
+        rows = {row["name"]: row for row in intel_store.feed_rows(self.store)}
+        now = self.clock()
+        max_age = self.config.intel.max_age_days
+        statuses = [
+            feed_status(rows.get(feed.name), name=feed.name, origin="download", location=feed.url, feed_format=feed.format, enabled=feed.enabled, now=now, max_age_days=max_age)
+            for feed in self.config.intel.feeds
+        ]
+        statuses += [
+            feed_status(row, name=name, origin="file", location=row["location"], feed_format=row["format"], enabled=True, now=now, max_age_days=max_age)
+            for name, row in rows.items()
+            if row["origin"] == "file"
+        ]
+        return statuses
+
+    def online_lookup(self, *, transport: Any = None) -> OnlineLookup:
+        """Open the optional online look-ups of `[intel.online]`, cached in this workspace's database.
+
+        Close the result when done. Its `check_url`, `check_file` and `check_domain` send nothing
+        unless a service is turned on in the configuration and its API key is set.
+        """
+        return OnlineLookup(self.config.intel.online, intel_store.LookupCacheTable(self.store), transport=transport, clock=self.clock)
 
     # Ingest -----------------------------------------------------------------------------
 
@@ -194,6 +307,7 @@ class AirService:
             clock=self.clock,
             new_id=self.new_id,
             emit=emit or self._append,
+            scoring=self.scoring,
         )
 
     def raise_alerts(self) -> int:

@@ -71,6 +71,16 @@ class FeedConfig(_Section):
     (air-tui CSV with a header line), or `allow_domains`."""
     enabled: bool = True
 
+    @field_validator("name")
+    @classmethod
+    def _usable_name(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("a feed needs a name")
+        if value.startswith("intel/"):
+            raise ValueError(f"feed name {value!r} starts with 'intel/', which names the tenant's own intel files; choose another name")
+        return value
+
     @field_validator("format")
     @classmethod
     def _known_format(cls, value: str) -> str:
@@ -92,6 +102,21 @@ class OnlineLookups(_Section):
     requests_per_minute: int = 4
     """The public VirusTotal API allows 4 a minute."""
     cache_hours: int = 24
+    """Hours a look-up result is reused without a new request; 0 sends a request every time."""
+
+    @field_validator("requests_per_minute")
+    @classmethod
+    def _positive_rate(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError("must be a positive number of requests a minute")
+        return value
+
+    @field_validator("cache_hours")
+    @classmethod
+    def _not_negative(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError("must be 0 or a positive number of hours")
+        return value
 
 
 class IntelConfig(_Section):
@@ -99,6 +124,22 @@ class IntelConfig(_Section):
     max_age_days: int = 7
     """A snapshot older than this is reported as stale in `intel status`."""
     online: OnlineLookups = Field(default_factory=OnlineLookups)
+
+    @field_validator("feeds")
+    @classmethod
+    def _unique_names(cls, feeds: list[FeedConfig]) -> list[FeedConfig]:
+        names = [feed.name for feed in feeds]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"feed names must be unique, but {', '.join(repeated)} appears more than once")
+        return feeds
+
+    @field_validator("max_age_days")
+    @classmethod
+    def _positive_days(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError("must be a positive number of days")
+        return value
 
 
 class Config(_Section):

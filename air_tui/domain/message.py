@@ -60,6 +60,8 @@ class Url(BaseModel):
     unwrapped_domain: str = ""
     wrappers: list[str] = Field(default_factory=list)
     """Names of the wrappers removed to reach `unwrapped`, outermost first."""
+    destination_hidden: bool = False
+    """The innermost wrapper (Mimecast URL Protect) keeps the destination on its own servers, so it is unknown."""
     normalised: str = ""
     """Canonical form used for matching: IDNA host, lower-case scheme and host, no default port,
     percent-encoding normalised, invisible characters removed."""

@@ -18,12 +18,29 @@ from air_tui.domain.message import Attachment, EmailMessage, Url
 from air_tui.domain.tenant import Organisation, User
 from air_tui.domain.vocab import ThreatType, Verdict
 from air_tui.engine import indicators, rules
+from air_tui.engine.lookalike import compile_targets, lookalike, merge_brands
 from air_tui.engine.rules import Finding, Scoring
+from air_tui.engine.sender_facts import (
+    DISPLAY_NAME_ADDRESS,
+    DISPLAY_NAME_BRAND,
+    DISPLAY_NAME_ORGANISATION,
+    DISPLAY_NAME_USER,
+    DISPLAY_NAME_VIP,
+    DKIM_MISSING,
+    DKIM_NOT_ALIGNED,
+    FIRST_CONTACT,
+    REPLY_TO_MISALIGNED,
+    RETURN_PATH_MISALIGNED,
+    alignment_facts,
+    first_contact_fact,
+    impersonation,
+)
 from air_tui.intel import IntelMatch, IntelSnapshot
+from air_tui.mail.authresults import select_trusted_results
 from air_tui.mail.filetype import matches_extension
 from air_tui.mail.invisible import hidden_characters
 from air_tui.mail.macros import WEAK_KEYWORDS
-from air_tui.mail.urls import registrable_domain
+from air_tui.mail.urls import data_uri_media_type, is_dangerous_data_uri, normalise_url, registrable_domain
 
 # Attachment types that run code or carry a page to phish with when a user opens them.
 RISKY_EXTENSIONS = {
@@ -143,7 +160,11 @@ class MessageAnalyzer:
         self.scoring = scoring or Scoring()
         self.config = self.scoring.config
         self.own_domains = [domain.lower() for domain in organisation.domains]
-        self.brands = list(dict.fromkeys([*organisation.brands, *indicators.BRANDS, *self.config.brands]))
+        self.brands = merge_brands([*organisation.brands, *indicators.BRANDS, *self.config.brands], self.config.brand_domains)
+        # Only brands with known domains can be imitated by a domain; the organisation is one of them.
+        targets = {name: domains for name, domains in self.brands.items() if domains}
+        targets[organisation.name] = self.own_domains
+        self.lookalike_targets = compile_targets(targets)
         self.trusted_authserv_ids = {
             value.lower() for value in [organisation.authserv_id, *self.config.trusted_authserv_ids] if value
         }
@@ -219,9 +240,7 @@ class MessageAnalyzer:
             match = self.intel.lookup_domain(domain)
             if match is not None:
                 finding.fire(rules.SENDER_LISTED, match.describe("Sender domain") + ".", threat=threat_for_feed(match))
-            lookalike = lookalike_of(domain, self.own_domains)
-            if lookalike:
-                finding.fire(rules.SENDER_LOOKALIKE_OWN, f"Sender domain {domain} looks like the organisation's domain {lookalike}.")
+            self._check_lookalike(domain, finding, sender_side=True)
             if _tld(domain) in indicators.ABUSED_TLDS:
                 finding.fire(rules.SENDER_RISKY_TLD, f"Sender domain {domain} ends in .{_tld(domain)}, a top-level domain common in abuse.")
         self._check_display_name(message, finding)
@@ -233,9 +252,29 @@ class MessageAnalyzer:
             finding.fire(rules.SENDER_HIDDEN, f"The sender's name or address hides characters: {', '.join(names[:4])}.")
         if _machine_generated(sender.address):
             finding.fire(rules.SENDER_RANDOM, f"The sender address {sender.address} looks machine-generated.")
-        if earlier_from_sender == 0 and sender.address:
-            finding.fire(rules.SENDER_FIRST_CONTACT, f"First contact: no earlier message from {sender.address} in the tenant.")
+        contact = first_contact_fact(earlier_from_sender, sender.address)
+        if contact is not None:
+            if contact.kind == FIRST_CONTACT:
+                finding.fire(rules.SENDER_FIRST_CONTACT, contact.sentence)
+            else:
+                finding.note(contact.sentence, "Sender history")
         return finding
+
+    def _check_lookalike(self, domain: str, finding: Finding, *, sender_side: bool) -> None:
+        """Fire the lookalike rule that fits how `domain` imitates the organisation or a brand."""
+        match = lookalike(domain, self.lookalike_targets)
+        if match is None:
+            return
+        own = match.target == self.organisation.name
+        if match.technique == "mixed-script" and not match.target:
+            rule = rules.SENDER_MIXED_SCRIPT if sender_side else rules.URL_MIXED_SCRIPT
+        elif match.technique == "other-suffix" and not own:
+            rule = rules.SENDER_OTHER_SUFFIX if sender_side else rules.URL_OTHER_SUFFIX
+        elif own:
+            rule = rules.SENDER_LOOKALIKE_OWN if sender_side else rules.URL_LOOKALIKE_OWN
+        else:
+            rule = rules.SENDER_LOOKALIKE_BRAND if sender_side else rules.URL_LOOKALIKE_BRAND
+        finding.fire(rule, match.sentence)
 
     def _allowed_sender(self, address: str, domain: str, finding: Finding) -> bool:
         allow = self.config.allow
@@ -252,49 +291,36 @@ class MessageAnalyzer:
             return True
         return False
 
-    def trusted_results(self, message: EmailMessage) -> tuple[dict[str, str], str, bool]:
-        """Return method -> result, the authserv-id they came from, and whether that server is trusted.
-
-        Only the tenant's own boundary (the organisation's authserv-id and the configured ones) is
-        trusted: anyone on the path, the sender included, can write an Authentication-Results
-        header. Without a trusted header the topmost one is returned, marked untrusted, so its
-        failures still count (nobody forges a failure) while its passes do not.
-        """
-        trusted: dict[str, str] = {}
-        topmost: dict[str, str] = {}
-        trusted_origin = topmost_origin = ""
-        for result in message.auth_results:
-            if result.header == "ARC-Authentication-Results":
-                continue
-            # The first header is the one nearest the receiving boundary; later ones are older hops.
-            topmost.setdefault(result.method, result.result.lower())
-            topmost_origin = topmost_origin or result.authserv_id
-            if result.authserv_id.lower() in self.trusted_authserv_ids:
-                trusted.setdefault(result.method, result.result.lower())
-                trusted_origin = trusted_origin or result.authserv_id
-        if trusted:
-            return trusted, trusted_origin, True
-        return topmost, topmost_origin, not self.trusted_authserv_ids
-
     def _check_authentication(self, message: EmailMessage, finding: Finding) -> None:
-        results, origin, trusted = self.trusted_results(message)
-        if not results:
-            finding.fire(rules.SENDER_AUTH_NONE, "The message carries no authentication results.")
+        """Count the results of the tenant's own boundary; elsewhere only failures count.
+
+        Anyone on the path, the sender included, can write an Authentication-Results header, so a
+        pass counts only from a trusted authserv-id (or, with none configured, the topmost header).
+        A failure counts from the topmost header even when it is not trusted: nobody forges one.
+        """
+        chosen = select_trusted_results(message.auth_results, self.trusted_authserv_ids)
+        if chosen.basis == "none":
+            finding.fire(rules.SENDER_AUTH_NONE, chosen.sentence)
             return
-        failed = [f"{method}={value}" for method, value in sorted(results.items()) if value in ("fail", "softfail", "permerror")]
+        finding.note(chosen.sentence, "Sender authentication")
+        trusted = chosen.basis in ("trusted", "topmost")
         if trusted:
-            where = f" (from {origin})" if origin else ""
+            results = {method: chosen.result(method) for method in ("spf", "dkim", "dmarc") if chosen.result(method)}
+            where = f" (from {chosen.authserv_id or chosen.header})"
         else:
-            where = f" (from {origin or 'a header without authserv-id'}, not the trusted boundary {', '.join(sorted(self.trusted_authserv_ids))})"
+            results = {
+                item.method: item.result.lower()
+                for item in reversed(message.auth_results)
+                if item.header == "Authentication-Results" and item.position == 0
+            }
+            where = f" (from {next((i.authserv_id for i in message.auth_results if i.position == 0 and i.authserv_id), '') or 'a header without authserv-id'}, not a trusted boundary)"
+        failed = [f"{method}={value}" for method, value in sorted(results.items()) if value in ("fail", "softfail", "permerror")]
         if results.get("dmarc") == "fail":
             finding.fire(rules.SENDER_DMARC_FAIL, f"DMARC failed for the From domain{where}: {', '.join(failed)}.")
         elif failed:
             finding.fire(rules.SENDER_AUTH_FAIL, f"Authentication failed{where}: {', '.join(failed)}.")
-        elif all(results.get(method) == "pass" for method in ("spf", "dkim", "dmarc")):
-            if trusted:
-                finding.fire(rules.SENDER_AUTH_PASS, f"SPF, DKIM and DMARC passed{where}.")
-            else:
-                finding.fire(rules.SENDER_AUTH_NONE, f"SPF, DKIM and DMARC pass according to a header that is not trusted{where}; not counted.")
+        elif trusted and all(results.get(method) == "pass" for method in ("spf", "dkim", "dmarc")):
+            finding.fire(rules.SENDER_AUTH_PASS, f"SPF, DKIM and DMARC passed{where}.")
         domain = message.sender.domain
         if domain and _parent_match(domain, self.own_domains) and results.get("dmarc") != "pass" and results.get("spf") != "pass":
             finding.fire(
@@ -303,54 +329,29 @@ class MessageAnalyzer:
             )
 
     def _check_alignment(self, message: EmailMessage, finding: Finding) -> None:
-        from_domain = message.sender.domain
-        if not from_domain:
+        if not message.sender.domain:
             return
-        from_org = registrable_domain(from_domain) or from_domain
-        for reply_to in message.reply_to:
-            if reply_to.domain and (registrable_domain(reply_to.domain) or reply_to.domain) != from_org:
-                finding.fire(
-                    rules.SENDER_REPLY_TO,
-                    f"Reply-To domain differs from From domain: {reply_to.domain} vs {from_domain}.",
-                )
-                if reply_to.domain in indicators.FREEMAIL_DOMAINS and from_org not in indicators.FREEMAIL_DOMAINS:
-                    finding.fire(rules.SENDER_REPLY_TO_FREEMAIL, f"Replies go to a free mailbox ({reply_to.address}), not to {from_domain}.")
-                break
-        return_domain = message.return_path.rpartition("@")[2].lower().strip("<>")
-        if return_domain and (registrable_domain(return_domain) or return_domain) != from_org:
-            finding.fire(rules.SENDER_RETURN_PATH, f"Return-Path domain differs from From domain: {return_domain} vs {from_domain}.")
-        if message.dkim_domains and all((registrable_domain(d) or d) != from_org for d in message.dkim_domains):
-            finding.fire(
-                rules.SENDER_DKIM_UNALIGNED,
-                f"No DKIM signature is aligned with the From domain {from_domain} (signed by {', '.join(message.dkim_domains[:3])}).",
-            )
+        alignment = alignment_facts(message)
+        for fact in alignment.facts:
+            rule = _ALIGNMENT_RULES.get(fact.kind)
+            if rule is None:
+                finding.note(fact.sentence, "Sender alignment")
+                continue
+            finding.fire(rule, fact.sentence)
+            if rule is rules.SENDER_REPLY_TO:
+                from_org = registrable_domain(alignment.from_domain) or alignment.from_domain
+                reply_domain = fact.value.rpartition("@")[2] or fact.value
+                if reply_domain in indicators.FREEMAIL_DOMAINS and from_org not in indicators.FREEMAIL_DOMAINS:
+                    finding.fire(rules.SENDER_REPLY_TO_FREEMAIL, f"Replies go to a free mailbox at {reply_domain}, not to {alignment.from_domain}.")
 
     def _check_display_name(self, message: EmailMessage, finding: Finding) -> None:
-        display = message.sender.display_name
-        name = _fold(display)
-        domain = message.sender.domain
-        address_in_name = _ADDRESS_IN_NAME.search(display)
-        if address_in_name and domain and address_in_name.group(1).lower() != domain:
-            finding.fire(
-                rules.SENDER_NAME_ADDRESS,
-                f"The display name shows an address at {address_in_name.group(1).lower()} but the mail comes from {domain}.",
-            )
-        if not name or _parent_match(domain, self.own_domains):
-            return
-        for user in self.users:
-            if _fold(user.display_name) == name:
-                rule = rules.SENDER_VIP_NAME if user.vip else rules.SENDER_USER_NAME
-                role = "a VIP" if user.vip else "a user"
-                finding.fire(rule, f"Display name matches {role} of the organisation ({user.display_name}) but the address {message.sender.address} is external.")
-                return
-        for brand in self.brands:
-            folded = _fold(brand)
-            # NFKC turns "McAfee™" into "mcafeetm", so long brand names match as substrings.
-            # Short ones such as "dhl" need word boundaries, or they would match inside other words.
-            named = folded in name if len(folded) >= 4 else re.search(rf"\b{re.escape(folded)}\b", name)
-            if folded and named and folded.replace(" ", "") not in domain:
-                finding.fire(rules.SENDER_NAME_BRAND, f"Display name names the brand '{brand}' but the sender domain {domain} is not the brand's.")
-                return
+        sender = message.sender
+        for fact in impersonation(sender.display_name, sender.address, self.users, self.own_domains, self.brands):
+            rule = _IMPERSONATION_RULES.get(fact.kind)
+            if rule is None:
+                finding.note(fact.sentence, "Impersonation check")
+            else:
+                finding.fire(rule, fact.sentence)
 
     # Content -----------------------------------------------------------------------------
 
@@ -404,11 +405,11 @@ class MessageAnalyzer:
 
     def url(self, url: Url) -> Finding:
         """Check the URL, and the destination inside it when it is wrapped."""
-        finding = self.url_target(url.url, url.host, url.registrable_domain)
+        finding = self.url_target(url.url, url.host, url.registrable_domain, url.normalised)
         if url.unwrapped:
             wrappers = " inside ".join(reversed(url.wrappers))
             finding.fire(rules.URL_WRAPPED, f"The link is wrapped by {wrappers}; it leads to {url.unwrapped}.")
-            target = self.url_target(url.unwrapped, url.unwrapped_host, url.unwrapped_domain)
+            target = self.url_target(url.unwrapped, url.unwrapped_host, url.unwrapped_domain, normalise_url(url.unwrapped))
             for item in target.evidence:
                 finding.evidence.append(item.model_copy(update={"text": f"Destination: {item.text}"}))
             finding.threats.extend(threat for threat in target.threats if threat not in finding.threats)
@@ -418,8 +419,14 @@ class MessageAnalyzer:
             finding.fire(rules.URL_TEXT_MISMATCH, f"The link text shows {shown_domain} but the link goes to {host}.")
         if url.hidden_characters:
             finding.fire(rules.URL_HIDDEN, f"The URL hides characters: {', '.join(url.hidden_characters[:4])}.")
-        if url.data_uri:
-            finding.fire(rules.URL_DATA, f"A data: URI carries content inline: {url.url[:80]}.")
+        if url.data_uri and is_dangerous_data_uri(url.url):
+            finding.fire(rules.URL_DATA, f"A data: URI carries a {data_uri_media_type(url.url) or 'page'} inline: {url.url[:80]}.")
+        if url.ip_literal and not finding.fired(rules.URL_IP_LITERAL):
+            finding.fire(rules.URL_IP_LITERAL, f"The link points at a bare IP address, written as {url.host}.")
+        if url.shortener and not finding.fired(rules.URL_SHORTENER):
+            finding.fire(rules.URL_SHORTENER, f"{url.host} is a URL shortener, so the real destination is not in the message.")
+        if url.destination_hidden:
+            finding.note(f"{' and '.join(url.wrappers) or 'The wrapper'} hides the destination; it cannot be checked without following the link.", "URL unwrapping")
         if url.host_problem:
             finding.fire(rules.URL_MALFORMED, f"The link's host cannot be read: {url.host_problem}.")
         if url.source == "qr":
@@ -427,13 +434,19 @@ class MessageAnalyzer:
             finding.fire(rules.URL_QR, f"The link was decoded from a QR code{where}, where link scanners do not look.")
         return finding
 
-    def url_target(self, address: str, host: str, domain: str) -> Finding:
-        """Check one URL and its host against the intel and allow lists and the host heuristics."""
+    def url_target(self, address: str, host: str, domain: str, normalised: str = "") -> Finding:
+        """Check one URL and its host against the intel and allow lists and the host heuristics.
+
+        The URL is looked up as written and in its normalised form (IDNA host, no default port,
+        percent-encoding and invisible characters tidied), so a feed entry matches either way.
+        """
         finding = self.finding()
         finding.examined = self.intel.entry_count > 0
         if host and self._allowed_url(address, host, domain, finding):
             return finding
         match = self.intel.lookup_url(address)
+        if match is None and normalised and normalised != address:
+            match = self.intel.lookup_url(normalised)
         if match is not None:
             finding.fire(rules.URL_LISTED, match.describe("URL") + ".", threat=threat_for_feed(match))
             if ThreatType.MALICIOUS_URL not in finding.threats:
@@ -449,9 +462,7 @@ class MessageAnalyzer:
             finding.fire(rules.URL_IP_LITERAL, f"The link points at a bare IP address ({host}).")
         if host in URL_SHORTENERS or domain in URL_SHORTENERS:
             finding.fire(rules.URL_SHORTENER, f"{host} is a URL shortener, so the real destination is not in the message.")
-        lookalike = lookalike_of(host, self.own_domains)
-        if lookalike:
-            finding.fire(rules.URL_LOOKALIKE_OWN, f"The link goes to {host}, which looks like the organisation's domain {lookalike}.")
+        self._check_lookalike(host, finding, sender_side=False)
         hosting = _free_hosting(host)
         if hosting:
             finding.fire(rules.URL_FREE_HOSTING, f"The link goes to {host} on {hosting}, where anyone can publish a page.")
@@ -526,6 +537,20 @@ class MessageAnalyzer:
 
 
 # Helpers ---------------------------------------------------------------------------------------
+
+_ALIGNMENT_RULES = {
+    RETURN_PATH_MISALIGNED: rules.SENDER_RETURN_PATH,
+    REPLY_TO_MISALIGNED: rules.SENDER_REPLY_TO,
+    DKIM_NOT_ALIGNED: rules.SENDER_DKIM_UNALIGNED,
+    DKIM_MISSING: rules.SENDER_DKIM_MISSING,
+}
+_IMPERSONATION_RULES = {
+    DISPLAY_NAME_VIP: rules.SENDER_VIP_NAME,
+    DISPLAY_NAME_USER: rules.SENDER_USER_NAME,
+    DISPLAY_NAME_ADDRESS: rules.SENDER_NAME_ADDRESS,
+    DISPLAY_NAME_BRAND: rules.SENDER_NAME_BRAND,
+    DISPLAY_NAME_ORGANISATION: rules.SENDER_NAME_ORGANISATION,
+}
 
 _ADDRESS_IN_NAME = re.compile(r"[\w.+-]+@((?:[\w-]+\.)+[a-z]{2,})", re.IGNORECASE)
 _DOMAIN_IN_TEXT = re.compile(r"\b((?:[a-z0-9-]+\.)+[a-z]{2,})\b", re.IGNORECASE)
@@ -622,25 +647,9 @@ def _script(character: str) -> str:
 
 
 def lookalike_of(domain: str, own_domains: list[str]) -> str:
-    """Return the own domain that `domain` imitates, or an empty string.
-
-    A lookalike is a different domain whose first label is within two edits of an own domain's
-    first label, e.g. `larksp0r.example` or `larkspur-mail.com` for `larkspur.example`.
-    """
-    from rapidfuzz.distance import Levenshtein
-
-    domain = domain.lower()
-    label = domain.split(".")[0]
-    for own in own_domains:
-        own = own.lower()
-        if domain == own or domain.endswith("." + own):
-            continue
-        own_label = own.split(".")[0]
-        if len(own_label) < 4:
-            continue
-        if Levenshtein.distance(label, own_label) <= 2 or (own_label in label and label != own_label):
-            return own
-    return ""
+    """Return the own domain that `domain` imitates, or an empty string."""
+    match = lookalike(domain, {"the organisation": own_domains})
+    return match.target_domain if match is not None else ""
 
 
 def _is_ip_literal(host: str) -> bool:

@@ -57,6 +57,10 @@ SENDER_RETURN_PATH = _rule("sender.return_path_differs", "Return-Path domain dif
 SENDER_DKIM_UNALIGNED = _rule("sender.dkim_unaligned", "No DKIM signature aligned with From", 10)
 SENDER_LOOKALIKE_OWN = _rule("sender.lookalike_own", "Lookalike of the organisation's domain", 100, _HCPHISH)
 SENDER_LOOKALIKE_BRAND = _rule("sender.lookalike_brand", "Lookalike of a brand's domain", 70, _PHISH)
+SENDER_OTHER_SUFFIX = _rule("sender.brand_other_ending", "Brand name under another domain ending", 25, _PHISH)
+SENDER_MIXED_SCRIPT = _rule("sender.mixed_script_domain", "Domain mixing scripts", 60, _PHISH)
+SENDER_NAME_ORGANISATION = _rule("sender.name_names_organisation", "Display name names the organisation", 45, _PHISH)
+SENDER_DKIM_MISSING = _rule("sender.dkim_missing", "No DKIM signature", 0)
 SENDER_OWN_DOMAIN_EXTERNAL = _rule("sender.own_domain_unauthenticated", "Own domain in From without authentication", 60, _PHISH)
 SENDER_VIP_NAME = _rule("sender.impersonates_vip", "Display name of a VIP from outside", 100, _HCPHISH)
 SENDER_USER_NAME = _rule("sender.impersonates_user", "Display name of a user from outside", 50, _PHISH)
@@ -79,6 +83,8 @@ URL_HIDDEN = _rule("url.hidden_characters", "Hidden characters in the URL", 40, 
 URL_TEXT_MISMATCH = _rule("url.text_shows_other_domain", "Link text shows another domain", 40, _PHISH)
 URL_LOOKALIKE_OWN = _rule("url.lookalike_own", "Link to a lookalike of the organisation's domain", 100, _HCPHISH)
 URL_LOOKALIKE_BRAND = _rule("url.lookalike_brand", "Link to a lookalike of a brand's domain", 70, _PHISH)
+URL_OTHER_SUFFIX = _rule("url.brand_other_ending", "Link to a brand name under another ending", 25, _PHISH)
+URL_MIXED_SCRIPT = _rule("url.mixed_script_domain", "Link to a domain mixing scripts", 60, _PHISH)
 URL_FREE_HOSTING = _rule("url.free_hosting", "Link to free hosting or file sharing", 25)
 URL_RISKY_TLD = _rule("url.abused_tld", "Top-level domain common in abuse", 15)
 URL_USERINFO = _rule("url.userinfo", "User name before the host", 40, _PHISH)
@@ -195,4 +201,5 @@ class Finding:
 
     @property
     def verdict(self) -> Verdict:
-        return self.scoring.verdict(self.score, self.examined or bool(self.evidence))
+        # Notes inform but check nothing, so an entity with notes only stays unknown.
+        return self.scoring.verdict(self.score, self.examined or any(item.rule for item in self.evidence))

@@ -7,21 +7,20 @@ from dataclasses import dataclass
 from air_tui.domain.alert import Alert
 from air_tui.domain.investigation import Cluster, Entity, Evidence
 from air_tui.domain.message import EmailMessage
-from air_tui.domain.vocab import EntityKind, InvestigationStatus, ThreatType, Verdict
-from air_tui.engine.analyzers import Finding, analyse_attachment, analyse_sender, analyse_url
+from air_tui.domain.vocab import EntityKind, InvestigationStatus, Verdict
+from air_tui.engine.analyzers import EntityResult, MessageAnalysis, MessageAnalyzer
+from air_tui.engine.entity_details import file_attributes, url_attributes
+from air_tui.engine.rules import Finding
 from air_tui.engine.clustering import (
-    CLUSTER_BY_FILE,
-    CLUSTER_BY_SENDER_SUBJECT,
-    CLUSTER_BY_URL,
-    CLUSTER_BY_URL_DOMAIN,
-    build_cluster,
     describe_cluster,
+    hunt_clusters,
 )
 from air_tui.engine.context import PlaybookContext
 from air_tui.engine.correlation import correlate_clicks, investigate_mailboxes
-from air_tui.engine.findings import ENTITY_NAMES, Findings, count
+from air_tui.engine.findings import Findings, count
 from air_tui.engine.recommendations import recommend_soft_deletes
 from air_tui.engine.steps import StepLogger
+from air_tui.mail.reports import reported_message
 
 PLAYBOOK_NAME = "User-reported message"
 
@@ -47,72 +46,91 @@ def run(context: PlaybookContext, investigation_id: str, alert: Alert) -> Outcom
         if message is None:
             outcome.summary = "The reported message is no longer in the tenant."
             return Outcome(InvestigationStatus.NO_THREATS_FOUND, outcome.summary, findings)
+        # A report sent as a new mail with the suspect attached: the attached email is what the user
+        # reported, so it is investigated and the reporter's own wrapper is not.
+        wrapper = message
+        inner = reported_message(message, context.organisation.domains)
+        if inner is not None:
+            message = inner
         message_entity = findings.add(_message_entity(message, parent_id=submission_entities[0].id if submission_entities else alert_entity.id))
+        if inner is not None:
+            message_entity.evidence.insert(
+                0,
+                Evidence(
+                    text=f"Unwrapped from the report {wrapper.subject or '(no subject)'!r} sent by {wrapper.sender.address}: the attached email is investigated.",
+                    verdict=Verdict.UNKNOWN,
+                    source="Report unwrapping",
+                ),
+            )
         outcome.summary = f"{count(len(message.urls), 'URL')}, {count(len(message.attachments), 'attachment')}, sender {message.sender.address or '(none)'}"
-        outcome.entities_touched = 1 + len(message.urls) + len(message.attachments)
+        if message.attached_messages:
+            outcome.summary += f", {count(len(message.attached_messages), 'attached email')}"
+        outcome.entities_touched = 1 + len(message.urls) + len(message.attachments) + len(message.attached_messages)
 
+    analyzer = MessageAnalyzer(context.organisation, context.users, context.intel, context.scoring)
     with steps.step("Sender domain investigation") as outcome:
-        sender_finding = analyse_sender(message, context.organisation, context.users, context.intel)
+        earlier = None
+        if message.sender.address and message.received_at is not None:
+            earlier = context.messages.earlier_from_sender(message.sender.address, message.received_at.isoformat())
+        sender_finding = analyzer.sender(message, earlier)
         sender = findings.add(
             _entity(EntityKind.SENDER, message.sender.address or "(no sender)", message.sender.address or "(no sender)", sender_finding, message_entity.id)
         )
-        sender.attributes["display_name"] = message.sender.display_name
-        if message.sender.address and message.received_at is not None:
-            earlier = context.messages.earlier_from_sender(message.sender.address, message.received_at.isoformat())
-            sender.attributes["earlier_messages"] = earlier
-            if earlier == 0:
-                # A weak signal on its own, as Microsoft's first-contact safety tip is: shown, never decisive.
-                sender.evidence.append(
-                    Evidence(
-                        text=f"First contact: no earlier message from {message.sender.address} in the tenant.",
-                        verdict=Verdict.UNKNOWN,
-                        source="Sender history",
-                    )
-                )
-        outcome.summary = f"{sender.verdict.value}: {count(len(sender_finding.evidence), 'fact')}"
+        sender.attributes.update(_sender_attributes(message, earlier))
+        outcome.summary = f"{sender.verdict.value}: {count(len(sender_finding.evidence), 'fact')}, {sender_finding.score} points"
         outcome.entities_touched = 1
 
     with steps.step("Sender IP investigation") as outcome:
         if message.sender_ip:
-            ip_finding = Finding()
-            ip_finding.add(
+            ip_finding = analyzer.finding()
+            ip_finding.note(
                 f"Originating IP {message.sender_ip} from the Received chain; no local reputation data for it.",
-                Verdict.UNKNOWN,
                 "Sender IP investigation",
             )
             findings.add(_entity(EntityKind.IP, message.sender_ip, message.sender_ip, ip_finding, message_entity.id))
             outcome.entities_touched = 1
         outcome.summary = message.sender_ip or "No originating IP in the Received chain"
 
+    with steps.step("Email content analysis") as outcome:
+        content = analyzer.content(message)
+        nested = [analyzer.analyse(inner, None, depth=1) for inner in message.attached_messages]
+        outcome.summary = f"{count(len([e for e in content.evidence if e.weight > 0]), 'rule')} fired, {content.score} points"
+        if nested:
+            outcome.summary += f"; {count(len(nested), 'attached email')} analysed"
+        outcome.entities_touched = 1 + len(nested)
+
     url_entities: list[Entity] = []
+    url_results: list[EntityResult] = []
     with steps.step("URL reputation investigation") as outcome:
         for url in message.urls:
-            finding = analyse_url(url, context.intel)
+            finding = analyzer.url(url)
+            url_results.append(EntityResult(finding, url=url))
             entity = findings.add(_entity(EntityKind.URL, url.url, url.url, finding, message_entity.id))
-            entity.attributes["host"] = url.host
-            entity.attributes["registrable_domain"] = url.registrable_domain
-            if url.unwrapped:
-                entity.attributes["unwrapped"] = url.unwrapped
-                entity.attributes["unwrapped_domain"] = url.unwrapped_domain
-                entity.attributes["wrappers"] = list(url.wrappers)
+            entity.attributes.update(url_attributes(url))
             url_entities.append(entity)
         malicious = sum(1 for entity in url_entities if entity.verdict is Verdict.MALICIOUS)
         outcome.summary = f"{count(len(url_entities), 'URL')} checked, {malicious} malicious"
         outcome.entities_touched = len(url_entities)
 
     file_entities: list[Entity] = []
+    file_results: list[EntityResult] = []
     with steps.step("File hash reputation") as outcome:
         for attachment in message.attachments:
-            finding = analyse_attachment(attachment, context.intel)
+            finding = analyzer.attachment(attachment)
+            file_results.append(EntityResult(finding, attachment=attachment))
             label = attachment.filename or f"(unnamed {attachment.content_type})"
             entity = findings.add(_entity(EntityKind.FILE, attachment.sha256 or label, label, finding, message_entity.id))
-            entity.attributes.update({"sha256": attachment.sha256, "content_type": attachment.content_type, "size": attachment.size})
+            entity.attributes.update(file_attributes(attachment))
             file_entities.append(entity)
         malicious = sum(1 for entity in file_entities if entity.verdict is Verdict.MALICIOUS)
         outcome.summary = f"{count(len(file_entities), 'attachment')} checked, {malicious} malicious"
         outcome.entities_touched = len(file_entities)
 
-    _roll_up_message(message_entity, [sender, *url_entities, *file_entities])
+    analysis = MessageAnalysis(sender=sender_finding, content=content, subject=message.subject, urls=url_results, attachments=file_results, nested=nested)
+    analysis.roll_up = analyzer.roll_up(analysis)
+    _apply_roll_up(message_entity, analysis)
+    for inner, inner_analysis in zip(message.attached_messages, nested, strict=False):
+        _add_nested_message(findings, inner, inner_analysis, message_entity.id)
 
     with steps.step("Mail cluster identification") as outcome:
         findings.clusters = _hunt_clusters(context, message, message_entity, url_entities, file_entities)
@@ -184,6 +202,7 @@ def _entity(kind: EntityKind, key: str, label: str, finding: Finding, parent_id:
         threats=list(finding.threats),
         evidence=list(finding.evidence),
         parent_id=parent_id,
+        attributes={"score": finding.score},
     )
 
 
@@ -200,37 +219,77 @@ def _message_entity(message: EmailMessage, parent_id: str) -> Entity:
             "sender": message.sender.address,
             "recipients": [address.address for address in message.recipients if address.address],
             "received": message.received_at.isoformat() if message.received_at else "",
-            "authentication": " ".join(f"{result.method}={result.result}" for result in message.auth_results[:8]),
+            "authentication": [
+                f"{result.method}={result.result} ({result.header}{f' i={result.instance}' if result.instance else ''}"
+                f"{f' by {result.authserv_id}' if result.authserv_id else ''})"
+                for result in message.auth_results[:16]
+            ],
             "internet_message_id": message.internet_message_id,
+            "originating_ip": message.sender_ip,
+            "body_fingerprint": message.body_fingerprint,
+            "attached_emails": len(message.attached_messages),
+            "parse_status": message.parse_status.value,
         },
     )
-    if message.parse_warnings:
+    # Every parse warning is a fact the analyst can check against the raw message.
+    for warning in message.parse_warnings[:20]:
+        entity.evidence.append(Evidence(text=f"Parser: {warning}", verdict=Verdict.UNKNOWN, source="Parser"))
+    if len(message.parse_warnings) > 20:
         entity.evidence.append(
-            Evidence(
-                text=f"Parsed with {len(message.parse_warnings)} warnings: {message.parse_warnings[0]}",
-                verdict=Verdict.UNKNOWN,
-                source="Parser",
-            )
+            Evidence(text=f"Parser: {len(message.parse_warnings) - 20} more warnings.", verdict=Verdict.UNKNOWN, source="Parser")
         )
     return entity
 
 
-def _roll_up_message(message_entity: Entity, children: list[Entity]) -> None:
-    """Give the message the worst verdict of its parts, with one evidence line per finding."""
-    for child in children:
-        for threat in child.threats:
-            if threat not in message_entity.threats:
-                message_entity.threats.append(threat)
-        if child.verdict in (Verdict.MALICIOUS, Verdict.SUSPICIOUS):
-            message_entity.evidence.append(
-                Evidence(text=f"{ENTITY_NAMES[child.kind]} {child.label} is {child.verdict.value.lower()}.", verdict=child.verdict, source="Verdict roll-up")
-            )
-    verdicts = [child.verdict for child in children if child.verdict is not Verdict.UNKNOWN]
-    message_entity.verdict = Verdict.worst(verdicts) if verdicts else Verdict.NO_THREATS_FOUND
-    if message_entity.verdict is Verdict.NO_THREATS_FOUND:
+def _apply_roll_up(message_entity: Entity, analysis: MessageAnalysis) -> None:
+    """Give the message the rolled-up verdict, with the content rules and each flagged part as evidence."""
+    roll_up = analysis.roll_up
+    assert roll_up is not None
+    message_entity.verdict = roll_up.verdict
+    message_entity.threats = [*message_entity.threats, *(t for t in roll_up.threats if t not in message_entity.threats)]
+    message_entity.evidence.extend(roll_up.evidence)
+    message_entity.attributes["score"] = roll_up.score
+    if roll_up.verdict is Verdict.NO_THREATS_FOUND:
         message_entity.evidence.append(
-            Evidence(text="No analyzer found anything malicious or suspicious.", verdict=Verdict.NO_THREATS_FOUND, source="Verdict roll-up")
+            Evidence(
+                text=f"No rule pushed the score to suspicious ({roll_up.score} points; suspicious from {roll_up.scoring.config.suspicious_score}).",
+                verdict=Verdict.NO_THREATS_FOUND,
+                source="Verdict roll-up",
+            )
         )
+
+
+def _add_nested_message(findings: Findings, message: EmailMessage, analysis: MessageAnalysis, parent_id: str) -> None:
+    """Show an attached email as its own message entity, with its sender, URLs and files under it."""
+    entity = findings.add(_message_entity(message, parent_id=parent_id))
+    entity.label = f"Attached: {message.subject or '(no subject)'}"
+    _apply_roll_up(entity, analysis)
+    sender = findings.add(
+        _entity(EntityKind.SENDER, message.sender.address or "(no sender)", message.sender.address or "(no sender)", analysis.sender, entity.id)
+    )
+    sender.attributes.update(_sender_attributes(message, None))
+    for result in analysis.urls:
+        if result.url is not None:
+            child = findings.add(_entity(EntityKind.URL, result.url.url, result.url.url, result.finding, entity.id))
+            child.attributes.update(url_attributes(result.url))
+    for result in analysis.attachments:
+        if result.attachment is not None:
+            label = result.attachment.filename or f"(unnamed {result.attachment.content_type})"
+            child = findings.add(_entity(EntityKind.FILE, result.attachment.sha256 or label, label, result.finding, entity.id))
+            child.attributes.update(file_attributes(result.attachment))
+
+
+def _sender_attributes(message: EmailMessage, earlier: int | None) -> dict[str, str | int | bool | list[str]]:
+    attributes: dict[str, str | int | bool | list[str]] = {
+        "display_name": message.sender.display_name,
+        "return_path": message.return_path,
+        "reply_to": [address.address for address in message.reply_to if address.address],
+        "dkim_domains": list(message.dkim_domains),
+        "originating_ip": message.sender_ip,
+    }
+    if earlier is not None:
+        attributes["earlier_messages"] = earlier
+    return attributes
 
 
 def _hunt_clusters(
@@ -240,41 +299,7 @@ def _hunt_clusters(
     url_entities: list[Entity],
     file_entities: list[Entity],
 ) -> list[Cluster]:
-    index = context.messages
-    clusters: list[Cluster] = []
-    seen: set[tuple[str, str]] = set()
-
-    def add(cluster_by: str, value: str, members: list[str], verdict: Verdict, threats: list[ThreatType]) -> None:
-        if (cluster_by, value) in seen or not members:
-            return
-        seen.add((cluster_by, value))
-        clusters.append(build_cluster(index, cluster_by, value, members, verdict, threats))
-
-    for entity in file_entities:
-        sha256 = str(entity.attributes.get("sha256", ""))
-        if sha256 and entity.verdict in (Verdict.MALICIOUS, Verdict.SUSPICIOUS):
-            add(CLUSTER_BY_FILE, sha256, index.ids_with_attachment(sha256), entity.verdict, entity.threats)
-    for entity in url_entities:
-        if entity.verdict is not Verdict.MALICIOUS:
-            continue
-        add(CLUSTER_BY_URL, entity.key, index.ids_with_url(entity.key), entity.verdict, entity.threats)
-        destination = str(entity.attributes.get("unwrapped", ""))
-        if destination:
-            add(CLUSTER_BY_URL, destination, index.ids_with_url(destination), entity.verdict, entity.threats)
-        for attribute in ("registrable_domain", "unwrapped_domain"):
-            domain = str(entity.attributes.get(attribute, ""))
-            if domain and context.intel.lookup_domain(domain) is not None:
-                add(CLUSTER_BY_URL_DOMAIN, domain, index.ids_with_url_domain(domain), entity.verdict, entity.threats)
-    if message.sender.domain:
-        members = index.ids_with_sender_and_subject(message.sender.domain, message.subject)
-        add(
-            CLUSTER_BY_SENDER_SUBJECT,
-            f"{message.sender.domain} | {message.subject}",
-            members,
-            message_entity.verdict,
-            list(message_entity.threats),
-        )
-    return clusters
+    return hunt_clusters(context, message, message_entity, url_entities, file_entities)
 
 
 def _cluster_entity(cluster: Cluster, parent_id: str) -> Entity:

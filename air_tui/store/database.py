@@ -11,7 +11,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from air_tui.store.schema import SCHEMA_VERSION, create_schema
+from air_tui.store.schema import SCHEMA_VERSION, clear_message_index, create_schema
 
 
 class StoreError(Exception):
@@ -62,6 +62,10 @@ class Store:
             )
         with self.db.conn:
             create_schema(self.db)
+            if version > 0:
+                # The message index is a catalogue that ingest rebuilds; emptying it makes the next
+                # ingest re-read every message, so facts added by this version are filled for all.
+                clear_message_index(self.db)
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
     "events": (
@@ -178,6 +178,59 @@ _TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         },
         ("action_id", "message_id"),
     ),
+    # Threat intelligence --------------------------------------------------------------------
+    # Feeds, their indicators and cached online look-ups. Rows are replaced per feed by
+    # `air-tui intel refresh` and by the import of the tenant's intel files, not by events.
+    "intel_feeds": (
+        {
+            "name": str,
+            "origin": str,
+            "location": str,
+            "format": str,
+            "last_success": str,
+            "last_attempt": str,
+            "last_error": str,
+            "count": int,
+            "sha256": str,
+            "etag": str,
+            "last_modified": str,
+        },
+        "name",
+    ),
+    "intel_indicators": (
+        {
+            "feed": str,
+            "kind": str,
+            "indicator": str,
+            "threat": str,
+            "source": str,
+            "added": str,
+            "fetched": str,
+        },
+        ("feed", "kind", "indicator"),
+    ),
+    "intel_lookup_cache": (
+        {
+            "service": str,
+            "kind": str,
+            "indicator": str,
+            "checked": str,
+            "result": str,
+        },
+        ("service", "kind", "indicator"),
+    ),
+    # Similarity index ---------------------------------------------------------------------
+    # Keys for near-duplicate clusters, rebuilt with each message's row by `index_messages`.
+    # Each message has one row per 16-bit band of its body fingerprint, so look-ups by band
+    # find candidates without comparing every body.
+    "message_body_bands": (
+        {"message_id": str, "band_key": int, "fingerprint": str},
+        ("message_id", "band_key"),
+    ),
+    "message_subjects": (
+        {"message_id": str, "subject_key": str, "sender_domain": str, "sender_ip": str},
+        "message_id",
+    ),
 }
 
 PROJECTION_TABLES = (
@@ -216,9 +269,25 @@ def create_schema(db: sqlite_utils.Database) -> None:
     db["message_attachments"].create_index(["sha256"], if_not_exists=True)
     db["alerts"].create_index(["created"], if_not_exists=True)
     db["actions"].create_index(["status"], if_not_exists=True)
+    db["intel_indicators"].create_index(["kind", "indicator"], if_not_exists=True)
+    # Covering index: a band look-up reads fingerprints without visiting the table.
+    db["message_body_bands"].create_index(["band_key", "fingerprint", "message_id"], if_not_exists=True)
+    db["message_subjects"].create_index(["subject_key", "sender_domain"], if_not_exists=True)
+    db["message_subjects"].create_index(["subject_key", "sender_ip"], if_not_exists=True)
     if "messages_fts" not in db.table_names():
         db["messages"].enable_fts(
             ["sender_address", "sender_name", "subject", "body_text"],
             create_triggers=True,
             tokenize="unicode61",
         )
+
+
+MESSAGE_INDEX_TABLES = ("message_urls", "message_attachments", "message_body_bands", "message_subjects", "messages")
+
+
+def clear_message_index(db: sqlite_utils.Database) -> None:
+    """Delete every indexed message and its look-up rows; the ledger and projections stay."""
+    present = set(db.table_names())
+    for table in MESSAGE_INDEX_TABLES:
+        if table in present:
+            db.execute(f"DELETE FROM {table}")

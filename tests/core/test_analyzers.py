@@ -65,14 +65,14 @@ def test_sender_lookalike_is_malicious(intel: IntelSnapshot) -> None:
     finding = analyse_sender(message(sender=Address(address="ceo@larksp0r.example")), ORGANISATION, USERS, intel)
     assert finding.verdict is Verdict.MALICIOUS
     assert ThreatType.HIGH_CONFIDENCE_PHISH in finding.threats
-    assert any("looks like the organisation's domain" in item.text for item in finding.evidence)
+    assert any(item.rule == "sender.lookalike_own" and "larkspur.example" in item.text for item in finding.evidence)
 
 
 def test_reply_to_other_domain_alone_is_not_enough(intel: IntelSnapshot) -> None:
     reported = message(reply_to=[Address(address="collect@elsewhere.example")])
     finding = analyse_sender(reported, ORGANISATION, USERS, intel)
     assert finding.verdict is Verdict.NO_THREATS_FOUND
-    assert any(item.rule == "sender.reply_to_differs" and "elsewhere.example vs sender.example" in item.text for item in finding.evidence)
+    assert any(item.rule == "sender.reply_to_differs" and "elsewhere.example" in item.text and "sender.example" in item.text for item in finding.evidence)
 
 
 def test_reply_to_free_mailbox_is_suspicious(intel: IntelSnapshot) -> None:
@@ -221,7 +221,7 @@ def test_address_in_display_name_other_domain(intel: IntelSnapshot) -> None:
     reported = message(sender=Address(display_name="service@paypal.com", address="noreply@mailer.example"))
     finding = analyse_sender(reported, ORGANISATION, USERS, intel)
     assert finding.verdict is Verdict.SUSPICIOUS
-    assert any("shows an address at paypal.com" in item.text for item in finding.evidence)
+    assert any(item.rule == "sender.name_shows_other_address" and "service@paypal.com" in item.text for item in finding.evidence)
 
 
 def test_address_in_display_name_same_domain(intel: IntelSnapshot) -> None:

@@ -93,7 +93,7 @@ def test_forged_pass_from_an_untrusted_server_does_not_count() -> None:
     forged = [AuthResult(method=method, result="pass", authserv_id="sender.example") for method in ("spf", "dkim", "dmarc")]
     finding = analyzer().sender(message(auth_results=forged))
     assert not finding.fired(rules.SENDER_AUTH_PASS)
-    assert any("not trusted" in item.text for item in finding.evidence)
+    assert any("trusted authserv-id (mx.larkspur.example)" in item.text for item in finding.evidence)
 
 
 def test_trusted_boundary_pass_counts() -> None:

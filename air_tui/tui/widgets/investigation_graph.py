@@ -152,6 +152,9 @@ def evidence_text(entity: Entity | None, detail: InvestigationDetail | None) -> 
     text.append(plain(entity.label) + "\n")
     if entity.threats:
         text.append("Threats: " + ", ".join(threat.value for threat in entity.threats) + "\n")
+    score = entity.attributes.get("score")
+    if isinstance(score, int) and not isinstance(score, bool):
+        text.append(f"Score: {score} points from the rules below\n", style="dim")
     text.append("\nEvidence\n", style="bold")
     if not entity.evidence:
         text.append("No evidence recorded.\n", style="dim")
@@ -159,6 +162,9 @@ def evidence_text(entity: Entity | None, detail: InvestigationDetail | None) -> 
         text.append("• ")
         text.append_text(verdict_badge(item.verdict))
         text.append(" " + plain(item.text) + "\n")
-        if item.source:
+        if item.rule:
+            # The rule id is what configuration uses to change the weight.
+            text.append(f"  {item.weight:+d} {item.rule} · {plain(item.source)}\n", style="dim")
+        elif item.source:
             text.append(f"  {plain(item.source)}\n", style="dim")
     return text
