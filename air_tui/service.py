@@ -130,6 +130,7 @@ class AirService:
         self.workspace = workspace
         self.config = config if config is not None else load_config(config_path())
         self.scoring = Scoring(self.config.analysis)
+        self._online: OnlineLookup | None = None
         self.analyst = validate_analyst(analyst)
         self.clock = clock
         self.new_id = new_id
@@ -138,6 +139,8 @@ class AirService:
         self._intel: IntelSnapshot | None = None
 
     def close(self) -> None:
+        if self._online is not None:
+            self._online.close()
         self.store.close()
 
     def __enter__(self) -> AirService:
@@ -308,7 +311,16 @@ class AirService:
             new_id=self.new_id,
             emit=emit or self._append,
             scoring=self.scoring,
+            online=self._online_for_investigations(),
         )
+
+    def _online_for_investigations(self) -> OnlineLookup | None:
+        online = self.config.intel.online
+        if not (online.virustotal or online.urlhaus):
+            return None
+        if self._online is None:
+            self._online = self.online_lookup()
+        return self._online
 
     def raise_alerts(self) -> int:
         """Raise alerts for submissions that have none yet, and start an investigation for each."""

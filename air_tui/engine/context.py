@@ -12,6 +12,15 @@ from air_tui.domain.message import EmailMessage
 from air_tui.domain.tenant import MailboxSettings, Organisation, Submission, UrlClick, User
 from air_tui.engine.rules import Scoring
 from air_tui.intel import IntelSnapshot
+from air_tui.intel.online import LookupResult
+
+
+class OnlineChecker(Protocol):
+    """Optional look-ups at third-party reputation services, turned on in configuration."""
+
+    def check_url(self, url: str) -> LookupResult: ...
+
+    def check_file(self, sha256: str) -> LookupResult: ...
 
 
 class MessageIndex(Protocol):
@@ -64,5 +73,8 @@ class PlaybookContext:
     new_id: IdFactory
     scoring: Scoring = field(default_factory=Scoring)
     """Rule weights and thresholds in force, from the configuration."""
+    online: OnlineChecker | None = None
+    """Set only when `[intel.online]` turns a service on; investigations then ask it about
+    URLs and files the local lists do not name."""
     emit: Callable[[list[Event]], None] = field(default=lambda events: None)
     """Receives events as each step finishes, so the screen can follow a running investigation."""

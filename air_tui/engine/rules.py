@@ -116,6 +116,7 @@ MAIL_PRIZE_LURE = _rule("email.prize_lure", "Offers a prize, refund or crypto", 
 MAIL_URGENCY = _rule("email.urgency", "Pressure to act now", 10)
 MAIL_ATTACHMENT_PASSWORD = _rule("email.attachment_password", "Gives the password of an attachment", 40, _MALWARE)
 MAIL_HIDDEN_TEXT = _rule("email.hidden_characters", "Hidden characters in subject or body", 40, _PHISH)
+MAIL_HIDDEN_HEADERS = _rule("email.hidden_characters_elsewhere", "Hidden characters in recipients, replies or archive members", 20)
 MAIL_CONFUSABLE_SUBJECT = _rule("email.mixed_script_subject", "Look-alike letters from another script", 50, _PHISH)
 MAIL_CALLBACK = _rule("email.callback_lure", "Billing notice with a phone number to call", 40, _PHISH)
 MAIL_RANDOM_TOKEN = _rule("email.generated_token", "Generated token in the subject", 15)

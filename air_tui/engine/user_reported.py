@@ -10,7 +10,9 @@ from air_tui.domain.message import EmailMessage
 from air_tui.domain.vocab import EntityKind, InvestigationStatus, Verdict
 from air_tui.engine.analyzers import EntityResult, MessageAnalysis, MessageAnalyzer
 from air_tui.engine.entity_details import file_attributes, url_attributes
-from air_tui.engine.rules import Finding
+from air_tui.engine import rules
+from air_tui.engine.rules import Finding, Rule
+from air_tui.intel.online import LookupResult
 from air_tui.engine.clustering import (
     describe_cluster,
     hunt_clusters,
@@ -104,6 +106,8 @@ def run(context: PlaybookContext, investigation_id: str, alert: Alert) -> Outcom
     with steps.step("URL reputation investigation") as outcome:
         for url in message.urls:
             finding = analyzer.url(url)
+            if context.online is not None and not finding.fired(rules.URL_LISTED):
+                _ask_online(finding, context.online.check_url(url.unwrapped or url.url), rules.URL_LISTED, "URL")
             url_results.append(EntityResult(finding, url=url))
             entity = findings.add(_entity(EntityKind.URL, url.url, url.url, finding, message_entity.id))
             entity.attributes.update(url_attributes(url))
@@ -117,6 +121,8 @@ def run(context: PlaybookContext, investigation_id: str, alert: Alert) -> Outcom
     with steps.step("File hash reputation") as outcome:
         for attachment in message.attachments:
             finding = analyzer.attachment(attachment)
+            if context.online is not None and attachment.sha256 and not finding.fired(rules.FILE_LISTED):
+                _ask_online(finding, context.online.check_file(attachment.sha256), rules.FILE_LISTED, "File hash")
             file_results.append(EntityResult(finding, attachment=attachment))
             label = attachment.filename or f"(unnamed {attachment.content_type})"
             entity = findings.add(_entity(EntityKind.FILE, attachment.sha256 or label, label, finding, message_entity.id))
@@ -277,6 +283,15 @@ def _add_nested_message(findings: Findings, message: EmailMessage, analysis: Mes
             label = result.attachment.filename or f"(unnamed {result.attachment.content_type})"
             child = findings.add(_entity(EntityKind.FILE, result.attachment.sha256 or label, label, result.finding, entity.id))
             child.attributes.update(file_attributes(result.attachment))
+
+
+def _ask_online(finding: Finding, result: LookupResult, rule: Rule, kind: str) -> None:
+    """Add what the online services said: a listing fires the rule, anything else is noted."""
+    if result.match is not None:
+        finding.fire(rule, result.match.describe(kind) + " (online look-up).")
+        return
+    details = "; ".join(f"{item.service}: {item.detail or item.status.value}" for item in result.results)
+    finding.note(f"Online look-up: {result.status.value}" + (f" ({details})." if details else "."), "Online reputation")
 
 
 def _sender_attributes(message: EmailMessage, earlier: int | None) -> dict[str, str | int | bool | list[str]]:

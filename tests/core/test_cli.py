@@ -158,3 +158,41 @@ def test_concurrent_investigations_raise_once(tenant_copy: Path, isolated_data_d
     assert len(summaries[0]["alerts"]) == len(reported)
     assert len(summaries[1]["alerts"]) == len(reported)
     assert sorted(summary["alerts_raised_now"] for summary in summaries) == [0, len(reported)]
+
+
+def test_ingest_json_carries_every_fact(isolated_data_dir: Path) -> None:
+    result = air_tui("ingest", str(CORPUS / "spamassassin" / "mime9-fwd-chain.eml"), "--json", data_dir=isolated_data_dir)
+    assert result.returncode == 0, result.stderr
+    facts = json.loads(result.stdout)["facts"]
+    # Nested messages appear with their own facts, and every URL with its normalised form and flags.
+    assert facts["attached_messages"], "the forwarded messages are parsed as messages of their own"
+    inner = facts["attached_messages"][0]
+    assert {"subject", "sender", "auth_results", "urls", "attachments", "body_chars", "parse_warnings"} <= set(inner)
+    assert "body_text" not in facts
+    redirect = air_tui("ingest", str(CORPUS / "spamassassin" / "redirector.eml"), "--json", data_dir=isolated_data_dir)
+    urls = json.loads(redirect.stdout)["facts"]["urls"]
+    assert urls and all({"normalised", "ip_literal", "shortener", "data_uri", "host_problem", "unwrapped"} <= set(url) for url in urls)
+    assert any(url["unwrapped"] for url in urls)
+
+
+def test_rules_lists_weights_with_configured_changes(tmp_path: Path, isolated_data_dir: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[analysis.rule_weights]\n"url.shortener" = 0\n')
+    env_result = subprocess.run(
+        [sys.executable, "-m", "air_tui", "rules", "--json"],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "AIR_TUI_DATA_DIR": str(isolated_data_dir), "AIR_TUI_CONFIG": str(config)},
+    )
+    assert env_result.returncode == 0, env_result.stderr
+    listing = json.loads(env_result.stdout)
+    by_id = {row["id"]: row for row in listing["rules"]}
+    assert by_id["url.shortener"]["weight"] == 0 and by_id["url.shortener"]["default"] == 10
+    assert by_id["sender.reply_to_differs"]["weight"] == by_id["sender.reply_to_differs"]["default"]
+    config.write_text('[analysis.rule_weights]\n"url.shortnr" = 0\n')
+    bad = subprocess.run(
+        [sys.executable, "-m", "air_tui", "rules"],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "AIR_TUI_DATA_DIR": str(isolated_data_dir), "AIR_TUI_CONFIG": str(config)},
+    )
+    assert bad.returncode == 1
+    assert "url.shortnr" in bad.stderr

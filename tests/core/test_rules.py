@@ -201,3 +201,14 @@ def test_bad_config_names_the_problem(tmp_path: Path, text: str, expected: str) 
 
 def test_missing_config_file_gives_defaults(tmp_path: Path) -> None:
     assert load_config(tmp_path / "absent.toml").analysis.malicious_score == 100
+
+
+def test_hidden_characters_in_recipients_and_archive_members_are_evidence() -> None:
+    reported = message(
+        to=[Address(display_name="Pay\u200broll", address="payroll@larkspur.example")],
+        attachments=[Attachment(filename="a.zip", extension="zip", archive_members=["invoice\u202efdp.exe (exe)"])],
+    )
+    finding = analyzer().content(reported)
+    line = next(item for item in finding.evidence if item.rule == "email.hidden_characters_elsewhere")
+    assert "U+200B ZERO WIDTH SPACE" in line.text
+    assert "member of archive a.zip" in line.text
