@@ -13,7 +13,7 @@ from textual.widgets import Input, Label, Static
 
 from air_tui.domain.action import PendingAction
 from air_tui.domain.investigation import Entity
-from air_tui.domain.message import AuthResult, EmailMessage
+from air_tui.domain.message import AuthResult, EmailMessage, Url
 from air_tui.domain.vocab import InvestigationStatus
 from air_tui.store.queries import InvestigationDetail
 from air_tui.tui.text import plain, safe
@@ -209,6 +209,8 @@ def _message_facts(message: EmailMessage) -> Text:
         ("Sender IP", message.sender_ip),
         ("Message-ID", message.internet_message_id),
         ("Authentication", " ".join(_auth_word(result) for result in message.auth_results) or "none recorded"),
+        ("DKIM signed by", ", ".join(message.dkim_domains)),
+        ("Fingerprint", message.body_fingerprint),
         ("Parse status", message.parse_status.value),
     ]
     for name, value in rows:
@@ -229,6 +231,9 @@ def _message_facts(message: EmailMessage) -> Text:
             text.append(f"{shown}\n")
             if url.unwrapped:
                 text.append(f"    → {plain(url.unwrapped, 200)} ({plain(', '.join(url.wrappers))})\n", style="dim")
+            flags = _url_flags(url)
+            if flags:
+                text.append(f"    {plain(flags, 200)}\n", style="yellow")
     if message.attachments:
         text.append(f"\nAttachments ({len(message.attachments)})\n", style="bold")
         for attachment in message.attachments:
@@ -253,12 +258,44 @@ def _message_facts(message: EmailMessage) -> Text:
                 text.append(f"    VBA macros: {plain(macros, 160)}\n", style="yellow")
             for link in attachment.links[:10]:
                 text.append(f"    links to {plain(link, 160)}\n")
+            for code in attachment.qr_codes[:5]:
+                text.append(f"    QR code: {plain(code, 160)}\n", style="yellow")
+            if attachment.container:
+                text.append(f"    expanded from {plain(attachment.container)}\n", style="dim")
+    for number, inner in enumerate(message.attached_messages, start=1):
+        text.append(f"\nAttached email {number}\n", style="bold")
+        text.append_text(_message_facts(inner))
     return text
 
 
+def _url_flags(url: Url) -> str:
+    flags = [
+        name
+        for name, present in (
+            ("bare IP address", url.ip_literal),
+            ("URL shortener", url.shortener),
+            ("data: URI", url.data_uri),
+            ("destination hidden by the wrapper", url.destination_hidden),
+        )
+        if present
+    ]
+    if url.host_problem:
+        flags.append(f"host problem: {url.host_problem}")
+    if url.hidden_characters:
+        flags.append("hidden characters: " + ", ".join(url.hidden_characters[:3]))
+    if url.source not in ("text", "href"):
+        flags.append(f"found in {url.source}" + (f" ({url.source_detail})" if url.source_detail else ""))
+    return " · ".join(flags)
+
+
 def _auth_word(result: AuthResult) -> str:
-    where = " (Received-SPF)" if result.header == "Received-SPF" else ""
-    return f"{result.method}={result.result}{where}"
+    where = ""
+    if result.header == "Received-SPF":
+        where = " (Received-SPF)"
+    elif result.header == "ARC-Authentication-Results":
+        where = f" (ARC i={result.instance})"
+    by = f" by {result.authserv_id}" if result.authserv_id else ""
+    return f"{result.method}={result.result}{where}{by}"
 
 
 def plain_lines(text: str) -> str:
