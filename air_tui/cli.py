@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import logging
 import sys
 import time
@@ -18,6 +19,7 @@ from air_tui.domain.message import EmailMessage
 from air_tui.domain.vocab import ActionStatus
 from air_tui.intel import IntelError
 from air_tui.mail import FailedRead, SourceError, iter_messages, parse_message
+from air_tui.mail.invisible import reveal
 from air_tui.service import ActionError, AirService, AnalystError, IngestSummary, validate_analyst
 from air_tui.store import StoreError
 from air_tui.tenant.demo import TenantError
@@ -67,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     rules_command.add_argument("--json", action="store_true", help="print the rules as JSON")
 
     ingest = commands.add_parser("ingest", help="parse a .eml file, a folder of them, an mbox or a Maildir")
-    ingest.add_argument("path", type=Path, metavar="PATH")
+    ingest.add_argument("paths", type=Path, nargs="+", metavar="PATH")
     ingest.add_argument("--json", action="store_true", help="print one JSON object per message")
     return parser
 
@@ -80,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if command == "ingest":
             return _ingest(args)
+        if command == "rules":
+            return _rules(args)
         if command == "console":
             return _console(args)
         if command == "investigate":
@@ -88,14 +92,17 @@ def main(argv: list[str] | None = None) -> int:
             return _actions(args)
         if command == "intel":
             return _intel(args)
-        if command == "rules":
-            return _rules(args)
     except (SourceError, TenantError, StoreError, IntelError, ConfigError, FileNotFoundError, PermissionError) as error:
         print(f"air-tui: {error}", file=sys.stderr)
         return EXIT_ERROR
     except (ActionError, AnalystError) as error:
         print(f"air-tui: {error}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:
+        # The reader (`air-tui rules | head`) closed the pipe: it has what it wanted. Point stdout
+        # at /dev/null so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     parser.print_help(sys.stderr)
     return EXIT_USAGE
 
@@ -215,7 +222,8 @@ def _investigation_json(service: AirService, investigation_id: str) -> dict[str,
                 "label": entity.label,
                 "verdict": entity.verdict.value,
                 "threats": [threat.value for threat in entity.threats],
-                "evidence": [{"text": item.text, "verdict": item.verdict.value, "source": item.source} for item in entity.evidence],
+                "evidence": [item.model_dump(mode="json") for item in entity.evidence],
+                "attributes": entity.attributes,
             }
             for entity in detail.entities
         ],
@@ -352,9 +360,8 @@ def _print_intel_status(statuses: list[Any]) -> None:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    path: Path = args.path
     counts = {"parsed": 0, "parsed with warnings": 0, "failed": 0}
-    for item in iter_messages(path):
+    for item in (item for path in args.paths for item in iter_messages(path)):
         if isinstance(item, FailedRead):
             record = {"path": str(item.path), "status": "failed", "error": item.reason}
         else:
@@ -422,5 +429,6 @@ def _print_ingest_record(record: dict[str, Any]) -> None:
 
 
 def _plain(text: str) -> str:
-    """Drop control characters so attacker-controlled text cannot steer the terminal."""
-    return "".join(ch if ch.isprintable() else " " for ch in text)
+    """Show hidden characters as markers and drop any other unprintable one, so attacker-controlled
+    text can neither steer the terminal nor hide what it contains."""
+    return "".join(ch if ch.isprintable() else " " for ch in reveal(text))

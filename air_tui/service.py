@@ -250,11 +250,19 @@ class AirService:
     # Ingest -----------------------------------------------------------------------------
 
     def ingest(self, *, force: bool = False) -> IngestSummary | None:
-        """Parse and index every message in the tenant; skipped when the index is filled already."""
-        if not force and message_index.message_count(self.store) > 0:
-            return None
+        """Parse and index the tenant's messages that the index does not hold yet.
+
+        A message already indexed in the same folder is not parsed again, so a later run only
+        reads mail added (or moved outside air-tui) since. `force` re-reads everything.
+
+        Returns:
+            What was read, or None when nothing was new.
+        """
+        known = {} if force else message_index.indexed_folders(self.store)
         summary = IngestSummary()
-        parsed = list(self._parse_tenant(summary))
+        parsed = list(self._parse_tenant(summary, known))
+        if not parsed and not force:
+            return None
         message_index.index_messages(self.store, parsed)
         self._append(
             [
@@ -268,12 +276,14 @@ class AirService:
         log.info("Ingested %d messages (%d failed) from %s", summary.total, summary.failed, self.tenant.root)
         return summary
 
-    def _parse_tenant(self, summary: IngestSummary) -> Iterator[EmailMessage]:
+    def _parse_tenant(self, summary: IngestSummary, known: dict[str, str]) -> Iterator[EmailMessage]:
         for mailbox, folder, path in self.tenant.folder_paths():
             for item in iter_messages(path, mailbox=mailbox):
+                key = item.path.name.split(":", 1)[0] if isinstance(item, FailedRead) else item.location.key
+                if known.get(message_id_for(mailbox, key)) == folder:
+                    continue
                 summary.total += 1
                 if isinstance(item, FailedRead):
-                    key = item.path.name.split(":", 1)[0]
                     message = EmailMessage(
                         id=message_id_for(mailbox, key),
                         location=MessageLocation(mailbox=mailbox, folder=folder, key=key, path=str(item.path)),

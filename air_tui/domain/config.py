@@ -6,10 +6,17 @@ key's name, so a typo never silently turns a setting off.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
+
+
+MAX_WEIGHT = 1000
+"""Largest weight a rule may be given, positive or negative: ten times the malicious threshold."""
+_DOMAIN = re.compile(r"(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)+[a-z0-9-]{2,63}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class ConfigError(ValueError):
@@ -36,6 +43,38 @@ class AllowList(_Section):
     def _lower(cls, values: list[str]) -> list[str]:
         return [value.strip().lower().rstrip(".") for value in values if value.strip()]
 
+    @field_validator("domains")
+    @classmethod
+    def _domains(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not _DOMAIN.fullmatch(value):
+                raise ValueError(f"{value!r} is not a domain name; write it like 'partner.example' (it covers subdomains), without scheme, path or wildcard")
+        return values
+
+    @field_validator("senders")
+    @classmethod
+    def _senders(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if value.count("@") != 1 or not _DOMAIN.fullmatch(value.partition("@")[2]):
+                raise ValueError(f"{value!r} is not an e-mail address; write the full sender address, like 'alerts@vendor.example'")
+        return values
+
+    @field_validator("urls")
+    @classmethod
+    def _urls(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not value.startswith(("http://", "https://")):
+                raise ValueError(f"{value!r} is not a URL; write it with its scheme, like 'https://intranet.example/login'")
+        return values
+
+    @field_validator("file_hashes")
+    @classmethod
+    def _hashes(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not _SHA256.fullmatch(value):
+                raise ValueError(f"{value!r} is not a SHA-256 value; write the 64 hexadecimal digits")
+        return values
+
 
 class AnalysisConfig(_Section):
     trusted_authserv_ids: list[str] = Field(default_factory=list)
@@ -45,13 +84,21 @@ class AnalysisConfig(_Section):
     """Extra brand names to watch for in display names and lookalike domains."""
     brand_domains: dict[str, list[str]] = Field(default_factory=dict)
     """A brand's real domains, e.g. `paypal = ["paypal.com"]`, so its own mail is not a lookalike."""
-    rule_weights: dict[str, int] = Field(default_factory=dict)
+    rule_weights: dict[str, StrictInt] = Field(default_factory=dict)
     """Weight per rule id, replacing the built-in one; 0 turns a rule off."""
     malicious_score: int = 100
     """An entity whose rule weights add up to at least this is malicious."""
     suspicious_score: int = 40
     """An entity whose rule weights add up to at least this (and less than `malicious_score`) is suspicious."""
     allow: AllowList = Field(default_factory=AllowList)
+
+    @field_validator("rule_weights")
+    @classmethod
+    def _weights_in_range(cls, weights: dict[str, int]) -> dict[str, int]:
+        for rule_id, weight in weights.items():
+            if not -MAX_WEIGHT <= weight <= MAX_WEIGHT:
+                raise ValueError(f"the weight of {rule_id} is {weight}; use a whole number from -{MAX_WEIGHT} to {MAX_WEIGHT}")
+        return weights
 
     @field_validator("suspicious_score", "malicious_score")
     @classmethod

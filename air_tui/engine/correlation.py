@@ -15,11 +15,13 @@ from air_tui.engine.findings import Findings, count
 def correlate_clicks(context: PlaybookContext, findings: Findings, url_entities: list[Entity]) -> str:
     """Attach every click on a URL in scope, or on another URL of a malicious domain in scope."""
     by_url = {entity.key: entity for entity in url_entities}
+    # A click elsewhere on a domain counts only when the domain itself is listed: a listed URL on a
+    # shortener or a shared host says nothing about other links there.
     malicious_domains = {
         str(entity.attributes.get(attribute, "")): entity
         for entity in url_entities
         for attribute in ("registrable_domain", "unwrapped_domain")
-        if entity.verdict is Verdict.MALICIOUS and entity.attributes.get(attribute)
+        if entity.attributes.get(attribute) and any(item.rule == "url.domain_listed" for item in entity.evidence)
     }
     by_url.update({str(entity.attributes["unwrapped"]): entity for entity in url_entities if entity.attributes.get("unwrapped")})
     hits = 0

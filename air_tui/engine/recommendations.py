@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from air_tui.domain.action import ActionTarget, PendingAction
 from air_tui.domain.investigation import Cluster
-from air_tui.domain.vocab import IN_MAILBOX_FOLDERS, ActionType, ThreatType, Verdict
+from air_tui.domain.vocab import IN_MAILBOX_FOLDERS, ActionType, Verdict
 from air_tui.engine.clustering import describe_cluster
 from air_tui.engine.context import PlaybookContext
 
-# Only these threats lead to a remediation action; spam and ordinary phish stay suspicious with none.
-ACTIONABLE_THREATS = frozenset({ThreatType.MALWARE, ThreatType.HIGH_CONFIDENCE_PHISH, ThreatType.MALICIOUS_URL})
 
 
 def recommend_soft_deletes(context: PlaybookContext, investigation_id: str, clusters: list[Cluster]) -> list[PendingAction]:
@@ -21,7 +19,9 @@ def recommend_soft_deletes(context: PlaybookContext, investigation_id: str, clus
     actions: list[PendingAction] = []
     targeted: set[str] = set()
     for cluster in clusters:
-        if cluster.verdict is not Verdict.MALICIOUS or not ACTIONABLE_THREATS.intersection(cluster.threats):
+        # A malicious verdict already needs 100 points of evidence, whatever the threat tag; a
+        # suspicious cluster gets no action, as in Microsoft's AIR.
+        if cluster.verdict is not Verdict.MALICIOUS:
             continue
         locations = context.messages.locations(cluster.message_ids)
         in_mailbox = [

@@ -109,8 +109,19 @@ def index_messages(store: Store, messages: Iterable[EmailMessage]) -> int:
 
 
 def load_message(store: Store, message_id: str) -> EmailMessage | None:
-    rows = list(store.db.query("SELECT * FROM messages WHERE id = ?", [message_id]))
-    return message_from_row(rows[0]) if rows else None
+    """Load an indexed message, or a message attached inside one (`<id>/1/2` is the second
+    message attached to the first one attached to `<id>`)."""
+    top, _, path = message_id.partition("/")
+    rows = list(store.db.query("SELECT * FROM messages WHERE id = ?", [top]))
+    if not rows:
+        return None
+    message = message_from_row(rows[0])
+    for step in path.split("/") if path else []:
+        inner = next((candidate for candidate in message.attached_messages if candidate.id.rsplit("/", 1)[-1] == step), None)
+        if inner is None:
+            return None
+        message = inner
+    return message
 
 
 def message_from_row(row: dict[str, Any]) -> EmailMessage:
@@ -209,6 +220,11 @@ def search(store: Store, query: str, limit: int = 50) -> list[dict[str, Any]]:
             [quoted, limit],
         )
     )
+
+
+def indexed_folders(store: Store) -> dict[str, str]:
+    """Map each indexed message id to the folder the index holds it in."""
+    return {row[0]: row[1] for row in store.db.execute("SELECT id, folder FROM messages")}
 
 
 def message_count(store: Store) -> int:

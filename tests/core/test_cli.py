@@ -37,6 +37,8 @@ def test_investigate_json_summary(tenant_copy: Path, isolated_data_dir: Path) ->
     assert summary["verdicts"].get("Malicious", 0) >= 1
     first = summary["investigations"][0]
     assert first["log"][0]["name"] == "User-reported emails indicators extraction"
+    fired = [item for entity in first["entities"] for item in entity["evidence"] if item["rule"]]
+    assert fired and all(isinstance(item["weight"], int) for item in fired), "rule ids and points are in the JSON"
     flagged = [e for e in first["entities"] if e["verdict"] in ("Malicious", "Suspicious")]
     assert all(e["evidence"] for e in flagged)
     soft_deletes = [a for a in summary["pending_actions"] if a["type"] == "Soft delete"]
@@ -196,3 +198,15 @@ def test_rules_lists_weights_with_configured_changes(tmp_path: Path, isolated_da
     )
     assert bad.returncode == 1
     assert "url.shortnr" in bad.stderr
+
+
+def test_ingest_takes_several_paths_and_shows_hidden_characters(tmp_path: Path, isolated_data_dir: Path) -> None:
+    first = tmp_path / "one.eml"
+    first.write_bytes("From: a@b.example\r\nSubject: Pay\u200bment due \u202eexe.pdf\r\n\r\nbody\r\n".encode())
+    second = tmp_path / "two.eml"
+    second.write_bytes(b"From: c@d.example\r\nSubject: second\r\n\r\nbody\r\n")
+    result = air_tui("ingest", str(first), str(second), data_dir=isolated_data_dir)
+    assert result.returncode == 0, result.stderr
+    assert "2 messages" in result.stdout
+    assert "Pay⟨ZWSP⟩ment due ⟨RLO⟩exe.pdf" in result.stdout
+    assert "\u202e" not in result.stdout

@@ -305,10 +305,47 @@ def test_report_sent_as_attachment_investigates_the_attached_email(workspace: Wo
     with make_service(workspace) as service:
         service.investigate()
         detail = investigation_for(service, "sub-wrap")
-    message = next(entity for entity in detail.entities if entity.kind is EntityKind.MESSAGE)
+        message = next(entity for entity in detail.entities if entity.kind is EntityKind.MESSAGE)
+        # The attached email opens in the message view like any indexed one.
+        opened = service.message(message.key)
+        assert opened is not None and opened.subject == message.label
+        assert service.message(message.key + "/9") is None
     sender = next(entity for entity in detail.entities if entity.kind is EntityKind.SENDER)
     # The attached email is the one investigated: its sender, not the reporter, is the sender entity.
     assert sender.key != "noah.bakker@larkspur.example"
     assert message.label != "Phishing report: please check"
     assert any(item.source == "Report unwrapping" and "noah.bakker@larkspur.example" in item.text for item in message.evidence)
     assert message.verdict in (Verdict.MALICIOUS, Verdict.SUSPICIOUS)
+
+
+def test_mail_added_later_is_indexed_and_investigated(investigated: AirService, workspace: Workspace) -> None:
+    before = investigated.store.db["messages"].count
+    assert investigated.ingest() is None, "nothing new, nothing parsed"
+    phish = (REPOSITORY_CORPUS / "spamassassin" / "phishing-openphish.eml").read_bytes()
+    key = "1795000200.M1P0.larkspur"
+    mailbox = workspace.tenant_dir / "mailboxes" / "emily.carter@larkspur.example" / "Inbox" / "cur"
+    (mailbox / f"{key}:2,").write_bytes(phish)
+    with (workspace.tenant_dir / "activity" / "submissions.jsonl").open("a") as handle:
+        handle.write(json.dumps({"id": "sub-late", "time": "2026-11-30T09:10:00Z", "reporter": "emily.carter@larkspur.example",
+                                 "report_type": "Phish", "mailbox": "emily.carter@larkspur.example", "key": key}) + "\n")
+    summary = investigated.investigate()
+    assert summary is not None
+    assert summary.total == 1, "only the new message is parsed"
+    assert investigated.store.db["messages"].count == before + 1
+    detail = investigation_for(investigated, "sub-late")
+    message = next(entity for entity in detail.entities if entity.kind is EntityKind.MESSAGE)
+    assert message.verdict in (Verdict.MALICIOUS, Verdict.SUSPICIOUS)
+    assert detail.investigation.status_reason != "The reported message is no longer in the tenant."
+
+
+def test_click_on_other_link_of_a_shortener_is_not_blamed(investigated: AirService) -> None:
+    opened = [
+        item.text
+        for investigation in investigated.investigations()
+        for entity in investigated.investigation_detail(investigation.id).entities
+        if entity.kind is EntityKind.MAILBOX
+        for item in entity.evidence
+        if item.text.startswith("Opened the malicious URL")
+    ]
+    # t.co/noqm4SZyTz is listed; another t.co link says nothing about its destination.
+    assert not [text for text in opened if "t.co/" in text and "noqm4SZyTz" not in text]

@@ -212,3 +212,23 @@ def test_hidden_characters_in_recipients_and_archive_members_are_evidence() -> N
     line = next(item for item in finding.evidence if item.rule == "email.hidden_characters_elsewhere")
     assert "U+200B ZERO WIDTH SPACE" in line.text
     assert "member of archive a.zip" in line.text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[analysis.rule_weights]\n"url.shortener" = true\n', "url.shortener"),
+        ('[analysis.rule_weights]\n"url.shortener" = 100000000000000000000\n', "url.shortener"),
+        ('[analysis.allow]\ndomains = ["*.partner.example"]\n', "*.partner.example"),
+        ('[analysis.allow]\ndomains = ["https://partner.example/"]\n', "https://partner.example/"),
+        ('[analysis.allow]\nsenders = ["not-an-address"]\n', "not-an-address"),
+        ('[analysis.allow]\nurls = ["partner.example/login"]\n', "partner.example/login"),
+        ('[analysis.allow]\nfile_hashes = ["0123"]\n', "0123"),
+    ],
+)
+def test_values_that_cannot_work_are_refused(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert expected in str(raised.value)
