@@ -324,8 +324,10 @@ def _intel(args: argparse.Namespace) -> int:
                 _print_intel_status(statuses)
             for status in statuses:
                 if status.stale:
-                    when = "has never been fetched" if status.age_seconds is None else f"was last fetched {status.age}"
-                    print(f"air-tui: warning: intel feed {status.name} {when}, longer ago than max_age_days ({max_age}); run: air-tui intel refresh", file=sys.stderr)
+                    if status.age_seconds is None:
+                        print(f"air-tui: warning: intel feed {status.name} has never been fetched; run: air-tui intel refresh", file=sys.stderr)
+                    else:
+                        print(f"air-tui: warning: intel feed {status.name} was last fetched {status.age}, longer ago than max_age_days ({max_age}); run: air-tui intel refresh", file=sys.stderr)
             return EXIT_OK
         outcomes = service.refresh_intel()
     failed = [outcome for outcome in outcomes if outcome.status.value == "failed"]
@@ -336,9 +338,9 @@ def _intel(args: argparse.Namespace) -> int:
     else:
         for outcome in outcomes:
             if outcome.status.value == "failed":
-                print(f"FAILED     {outcome.name}: {_plain(outcome.error)}; keeping the previous {outcome.count} indicators")
+                print(f"FAILED     {outcome.name}: {_plain(outcome.error)}; keeping the previous {_indicators(outcome.count)}")
             else:
-                print(f"{outcome.status.value:<13} {outcome.name}: {outcome.count} indicators")
+                print(f"{outcome.status.value:<13} {outcome.name}: {_indicators(outcome.count)}")
     for outcome in failed:
         print(f"air-tui: intel feed {outcome.name} ({outcome.url}) failed: {_plain(outcome.error)}", file=sys.stderr)
     # Exit 1 only when nothing could be refreshed, so a single flaky feed does not fail a cron job.
@@ -356,7 +358,7 @@ def _print_intel_status(statuses: list[Any]) -> None:
         elif status.stale:
             state = "STALE"
         error = f"  last error: {_plain(status.last_error)}" if status.last_error else ""
-        print(f"{state:<9} {status.name:<28} {status.count:>7} indicators  {status.age:<16} {status.format}{error}")
+        print(f"{state:<9} {status.name:<28} {_indicators(status.count):>18}  {status.age:<16} {status.format}{error}")
 
 
 def _ingest(args: argparse.Namespace) -> int:
@@ -426,6 +428,10 @@ def _print_ingest_record(record: dict[str, Any]) -> None:
     print(f"{mark:<7} {record['path']}: {_plain(record['subject'])[:70]}")
     for warning in record["warnings"]:
         print(f"        warning: {_plain(warning)}")
+
+
+def _indicators(count: int) -> str:
+    return f"{count} indicator" if count == 1 else f"{count} indicators"
 
 
 def _plain(text: str) -> str:
