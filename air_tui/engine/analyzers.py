@@ -18,7 +18,7 @@ from air_tui.domain.message import Attachment, EmailMessage, Url
 from air_tui.domain.tenant import Organisation, User
 from air_tui.domain.vocab import ThreatType, Verdict
 from air_tui.engine import indicators, rules
-from air_tui.engine.lookalike import compile_targets, lookalike, merge_brands
+from air_tui.engine.lookalike import LookalikeMatch, compile_targets, lookalike, merge_brands
 from air_tui.engine.rules import Finding, Scoring
 from air_tui.engine.sender_facts import (
     DISPLAY_NAME_ADDRESS,
@@ -38,7 +38,7 @@ from air_tui.engine.sender_facts import (
 from air_tui.intel import IntelMatch, IntelSnapshot
 from air_tui.mail.authresults import select_trusted_results
 from air_tui.mail.filetype import matches_extension
-from air_tui.mail.invisible import hidden_characters
+from air_tui.mail.invisible import hidden_characters, scan_message
 from air_tui.mail.macros import WEAK_KEYWORDS
 from air_tui.mail.urls import data_uri_media_type, is_dangerous_data_uri, normalise_url, registrable_domain
 
@@ -165,6 +165,7 @@ class MessageAnalyzer:
         targets = {name: domains for name, domains in self.brands.items() if domains}
         targets[organisation.name] = self.own_domains
         self.lookalike_targets = compile_targets(targets)
+        self._lookalikes: dict[str, LookalikeMatch | None] = {}
         self.trusted_authserv_ids = {
             value.lower() for value in [organisation.authserv_id, *self.config.trusted_authserv_ids] if value
         }
@@ -194,11 +195,15 @@ class MessageAnalyzer:
         return analysis
 
     def roll_up(self, analysis: MessageAnalysis) -> Finding:
-        """Score the message: its own content rules plus each flagged part's points, capped per part.
+        """Score the message from its content rules and the points of its parts.
 
-        A part counts at most the malicious threshold, so one listed URL makes the message
-        malicious and several suspicious parts together can, while clean parts never offset a
-        bad one.
+        - A flagged part (suspicious or malicious on its own) adds its points, capped at the
+          malicious threshold: one listed URL makes the email malicious, and several suspicious
+          parts together can.
+        - Weak facts (content rules, and parts with some points but not flagged) add up too,
+          since phishing often shows many small signs and no single strong one.
+        - A sender that authentication vouches for (negative points) offsets the weak facts
+          only, never a flagged part.
         """
         cap = self.config.malicious_score
         roll_up = self.finding()
@@ -206,6 +211,7 @@ class MessageAnalyzer:
         for item in analysis.content.evidence:
             roll_up.evidence.append(item)
         roll_up.threats.extend(threat for threat in analysis.content.threats if threat not in roll_up.threats)
+        weak = analysis.content.score
         parts: list[tuple[str, Finding]] = [("Sender", analysis.sender)]
         parts += [(f"URL {item.url.url if item.url else ''}", item.finding) for item in analysis.urls]
         parts += [(f"File {item.attachment.filename if item.attachment else ''}", item.finding) for item in analysis.attachments]
@@ -213,11 +219,27 @@ class MessageAnalyzer:
         for label, finding in parts:
             if finding.score <= 0:
                 continue
-            points = min(finding.score, cap)
+            if finding.verdict in (Verdict.SUSPICIOUS, Verdict.MALICIOUS):
+                points = min(finding.score, cap)
+                counted = f"{finding.score} points" if points == finding.score else f"{finding.score} points, {points} counted"
+                text = f"{label} is {verdict_words(finding.verdict)} ({counted})."
+                roll_up.threats.extend(threat for threat in finding.threats if threat not in roll_up.threats)
+            else:
+                points = finding.score
+                weak += points
+                text = f"{label} adds {points} points of weak signs; it is not suspicious on its own."
+            roll_up.evidence.append(Evidence(text=text, verdict=self.scoring.line_verdict(points), source="Verdict roll-up", weight=points))
+        credit = analysis.sender.score
+        if credit < 0 and weak > 0:
+            offset = max(credit, -weak)
             roll_up.evidence.append(
-                _part_evidence(self.scoring, f"{label} is {finding.verdict.value.lower()} ({finding.score} points).", points)
+                Evidence(
+                    text=f"The sender is vouched for ({credit} points), which offsets {-offset} points of weak signs but no flagged part.",
+                    verdict=Verdict.NO_THREATS_FOUND,
+                    source="Verdict roll-up",
+                    weight=offset,
+                )
             )
-            roll_up.threats.extend(threat for threat in finding.threats if threat not in roll_up.threats)
         return roll_up
 
     # Sender ------------------------------------------------------------------------------
@@ -262,8 +284,14 @@ class MessageAnalyzer:
 
     def _check_lookalike(self, domain: str, finding: Finding, *, sender_side: bool) -> None:
         """Fire the lookalike rule that fits how `domain` imitates the organisation or a brand."""
-        match = lookalike(domain, self.lookalike_targets)
+        if domain not in self._lookalikes:
+            # Newsletters repeat the same hosts many times; each is compared with every target once.
+            self._lookalikes[domain] = lookalike(domain, self.lookalike_targets)
+        match = self._lookalikes[domain]
         if match is None:
+            return
+        if match.technique == "other-suffix" and "." not in domain:
+            # A bare name without any ending is reported by its own rule; do not count it twice.
             return
         own = match.target == self.organisation.name
         if match.technique == "mixed-script" and not match.target:
@@ -322,6 +350,9 @@ class MessageAnalyzer:
         elif trusted and all(results.get(method) == "pass" for method in ("spf", "dkim", "dmarc")):
             finding.fire(rules.SENDER_AUTH_PASS, f"SPF, DKIM and DMARC passed{where}.")
         domain = message.sender.domain
+        if chosen.basis == "trusted" and domain and _parent_match(domain, self.own_domains) and results.get("dmarc") == "pass":
+            finding.fire(rules.SENDER_INTERNAL, f"The sender {message.sender.address} is inside the organisation and passed DMARC at its boundary{where}.")
+        domain = message.sender.domain
         if domain and _parent_match(domain, self.own_domains) and results.get("dmarc") != "pass" and results.get("spf") != "pass":
             finding.fire(
                 rules.SENDER_OWN_DOMAIN_EXTERNAL,
@@ -378,6 +409,11 @@ class MessageAnalyzer:
             finding.fire(rules.MAIL_HIDDEN_TEXT, f"The subject hides characters: {', '.join(hidden_subject[:4])}.")
         elif split_words >= 5:
             finding.fire(rules.MAIL_HIDDEN_TEXT, f"Invisible characters split {split_words} words of the body, a trick to get past word filters.")
+        # The subject, sender, URLs and file names have rules of their own; this catches the rest.
+        elsewhere = [item for item in scan_message(message) if item.field.startswith(_OTHER_HIDDEN_FIELDS)]
+        if elsewhere:
+            listed = "; ".join(f"{item.field}: {', '.join(item.names[:3])}" for item in elsewhere[:3])
+            finding.fire(rules.MAIL_HIDDEN_HEADERS, f"Hidden characters in {listed}.")
         scripts = _mixed_script_words(message.subject)
         if scripts:
             finding.fire(rules.MAIL_CONFUSABLE_SUBJECT, f"The subject mixes look-alike letters from other scripts: {', '.join(scripts[:3])}.")
@@ -387,9 +423,10 @@ class MessageAnalyzer:
         filler = indicators.FILLER.search(message.body_text[:50_000])
         if filler:
             finding.fire(rules.MAIL_FILLER, f"The body holds filler that defeats hash filters: {filler.group(0)[:40]!r}.")
-        callback = indicators.CALLBACK_LURE.search(text)
-        billing = indicators.BILLING_WORDS.search(text)
-        if callback and billing and not message.urls:
+        # Only a message without links can be a callback lure, so most messages skip both searches.
+        callback = indicators.CALLBACK_LURE.search(text) if not message.urls else None
+        billing = indicators.BILLING_WORDS.search(text) if callback else None
+        if callback and billing:
             finding.fire(
                 rules.MAIL_CALLBACK,
                 f"A billing notice ({billing.group(0)!r}) asks the reader to call {callback.group(0)[-16:].strip()}, with no link to check.",
@@ -465,7 +502,8 @@ class MessageAnalyzer:
         self._check_lookalike(host, finding, sender_side=False)
         hosting = _free_hosting(host)
         if hosting:
-            finding.fire(rules.URL_FREE_HOSTING, f"The link goes to {host} on {hosting}, where anyone can publish a page.")
+            where = host if host == hosting else f"{host} on {hosting}"
+            finding.fire(rules.URL_FREE_HOSTING, f"The link goes to {where}, where anyone can publish a page.")
         if _tld(host) in indicators.ABUSED_TLDS:
             finding.fire(rules.URL_RISKY_TLD, f"The link's domain {domain or host} ends in .{_tld(host)}, a top-level domain common in abuse.")
         if "@" in _netloc(address):
@@ -525,7 +563,7 @@ class MessageAnalyzer:
         stem = attachment.filename.rpartition(".")[0] if "." in attachment.filename else attachment.filename
         if _generated_name(stem):
             finding.fire(rules.FILE_RANDOM_NAME, f"The file name {attachment.filename} looks generated, as campaign tools name lure files.")
-        if attachment.hidden_characters:
+        if attachment.hidden_characters and not finding.fired(rules.FILE_DISGUISED):
             finding.fire(rules.FILE_HIDDEN, f"The file name hides characters: {', '.join(attachment.hidden_characters[:4])}.")
         for link in attachment.links[:50]:
             target = self.url_target(link, _host_of(link), "")
@@ -538,6 +576,7 @@ class MessageAnalyzer:
 
 # Helpers ---------------------------------------------------------------------------------------
 
+_OTHER_HIDDEN_FIELDS = ("Reply-To", "To", "Cc", "member of archive")
 _ALIGNMENT_RULES = {
     RETURN_PATH_MISALIGNED: rules.SENDER_RETURN_PATH,
     REPLY_TO_MISALIGNED: rules.SENDER_REPLY_TO,
@@ -558,8 +597,17 @@ _INSIDE_WORD_HIDDEN = re.compile(r"\w[\u00ad\u200b\u200c\u200d\u2060\u2061\u2062
 _LETTERS = re.compile(r"[^\W\d_]{3,}")
 
 
-def _part_evidence(scoring: Scoring, text: str, points: int) -> Evidence:
-    return Evidence(text=text, verdict=scoring.line_verdict(points), source="Verdict roll-up", rule="rollup.part", weight=points)
+def verdict_words(verdict: Verdict) -> str:
+    """Return the verdict as it reads inside a sentence: "is malicious", "is clean (no threats found)"."""
+    return _VERDICT_WORDS[verdict]
+
+
+_VERDICT_WORDS = {
+    Verdict.MALICIOUS: "malicious",
+    Verdict.SUSPICIOUS: "suspicious",
+    Verdict.NO_THREATS_FOUND: "clean (no threats found)",
+    Verdict.UNKNOWN: "unknown (nothing could be checked)",
+}
 
 
 def _fold(text: str) -> str:

@@ -72,15 +72,35 @@ DEFAULT_BRANDS: dict[str, list[str]] = {
         "amazonses.com",
         "amazonaws.com",
     ],
-    "Apple": ["apple.com", "icloud.com", "me.com", "mac.com", "itunes.com"],
+    "Apple": ["apple.com", "icloud.com", "me.com", "mac.com", "itunes.com", "apple-dns.net", "cdn-apple.com", "mzstatic.com"],
     "DocuSign": ["docusign.com", "docusign.net"],
     "Netflix": ["netflix.com", "netflix.net"],
     "Binance": ["binance.com", "binance.us"],
     "Coinbase": ["coinbase.com"],
-    "Facebook": ["facebook.com", "facebookmail.com", "fb.com", "meta.com"],
+    "Facebook": ["facebook.com", "facebookmail.com", "fb.com", "meta.com", "fbcdn.net", "facebook.net"],
     "Instagram": ["instagram.com"],
     "WhatsApp": ["whatsapp.com", "whatsapp.net"],
-    "Google": ["google.com", "gmail.com", "googlemail.com", "youtube.com", "google.co.uk", "google.de"],
+    "Google": [
+        "google.com",
+        "gmail.com",
+        "googlemail.com",
+        "youtube.com",
+        "google.co.uk",
+        "google.de",
+        # Google's own content, API and redirect domains, which carry the brand name by design.
+        "googleusercontent.com",
+        "googleapis.com",
+        "gstatic.com",
+        "googlevideo.com",
+        "googletagmanager.com",
+        "google-analytics.com",
+        "googleadservices.com",
+        "googlesyndication.com",
+        "googlegroups.com",
+        "withgoogle.com",
+        "goo.gl",
+        "g.co",
+    ],
     "LinkedIn": ["linkedin.com"],
     "Adobe": ["adobe.com"],
     "Dropbox": ["dropbox.com"],
@@ -166,6 +186,7 @@ class LookalikeTargets:
     embedded: tuple[_Embedded, ...]
 
 
+@lru_cache(maxsize=8192)
 def normalise_domain(domain: str) -> str:
     """Convert a domain to lower-case A-label form, so its Unicode and `xn--` spellings are one.
 

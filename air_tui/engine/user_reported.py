@@ -8,7 +8,7 @@ from air_tui.domain.alert import Alert
 from air_tui.domain.investigation import Cluster, Entity, Evidence
 from air_tui.domain.message import EmailMessage
 from air_tui.domain.vocab import EntityKind, InvestigationStatus, Verdict
-from air_tui.engine.analyzers import EntityResult, MessageAnalysis, MessageAnalyzer
+from air_tui.engine.analyzers import EntityResult, MessageAnalysis, MessageAnalyzer, verdict_words
 from air_tui.engine.entity_details import file_attributes, url_attributes
 from air_tui.engine import rules
 from air_tui.engine.rules import Finding, Rule
@@ -164,7 +164,7 @@ def run(context: PlaybookContext, investigation_id: str, alert: Alert) -> Outcom
         entity.verdict = message_entity.verdict
         entity.evidence.append(
             Evidence(
-                text=f"The reported email is {message_entity.verdict.value.lower()}.",
+                text=f"The reported email is {verdict_words(message_entity.verdict)}.",
                 verdict=message_entity.verdict,
                 source="Verdict roll-up",
             )

@@ -353,6 +353,9 @@ def _fill_dropped_properties(strict: list[AuthResult], tolerant: list[AuthResult
 
 def _strip_comments(value: str) -> str:
     """Remove RFC 5322 comments, keeping quoted strings intact."""
+    if "(" not in value:
+        # Without an opening parenthesis there is no comment, and every character is kept.
+        return value
     output: list[str] = []
     depth = 0
     in_quote = False
@@ -382,6 +385,9 @@ def _strip_comments(value: str) -> str:
 
 
 def _split_segments(value: str) -> list[str]:
+    if '"' not in value:
+        # Without quotes every semicolon separates segments.
+        return [segment.strip() for segment in value.split(";") if segment.strip()]
     segments: list[str] = []
     current: list[str] = []
     in_quote = False

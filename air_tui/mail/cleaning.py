@@ -71,6 +71,9 @@ def clean_line(text: str, limit: int = MAX_LINE_CHARS) -> str:
     Returns:
         The cleaned text, at most `limit` characters long.
     """
+    if text.isascii() and text.isprintable():
+        # Printable ASCII contains no line break, control character or surrogate.
+        return text[:limit]
     text = repair_surrogates(text)
     text = _LINE_BREAKS.sub(" ", text)
     text = _CONTROLS_KEEP_TAB.sub(_marker, text)

@@ -38,7 +38,7 @@ from air_tui.mail.headers import (
 from air_tui.mail.invisible import hidden_text_warnings
 from air_tui.mail.mime import (
     MAX_TEXT_PART_BYTES,
-    MemoisingPolicy,
+    PARSING_POLICY,
     PartInfo,
     decoded_bytes,
     encoded_size,
@@ -282,11 +282,11 @@ def read_header_fields(headers: RawHeaders, warnings: WarningLog) -> dict[str, o
 def _read_structure(data: bytes, warnings: WarningLog) -> tuple[Message, bool]:
     """Parse the message; return it and whether its MIME structure could be read."""
     try:
-        return email.message_from_bytes(data, policy=MemoisingPolicy()), True
+        return email.message_from_bytes(data, policy=PARSING_POLICY), True
     except RecursionError:
         # The feedparser recurses once per nesting level; a few thousand levels exhaust the stack.
         warnings.add("the MIME structure is nested too deeply to read; only the header fields were read")
-        return BytesHeaderParser(policy=MemoisingPolicy()).parsebytes(data), False
+        return BytesHeaderParser(policy=PARSING_POLICY).parsebytes(data), False
 
 
 def _read_parts(

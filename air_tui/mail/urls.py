@@ -59,7 +59,9 @@ _DANGEROUS_DATA_TYPES = frozenset({"text/html", "image/svg+xml", "text/javascrip
 # never allows unencoded.
 _URL_IN_TEXT = re.compile(
     r"(?<![\w@.\-/])(?:(?:https?|ftps?)://|www\.)"
-    r"[^\s<>\"'`{}|\\^\[\]\u00a0\u1680\u2000-\u200f\u2028-\u202f\u205f-\u2064\u3000\ufeff]+",
+    # Visible spaces end a URL; zero-width and direction marks do not, because a browser that
+    # receives the link drops or keeps them silently, and they are the trick worth flagging.
+    r"[^\s<>\"'`{}|\\^\[\]\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+",
     re.IGNORECASE,
 )
 _WHOLE_URL = re.compile(r"^(?:(?:https?|ftps?)://|www\.)\S+$", re.IGNORECASE)

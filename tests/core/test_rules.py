@@ -232,3 +232,47 @@ def test_values_that_cannot_work_are_refused(tmp_path: Path, text: str, expected
     with pytest.raises(ConfigError) as raised:
         load_config(path)
     assert expected in str(raised.value)
+
+
+BOUNDARY_PASS = [AuthResult(method=method, result="pass", authserv_id="mx.larkspur.example") for method in ("spf", "dkim", "dmarc")]
+
+
+def test_colleague_sharing_a_google_doc_stays_clean() -> None:
+    reported = message(
+        sender=Address(display_name="Daniel Okafor", address="daniel.okafor@larkspur.example"),
+        auth_results=BOUNDARY_PASS,
+        subject="Q4 route planning sheet",
+        body_text="Here is the sheet for Q4 routes.",
+        urls=[
+            Url(url="https://docs.google.com/spreadsheets/d/1abc/edit", host="docs.google.com", registrable_domain="google.com"),
+            Url(url="https://lh3.googleusercontent.com/a/photo.png", host="lh3.googleusercontent.com", registrable_domain="googleusercontent.com", source="src"),
+        ],
+    )
+    analysis = analyzer().analyse(reported)
+    assert not any(item.finding.fired(rules.URL_LOOKALIKE_BRAND) for item in analysis.urls)
+    assert analysis.sender.fired(rules.SENDER_INTERNAL)
+    assert analysis.verdict is Verdict.NO_THREATS_FOUND
+
+
+def test_trusted_internal_sender_never_offsets_a_listed_link(tmp_path: Path) -> None:
+    (tmp_path / "urls.csv").write_text("url,threat,source,added\nhttps://collect.example.net/login,Phish,feed,2026-11-01\n")
+    checker = MessageAnalyzer(ORGANISATION, USERS, IntelSnapshot.load(tmp_path))
+    reported = message(
+        sender=Address(address="daniel.okafor@larkspur.example"),
+        auth_results=BOUNDARY_PASS,
+        urls=[Url(url="https://collect.example.net/login", host="collect.example.net", registrable_domain="example.net")],
+    )
+    assert checker.analyse(reported).verdict is Verdict.MALICIOUS
+
+
+def test_weak_signs_add_up_and_say_so() -> None:
+    reported = message(
+        sender=Address(display_name="Notice VKHNKN", address="admin.bounce-7241412843135420@offers.example.xyz"),
+        subject="Final notice: verify your account",
+        body_text="Your mailbox will be suspended. Verify your account immediately.",
+    )
+    analysis = analyzer().analyse(reported)
+    assert analysis.sender.verdict is Verdict.NO_THREATS_FOUND
+    line = next(item for item in analysis.roll_up.evidence if item.text.startswith("Sender adds"))
+    assert "not suspicious on its own" in line.text
+    assert analysis.verdict is Verdict.SUSPICIOUS

@@ -418,3 +418,13 @@ def test_corpus_phishtank_url_keeps_query() -> None:
         "https://www.anatolialamps.com/wp-content/themes/sketch/fopo/fur50/signin.php"
         "?locale.x=en&_token=MTUzNTUxMzAxOQ=message-id:"
     )
+
+
+def test_zero_width_space_inside_a_text_url_keeps_it_whole() -> None:
+    from air_tui.mail import parse_message
+
+    raw = "From: a@b.example\r\nSubject: x\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nGo to https://pay\u200bpal.com.verify-login.example/signin now\r\n"
+    message = parse_message(raw.encode())
+    assert [url.normalised for url in message.urls] == ["https://paypal.com.verify-login.example/signin"]
+    assert message.urls[0].hidden_characters == ["U+200B ZERO WIDTH SPACE"]
+    assert any("U+200B" in warning for warning in message.parse_warnings)

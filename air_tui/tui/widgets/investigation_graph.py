@@ -165,6 +165,8 @@ def evidence_text(entity: Entity | None, detail: InvestigationDetail | None) -> 
         if item.rule:
             # The rule id is what configuration uses to change the weight.
             text.append(f"  {item.weight:+d} {item.rule} · {plain(item.source)}\n", style="dim")
+        elif item.weight:
+            text.append(f"  {item.weight:+d} · {plain(item.source)}\n", style="dim")
         elif item.source:
             text.append(f"  {plain(item.source)}\n", style="dim")
     return text
