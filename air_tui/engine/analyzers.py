@@ -508,6 +508,11 @@ class MessageAnalyzer:
             finding.fire(rules.URL_RISKY_TLD, f"The link's domain {domain or host} ends in .{_tld(host)}, a top-level domain common in abuse.")
         if "@" in _netloc(address):
             finding.fire(rules.URL_USERINFO, f"The link puts text before an @ in the host part, so it shows one site and opens {host}.")
+        if not finding.evidence and finding.examined:
+            finding.note(
+                f"Checked against {self.intel.entry_count:,} intelligence entries, the allow lists and the host checks; nothing matched.",
+                "URL reputation investigation",
+            )
         return finding
 
     def _allowed_url(self, address: str, host: str, domain: str, finding: Finding) -> bool:
