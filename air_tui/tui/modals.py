@@ -7,7 +7,7 @@ from collections import Counter
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
@@ -18,6 +18,7 @@ from air_tui.domain.vocab import InvestigationStatus
 from air_tui.store.queries import InvestigationDetail
 from air_tui.tui.text import plain, safe
 from air_tui.tui.widgets.investigation_graph import evidence_text
+from air_tui.tui.widgets.vim import VimScroll
 
 
 class CommentInput(Input):
@@ -144,7 +145,7 @@ class EntityDetail(ModalScreen[None]):
         self.entity = entity
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="dialog", classes="dialog wide"):
+        with VimScroll(id="dialog", classes="dialog wide"):
             yield Static(evidence_text(self.entity, None))
             attributes = Text()
             for name, value in sorted(self.entity.attributes.items()):
@@ -180,7 +181,7 @@ class MessageDetail(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         message = self.message
-        with VerticalScroll(id="dialog", classes="dialog wide"):
+        with VimScroll(id="dialog", classes="dialog wide"):
             yield Static(evidence_text(self.entity, None))
             yield Static(_message_facts(message))
             body = Text("\nBody (plain text)\n", style="bold")
@@ -313,7 +314,7 @@ class InvestigationSummary(ModalScreen[None]):
         self.detail = detail
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="dialog", classes="dialog wide"):
+        with VimScroll(id="dialog", classes="dialog wide"):
             yield Label(safe(self.detail.investigation.title, style="bold"))
             yield Static(evidence_text(None, self.detail))
             yield Static(Text("esc close", style="dim"))
@@ -332,7 +333,7 @@ class ActionDetail(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         action = self.action_shown
-        with VerticalScroll(id="dialog", classes="dialog wide"):
+        with VimScroll(id="dialog", classes="dialog wide"):
             yield Label(Text(f"{action.action_type.value} · {action.status.value}", style="bold"))
             yield Static(safe(action.impact))
             yield Static(safe(action.title))
@@ -379,7 +380,7 @@ class HelpScreen(ModalScreen[None]):
             text.append(f"  {status.value:<25}", style="bold")
             text.append(f"{status.explanation}\n")
         text.append("\nVerdicts are written as words: MALICIOUS, SUSPICIOUS, CLEAN (no threats found), UNKNOWN.\n")
-        with VerticalScroll(id="dialog", classes="dialog wide"):
+        with VimScroll(id="dialog", classes="dialog wide"):
             yield Static(text)
             yield Static(Text("esc close", style="dim"))
 

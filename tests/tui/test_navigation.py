@@ -117,3 +117,20 @@ async def test_quit_while_investigating(workspace: Workspace) -> None:
         await pilot.press("q")
     assert app.return_code in (0, None)
     await app.workers.wait_for_complete()
+
+
+async def test_j_scrolls_an_entity_dialog(investigated_workspace: Workspace) -> None:
+    from air_tui.domain.vocab import EntityKind
+    from air_tui.tui.widgets.vim import VimScroll
+
+    app = make_app(investigated_workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        entity = Entity(id="file:x", kind=EntityKind.FILE, key="x", label="big.zip", attributes={"archive_members": [f"member-{n}.txt (txt)" for n in range(80)]})
+        app.push_screen(EntityDetail(entity))
+        await pilot.pause()
+        dialog = app.screen.query_one("#dialog", VimScroll)
+        dialog.focus()
+        await pilot.press("j", "j", "j")
+        await pilot.pause()
+        assert dialog.scroll_y > 0
