@@ -65,7 +65,7 @@ def corpus_files() -> list[tuple[str, str, bytes]]:
 
 
 def stdlib_parse_and_walk(raw: bytes) -> int:
-    """The baseline: what the standard library alone does to read a message and all its parts."""
+    """Parse a message and read all its parts with the standard library alone: the baseline."""
     message = email.message_from_bytes(raw, policy=policy.default)
     total = 0
     for part in message.walk():
