@@ -19,7 +19,7 @@ from air_tui.domain.tenant import Organisation, User
 from air_tui.domain.vocab import ThreatType, Verdict
 from air_tui.engine import indicators, rules
 from air_tui.engine.lookalike import LookalikeMatch, compile_targets, lookalike, merge_brands
-from air_tui.engine.rules import Finding, Scoring
+from air_tui.engine.rules import Finding, Rule, Scoring
 from air_tui.engine.sender_facts import (
     DISPLAY_NAME_ADDRESS,
     DISPLAY_NAME_BRAND,
@@ -305,19 +305,7 @@ class MessageAnalyzer:
         finding.fire(rule, match.sentence)
 
     def _allowed_sender(self, address: str, domain: str, finding: Finding) -> bool:
-        allow = self.config.allow
-        if address in allow.senders:
-            finding.fire(rules.SENDER_ALLOWED, f"Sender {address} is on the configured allow list.")
-            return True
-        listed = _parent_match(domain, allow.domains)
-        if listed:
-            finding.fire(rules.SENDER_ALLOWED, f"Sender domain {domain} is on the configured allow list ({listed}).")
-            return True
-        intel_allowed = self.intel.allowed(domain)
-        if intel_allowed is not None:
-            finding.fire(rules.SENDER_ALLOWED, f"Sender domain {domain} is on the allow list ({intel_allowed.source}).")
-            return True
-        return False
+        return self._allowed(rules.SENDER_ALLOWED, f"Sender {address}", address in self.config.allow.senders, f"Sender domain {domain}", domain, finding)
 
     def _check_authentication(self, message: EmailMessage, finding: Finding) -> None:
         """Count the results of the tenant's own boundary; elsewhere only failures count.
@@ -469,6 +457,11 @@ class MessageAnalyzer:
         if url.source == "qr":
             where = f" in {url.source_detail}" if url.source_detail else ""
             finding.fire(rules.URL_QR, f"The link was decoded from a QR code{where}, where link scanners do not look.")
+        if finding.examined and not any(item.rule for item in finding.evidence):
+            finding.note(
+                f"Checked against {self.intel.entry_count:,} intelligence entries, the allow lists and the host checks; nothing matched.",
+                "URL reputation investigation",
+            )
         return finding
 
     def url_target(self, address: str, host: str, domain: str, normalised: str = "") -> Finding:
@@ -508,25 +501,24 @@ class MessageAnalyzer:
             finding.fire(rules.URL_RISKY_TLD, f"The link's domain {domain or host} ends in .{_tld(host)}, a top-level domain common in abuse.")
         if "@" in _netloc(address):
             finding.fire(rules.URL_USERINFO, f"The link puts text before an @ in the host part, so it shows one site and opens {host}.")
-        if not finding.evidence and finding.examined:
-            finding.note(
-                f"Checked against {self.intel.entry_count:,} intelligence entries, the allow lists and the host checks; nothing matched.",
-                "URL reputation investigation",
-            )
         return finding
 
     def _allowed_url(self, address: str, host: str, domain: str, finding: Finding) -> bool:
-        allow = self.config.allow
-        if address.lower() in allow.urls:
-            finding.fire(rules.URL_ALLOWED, f"The URL {address} is on the configured allow list.")
+        listed_url = address.lower() in self.config.allow.urls
+        return self._allowed(rules.URL_ALLOWED, f"The URL {address}", listed_url, f"Domain {domain or host}", host, finding)
+
+    def _allowed(self, rule: Rule, exact_name: str, exact_listed: bool, domain_name: str, host: str, finding: Finding) -> bool:
+        """Fire `rule` when the configured allow list names the value or its domain, or intel allows the domain."""
+        if exact_listed:
+            finding.fire(rule, f"{exact_name} is on the configured allow list.")
             return True
-        listed = _parent_match(host, allow.domains)
+        listed = _parent_match(host, self.config.allow.domains)
         if listed:
-            finding.fire(rules.URL_ALLOWED, f"Domain {domain or host} is on the configured allow list ({listed}).")
+            finding.fire(rule, f"{domain_name} is on the configured allow list ({listed}).")
             return True
         intel_allowed = self.intel.allowed(host)
         if intel_allowed is not None:
-            finding.fire(rules.URL_ALLOWED, f"Domain {domain or host} is on the allow list ({intel_allowed.source}).")
+            finding.fire(rule, f"{domain_name} is on the allow list ({intel_allowed.source}).")
             return True
         return False
 

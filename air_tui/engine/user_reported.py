@@ -139,7 +139,7 @@ def run(context: PlaybookContext, investigation_id: str, alert: Alert) -> Outcom
         _add_nested_message(findings, inner, inner_analysis, message_entity.id)
 
     with steps.step("Mail cluster identification") as outcome:
-        findings.clusters = _hunt_clusters(context, message, message_entity, url_entities, file_entities)
+        findings.clusters = hunt_clusters(context, message, message_entity, url_entities, file_entities)
         for cluster in findings.clusters:
             findings.add(_cluster_entity(cluster, message_entity.id))
         total = len({mid for cluster in findings.clusters for mid in cluster.message_ids})
@@ -305,16 +305,6 @@ def _sender_attributes(message: EmailMessage, earlier: int | None) -> dict[str, 
     if earlier is not None:
         attributes["earlier_messages"] = earlier
     return attributes
-
-
-def _hunt_clusters(
-    context: PlaybookContext,
-    message: EmailMessage,
-    message_entity: Entity,
-    url_entities: list[Entity],
-    file_entities: list[Entity],
-) -> list[Cluster]:
-    return hunt_clusters(context, message, message_entity, url_entities, file_entities)
 
 
 def _cluster_entity(cluster: Cluster, parent_id: str) -> Entity:

@@ -125,6 +125,7 @@ def test_listed_parent_domain_is_malicious(intel: IntelSnapshot) -> None:
 def test_unlisted_url_is_clean_when_lists_exist(intel: IntelSnapshot) -> None:
     finding = analyse_url(Url(url="https://docs.example.org/a", host="docs.example.org"), intel)
     assert finding.verdict is Verdict.NO_THREATS_FOUND
+    assert any("nothing matched" in item.text for item in finding.evidence), "a clean verdict says what was checked"
 
 
 def test_unlisted_url_is_unknown_without_lists() -> None:
