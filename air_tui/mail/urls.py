@@ -134,7 +134,7 @@ class UrlCollector:
         """Add one URL unless it was seen before or the limit is reached."""
         hidden = hidden_characters(url)
         url = clean_line(url, limit=MAX_URL_CHARS)
-        if not url or not self._claim(url):
+        if not url or any(alias in self._seen for alias in _scheme_aliases(url)) or not self._claim(url):
             return
         # Browsers drop invisible characters, so the host and the wrappers are read without them.
         visible = strip_hidden(url)
@@ -224,6 +224,17 @@ class UrlCollector:
         if scan.problem:
             self._warnings.add(f"{where}: {scan.problem}")
         self.add_qr_codes(scan.texts, where)
+
+
+def _scheme_aliases(url: str) -> tuple[str, ...]:
+    """Other spellings of one link: `//host/x` is `https://host/x` on any mail client page, and the
+    reverse, so the same link found with and without its scheme is listed once."""
+    if url.startswith("//"):
+        return ("https:" + url, "http:" + url)
+    scheme, separator, rest = url.partition("://")
+    if separator and scheme.lower() in ("http", "https"):
+        return ("//" + rest,)
+    return ()
 
 
 def url_host(url: str) -> str | None:

@@ -428,3 +428,15 @@ def test_zero_width_space_inside_a_text_url_keeps_it_whole() -> None:
     assert [url.normalised for url in message.urls] == ["https://paypal.com.verify-login.example/signin"]
     assert message.urls[0].hidden_characters == ["U+200B ZERO WIDTH SPACE"]
     assert any("U+200B" in warning for warning in message.parse_warnings)
+
+
+def test_protocol_relative_link_is_listed_once() -> None:
+    from air_tui.mail import parse_message
+
+    raw = (
+        "From: a@b.example\r\nSubject: x\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+        '<p><img src="//i.imgur.com/x.png"> see https://i.imgur.com/x.png and <a href="//cdn.example/y">y</a></p>\r\n'
+    )
+    urls = [url.url for url in parse_message(raw.encode()).urls]
+    assert urls.count("//i.imgur.com/x.png") + urls.count("https://i.imgur.com/x.png") == 1
+    assert "//cdn.example/y" in urls
