@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     intel_commands = intel.add_subparsers(dest="intel_command", metavar="ACTION", required=True)
     refresh = intel_commands.add_parser("refresh", parents=[common], help="download every enabled [[intel.feeds]] of config.toml")
     refresh.add_argument("--json", action="store_true", help="print each feed's outcome as JSON")
-    status = intel_commands.add_parser("status", parents=[common], help="show each feed's indicator count, age and last error")
+    status = intel_commands.add_parser("status", parents=[common], help="show each feed's indicator count, age, last error and skipped lines")
     status.add_argument("--json", action="store_true", help="print each feed's state as JSON")
 
     rules_command = commands.add_parser("rules", help="list the verdict rules with their weights, as configured")
@@ -332,19 +332,28 @@ def _intel(args: argparse.Namespace) -> int:
         outcomes = service.refresh_intel()
     failed = [outcome for outcome in outcomes if outcome.status.value == "failed"]
     if args.json:
-        print(json.dumps([{"name": o.name, "url": o.url, "status": o.status.value, "count": o.count, "error": o.error} for o in outcomes], indent=2, ensure_ascii=False))
+        print(json.dumps([outcome.to_json() for outcome in outcomes], indent=2, ensure_ascii=False))
     elif not outcomes:
         print(f"No enabled feeds. Add [[intel.feeds]] to {config_path()}; docs/intel.md has an example.")
     else:
-        for outcome in outcomes:
-            if outcome.status.value == "failed":
-                print(f"FAILED     {outcome.name}: {_plain(outcome.error)}; keeping the previous {_indicators(outcome.count)}")
-            else:
-                print(f"{outcome.status.value:<13} {outcome.name}: {_indicators(outcome.count)}")
-    for outcome in failed:
-        print(f"air-tui: intel feed {outcome.name} ({outcome.url}) failed: {_plain(outcome.error)}", file=sys.stderr)
+        _print_intel_refresh(outcomes)
+    for outcome in outcomes:
+        if outcome.status.value == "failed":
+            print(f"air-tui: intel feed {outcome.name} ({outcome.url}) failed: {_plain(outcome.error)}", file=sys.stderr)
+        elif outcome.skipped:
+            print(f"air-tui: warning: intel feed {outcome.name} ({outcome.url}) {_plain(outcome.describe_skipped())}", file=sys.stderr)
     # Exit 1 only when nothing could be refreshed, so a single flaky feed does not fail a cron job.
     return EXIT_ERROR if outcomes and len(failed) == len(outcomes) else EXIT_OK
+
+
+def _print_intel_refresh(outcomes: list[Any]) -> None:
+    for outcome in outcomes:
+        if outcome.status.value == "failed":
+            kept = f"Keeping the previous {_indicators(outcome.count)}." if outcome.count else "No previous indicators to keep."
+            print(f"{'FAILED':<13} {outcome.name}: {_plain(outcome.error)}. {kept}")
+            continue
+        skipped = f", {_plain(outcome.describe_skipped())}" if outcome.skipped else ""
+        print(f"{outcome.status.value:<13} {outcome.name}: {_indicators(outcome.count)}{skipped}")
 
 
 def _print_intel_status(statuses: list[Any]) -> None:
@@ -359,6 +368,8 @@ def _print_intel_status(statuses: list[Any]) -> None:
             state = "STALE"
         error = f"  last error: {_plain(status.last_error)}" if status.last_error else ""
         print(f"{state:<9} {status.name:<28} {_indicators(status.count):>18}  {status.age:<16} {status.format}{error}")
+        if status.skipped:
+            print(f"{'':<9} {_plain(status.describe_skipped())}")
 
 
 def _ingest(args: argparse.Namespace) -> int:

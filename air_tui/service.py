@@ -26,6 +26,7 @@ from air_tui.intel import IntelSnapshot
 from air_tui.intel.download import DownloadStatus, FeedRefresh, download_feed, open_client
 from air_tui.intel.feeds import LocalFeed, read_local_feeds
 from air_tui.intel.online import OnlineLookup
+from air_tui.intel.skipped import describe_skipped, skipped_columns, stored_skipped
 from air_tui.intel.status import FeedStatus, feed_status
 from air_tui.mail import FailedRead, iter_messages, message_id_for, parse_message
 from air_tui.remediation import executor
@@ -163,8 +164,10 @@ class AirService:
     def _import_tenant_intel(self) -> list[LocalFeed]:
         """Store the feed files of the tenant's `intel/` folder that changed, and forget deleted ones.
 
+        Invalid lines of a file are left out and counted with its row, so `intel status` names them.
+
         Raises:
-            IntelError: A file cannot be read or parsed; the rows it had stay as they were.
+            IntelError: A file cannot be read or is clearly not in its format; the rows it had stay as they were.
         """
         local = read_local_feeds(self.tenant.intel_dir)
         stored = {row["name"]: row for row in intel_store.feed_rows(self.store) if row["origin"] == "file"}
@@ -172,9 +175,12 @@ class AirService:
         imported = self.clock().isoformat() if changed else ""
         for feed in changed:
             record = {"name": feed.name, "origin": "file", "location": str(feed.path), "format": feed.format, "sha256": feed.sha256}
+            record |= skipped_columns(feed.skipped, feed.skipped_examples)
             rows = [{"kind": item.kind, "indicator": item.value, "threat": item.threat, "source": item.source, "added": item.added} for item in feed.indicators]
             count = intel_store.replace_feed(self.store, record, rows, fetched=imported)
             log.info("Imported %d indicators from the intel file %s", count, feed.path)
+            if feed.skipped:
+                log.warning("Intel file %s: %s", feed.path, describe_skipped(feed.skipped, feed.skipped_examples))
         removed = set(stored) - {feed.name for feed in local}
         if removed:
             intel_store.delete_feeds(self.store, sorted(removed))
@@ -205,8 +211,12 @@ class AirService:
                 )
                 record = {"name": feed.name, "origin": "download", "location": feed.url, "format": feed.format}
                 count = int(previous.get("count") or 0)
+                # Skipped lines describe the stored rows, so a feed that failed or did not change keeps its count.
+                skipped, skipped_examples = stored_skipped(previous)
                 if download.status is DownloadStatus.UPDATED:
                     record |= {"sha256": download.sha256, "etag": download.etag, "last_modified": download.last_modified}
+                    record |= skipped_columns(download.skipped, download.skipped_examples)
+                    skipped, skipped_examples = download.skipped, download.skipped_examples
                     rows = [{"kind": item.kind, "indicator": item.value, "threat": item.threat, "source": item.source, "added": item.added} for item in download.indicators]
                     count = intel_store.replace_feed(self.store, record, rows, fetched=now.isoformat())
                 elif download.status is DownloadStatus.NOT_MODIFIED:
@@ -214,7 +224,9 @@ class AirService:
                 else:
                     intel_store.record_feed_failure(self.store, record, attempted=now.isoformat(), error=download.error)
                 log.info("Intel feed %s: %s, %d indicators", feed.name, download.status.value, count)
-                outcomes.append(FeedRefresh(name=feed.name, url=feed.url, status=download.status, count=count, error=download.error))
+                outcomes.append(
+                    FeedRefresh(name=feed.name, url=feed.url, status=download.status, count=count, error=download.error, skipped=skipped, skipped_examples=skipped_examples)
+                )
         configured = {feed.name for feed in self.config.intel.feeds}
         dropped = [row["name"] for row in intel_store.feed_rows(self.store) if row["origin"] == "download" and row["name"] not in configured]
         if dropped:

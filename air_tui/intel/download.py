@@ -1,16 +1,17 @@
 """Downloading configured feeds over HTTP, with conditional requests, timeouts and a size cap.
 
-A download either returns every indicator of the feed, or reports that the feed did not change,
-or fails with a reason. It never returns part of a feed, so the caller can replace the stored rows
-only when a download succeeded.
+A download either returns every valid indicator of the feed with the lines it skipped, or
+reports that the feed did not change, or fails with a reason. It fails when the content is clearly
+not in the feed's format, so the caller replaces the stored rows only with a usable feed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -19,6 +20,7 @@ from air_tui import __version__
 from air_tui.domain.config import FeedConfig
 from air_tui.intel.entries import Indicator, IntelError
 from air_tui.intel.feeds import parse_feed
+from air_tui.intel.skipped import SkippedLine, describe_skipped
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,10 @@ class FeedDownload:
     last_modified: str = ""
     """The server's ETag and Last-Modified headers, sent back on the next download."""
     error: str = ""
+    skipped: int = 0
+    """Lines of the feed that are not valid indicators and were left out."""
+    skipped_examples: tuple[SkippedLine, ...] = ()
+    """The first of those lines, named for the user."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,17 @@ class FeedRefresh:
     count: int
     """Indicators stored for the feed after the refresh: the new ones, or the previous ones on failure."""
     error: str = ""
+    skipped: int = 0
+    """Invalid lines left out of the indicators stored for the feed after the refresh."""
+    skipped_examples: tuple[SkippedLine, ...] = ()
+    """The first of those lines, named for the user."""
+
+    def describe_skipped(self) -> str:
+        """Describe the skipped lines, e.g. "skipped 1 invalid line: line 3 'x' (reason)", or return "" when there are none."""
+        return describe_skipped(self.skipped, self.skipped_examples)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "status": self.status.value, "skipped_examples": [asdict(example) for example in self.skipped_examples]}
 
 
 def open_client(transport: httpx.BaseTransport | None = None) -> httpx.Client:
@@ -125,20 +142,24 @@ def download_feed(
     try:
         # Formats without listing dates get none here; the store then keeps the date each
         # indicator was first downloaded.
-        indicators = parse_feed(bytes(content), feed.format, f"feed {feed.name}", added="")
+        parsed = parse_feed(bytes(content), feed.format, f"feed {feed.name}", added="")
     except IntelError as error:
         return _failed(feed, str(error).rstrip("."))
-    if not indicators:
+    if not parsed.indicators:
         # An empty body is far more often a broken mirror than a feed with nothing in it, and
         # replacing the stored rows with nothing would silently clear every verdict it backs.
         return _failed(feed, "the feed contains no indicators")
+    if parsed.skipped:
+        log.warning("Intel feed %s from %s: %s", feed.name, feed.url, parsed.describe_skipped())
     return FeedDownload(
         name=feed.name,
         status=DownloadStatus.UPDATED,
-        indicators=indicators,
+        indicators=parsed.indicators,
         sha256=sha256,
         etag=new_etag,
         last_modified=new_last_modified,
+        skipped=parsed.skipped,
+        skipped_examples=parsed.examples,
     )
 
 

@@ -1,4 +1,4 @@
-"""The state of each feed as `air-tui intel status` reports it: count, age, last error, staleness."""
+"""The state of each feed as `air-tui intel status` reports it: count, skipped lines, age, last error, staleness."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from air_tui.intel.entries import describe_age
+from air_tui.intel.skipped import SkippedLine, describe_skipped, stored_skipped
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,10 @@ class FeedStatus:
     """Seconds since the last success; None when the feed never succeeded."""
     stale: bool
     """True when the feed is enabled and never succeeded, or succeeded longer ago than `max_age_days`."""
+    skipped: int = 0
+    """Invalid lines left out of the stored indicators, in the download or import that stored them."""
+    skipped_examples: tuple[SkippedLine, ...] = ()
+    """The first of those lines, named for the user."""
 
     @property
     def age(self) -> str:
@@ -37,8 +42,12 @@ class FeedStatus:
             return "never fetched"
         return describe_age(timedelta(seconds=self.age_seconds))
 
+    def describe_skipped(self) -> str:
+        """Describe the skipped lines, e.g. "skipped 1 invalid line: line 3 'x' (reason)", or return "" when there are none."""
+        return describe_skipped(self.skipped, self.skipped_examples)
+
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "age": self.age}
+        return {**asdict(self), "age": self.age, "skipped_examples": [asdict(example) for example in self.skipped_examples]}
 
 
 def feed_status(
@@ -64,6 +73,7 @@ def feed_status(
     stale = False
     if origin == "download" and enabled:
         stale = age_seconds is None or age_seconds > max_age_days * 86400
+    skipped, skipped_examples = stored_skipped(row)
     return FeedStatus(
         name=name,
         origin=origin,
@@ -76,4 +86,6 @@ def feed_status(
         last_error=row.get("last_error") or "",
         age_seconds=age_seconds,
         stale=stale,
+        skipped=skipped,
+        skipped_examples=skipped_examples,
     )

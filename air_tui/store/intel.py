@@ -17,17 +17,17 @@ from air_tui.store.schema import create_schema
 
 INTEL_TABLES = ("intel_feeds", "intel_indicators", "intel_lookup_cache")
 
-FEED_COLUMNS = ("name", "origin", "location", "format", "last_success", "last_attempt", "last_error", "count", "sha256", "etag", "last_modified")
+FEED_COLUMNS = ("name", "origin", "location", "format", "last_success", "last_attempt", "last_error", "count", "sha256", "etag", "last_modified", "skipped", "skipped_examples")
 INDICATOR_COLUMNS = ("feed", "kind", "indicator", "threat", "source", "added", "fetched")
 
 
 def ensure_tables(store: Store) -> None:
-    """Create the intel tables in a database made before they existed.
+    """Create the intel tables, or their newer columns, in a database made before they existed.
 
-    The schema version was not raised for these tables, so a database already at the current
-    version has not run `create_schema` since. This runs it once, under the same lock file.
+    The schema version was not raised for these tables or columns, so a database already at the
+    current version has not run `create_schema` since. This runs it once, under the same lock file.
     """
-    if set(INTEL_TABLES) <= set(store.db.table_names()):
+    if set(INTEL_TABLES) <= set(store.db.table_names()) and set(FEED_COLUMNS) <= set(store.db["intel_feeds"].columns_dict):
         return
     with file_lock(store.path.with_name(store.path.name + ".schema-lock")), store.db.conn:
         create_schema(store.db)
@@ -60,7 +60,8 @@ def replace_feed(store: Store, feed: Mapping[str, Any], indicators: Iterable[Map
     """Replace every indicator of one feed and record the success, in one transaction.
 
     Args:
-        feed: `name`, `origin`, `location`, `format`, and optionally `sha256`, `etag`, `last_modified`.
+        feed: `name`, `origin`, `location`, `format`, and optionally `sha256`, `etag`,
+            `last_modified`, `skipped` (invalid lines left out) and `skipped_examples` (JSON text).
         indicators: Rows with `kind`, `indicator`, `threat`, `source` and `added`.
         fetched: ISO 8601 time of the download or import.
 
@@ -92,6 +93,8 @@ def replace_feed(store: Store, feed: Mapping[str, Any], indicators: Iterable[Map
                 "last_attempt": fetched,
                 "last_error": "",
                 "count": len(rows),
+                "skipped": int(feed.get("skipped") or 0),
+                "skipped_examples": feed.get("skipped_examples") or "",
             },
         )
     return len(rows)
@@ -130,6 +133,8 @@ def record_feed_failure(store: Store, feed: Mapping[str, Any], *, attempted: str
                     "sha256": "",
                     "etag": "",
                     "last_modified": "",
+                    "skipped": 0,
+                    "skipped_examples": "",
                 },
             )
 

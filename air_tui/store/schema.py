@@ -194,6 +194,10 @@ _TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
             "sha256": str,
             "etag": str,
             "last_modified": str,
+            # Invalid lines left out of the stored indicators, and the first of them as a JSON
+            # list of {"line", "value", "reason"} objects.
+            "skipped": int,
+            "skipped_examples": str,
         },
         "name",
     ),

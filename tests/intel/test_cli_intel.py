@@ -70,7 +70,7 @@ def test_refresh_every_feed_failed_exit_1(tenant_copy: Path, isolated_data_dir: 
     result = air_tui("intel", "refresh", "--tenant", str(tenant_copy), data_dir=isolated_data_dir, config=config)
 
     assert result.returncode == 1
-    assert "FAILED     mirror: the server answered HTTP 503 Service Unavailable; keeping the previous 0 indicators" in result.stdout
+    assert "FAILED        mirror: the server answered HTTP 503 Service Unavailable. No previous indicators to keep." in result.stdout
     assert "intel feed mirror" in result.stderr
     assert "intel feed offline" in result.stderr
 
@@ -106,3 +106,48 @@ def test_bad_intel_config_named(tmp_path: Path, text: str, message: str) -> None
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+def test_refresh_reports_skipped_line(tenant_copy: Path, isolated_data_dir: Path, feed_server: FeedServer, tmp_path: Path) -> None:
+    good = [f"https://phish{number}.example/login" for number in range(12)]
+    feed_server.routes["/openphish.txt"] = Route(body="\n".join([*good[:2], "not a\u202eurl", *good[2:]]).encode())
+    config = write_config(tmp_path / "config.toml", [("openphish", feed_server.url("/openphish.txt"), "openphish")])
+
+    refreshed = air_tui("intel", "refresh", "--tenant", str(tenant_copy), data_dir=isolated_data_dir, config=config)
+    assert refreshed.returncode == 0, refreshed.stderr
+    assert "updated       openphish: 12 indicators, skipped 1 invalid line: line 3 'not a⟨U+202E⟩url' (not an http or https URL)" in refreshed.stdout
+    assert "air-tui: warning: intel feed openphish" in refreshed.stderr
+    assert "\u202e" not in refreshed.stdout + refreshed.stderr
+
+    as_json = air_tui("intel", "refresh", "--tenant", str(tenant_copy), "--json", data_dir=isolated_data_dir, config=config)
+    assert as_json.returncode == 0, as_json.stderr
+    outcome = json.loads(as_json.stdout)[0]
+    assert outcome["status"] == "not modified"
+    assert outcome["count"] == 12
+    assert outcome["skipped"] == 1
+    assert outcome["skipped_examples"] == [{"line": 3, "value": "not a⟨U+202E⟩url", "reason": "not an http or https URL"}]
+
+    status = air_tui("intel", "status", "--tenant", str(tenant_copy), data_dir=isolated_data_dir, config=config)
+    assert status.returncode == 0, status.stderr
+    assert "skipped 1 invalid line: line 3 'not a⟨U+202E⟩url'" in status.stdout
+
+    status_json = air_tui("intel", "status", "--tenant", str(tenant_copy), "--json", data_dir=isolated_data_dir, config=config)
+    feeds = {item["name"]: item for item in json.loads(status_json.stdout)}
+    assert feeds["openphish"]["skipped"] == 1
+    assert feeds["openphish"]["skipped_examples"][0]["line"] == 3
+    assert feeds["intel/urls.csv"]["skipped"] == 0
+
+
+def test_refresh_html_page_failed(tenant_copy: Path, isolated_data_dir: Path, feed_server: FeedServer, tmp_path: Path) -> None:
+    feed_server.routes["/urlhaus.csv"] = Route(body=URLHAUS_CSV.encode())
+    config = write_config(tmp_path / "config.toml", [("urlhaus-recent", feed_server.url("/urlhaus.csv"), "urlhaus")])
+    first = air_tui("intel", "refresh", "--tenant", str(tenant_copy), data_dir=isolated_data_dir, config=config)
+    assert first.returncode == 0, first.stderr
+
+    feed_server.routes["/urlhaus.csv"] = Route(body=b"<html><body>Rate limit exceeded</body></html>\n")
+    result = air_tui("intel", "refresh", "--tenant", str(tenant_copy), data_dir=isolated_data_dir, config=config)
+
+    assert result.returncode == 1
+    assert "FAILED        urlhaus-recent: feed urlhaus-recent looks like an HTML page" in result.stdout
+    assert "not a login or error page. Keeping the previous 2 indicators." in result.stdout
+    assert "intel feed urlhaus-recent" in result.stderr

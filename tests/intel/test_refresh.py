@@ -69,7 +69,7 @@ def test_good_feeds_update_bad_keep_rows(workspace: Workspace, feed_server: Feed
         assert "HTTP 500" in feed_row(service, "flaky")["last_error"]
 
         assert outcomes["corrupt"].status is DownloadStatus.FAILED
-        assert "line 1 is not an http or https URL" in outcomes["corrupt"].error
+        assert "looks like an HTML page" in outcomes["corrupt"].error
         assert len(stored_indicators(service, "corrupt")) == 2
 
         assert outcomes["gone"].status is DownloadStatus.FAILED
@@ -195,7 +195,7 @@ def test_tenant_file_changes_reimported(workspace: Workspace) -> None:
 
 def test_broken_tenant_file_names_file(workspace: Workspace) -> None:
     (workspace.tenant_dir / "intel" / "file_hashes.csv").write_text("sha256,threat\nnot-a-hash,Malware\n")
-    with open_service(workspace, [], FrozenClock(FROZEN_START)) as service, pytest.raises(IntelError, match=r"file_hashes.csv: line 2 has 'not-a-hash'"):
+    with open_service(workspace, [], FrozenClock(FROZEN_START)) as service, pytest.raises(IntelError, match=r"file_hashes.csv contains no valid indicator, because its only line is invalid: line 2 'not-a-hash'"):
         service.intel  # noqa: B018 - the property reads the files
 
 
@@ -236,3 +236,111 @@ def test_non_http_feed_url_rejected() -> None:
     assert result.status is DownloadStatus.FAILED
     assert "is not an http or https URL" in result.error
 
+
+
+GOOD_PHISH = [f"https://phish{number}.example/login" for number in range(12)]
+
+
+def url_list(*lines: str) -> bytes:
+    return "".join(f"{line}\n" for line in lines).encode()
+
+
+def test_bad_line_skipped_good_urls_kept(workspace: Workspace, feed_server: FeedServer) -> None:
+    feed_server.routes["/openphish.txt"] = Route(body=url_list(*GOOD_PHISH[:4], "not a url", *GOOD_PHISH[4:]))
+    feeds = [FeedConfig(name="openphish", url=feed_server.url("/openphish.txt"), format="openphish")]
+    with open_service(workspace, feeds, FrozenClock(FROZEN_START)) as service:
+        outcome = service.refresh_intel()[0]
+        status = next(status for status in service.intel_status() if status.name == "openphish")
+
+        assert outcome.status is DownloadStatus.UPDATED
+        assert outcome.count == 12
+        assert outcome.skipped == 1
+        assert outcome.describe_skipped() == "skipped 1 invalid line: line 5 'not a url' (not an http or https URL)"
+        assert stored_indicators(service, "openphish") == set(GOOD_PHISH)
+        assert feed_row(service, "openphish")["skipped"] == 1
+        assert status.skipped == 1
+        assert status.skipped_examples == outcome.skipped_examples
+        assert service.intel.lookup_url(GOOD_PHISH[11]) is not None
+
+
+def test_not_modified_keeps_skipped_count(workspace: Workspace, feed_server: FeedServer) -> None:
+    feed_server.routes["/openphish.txt"] = Route(body=url_list(*GOOD_PHISH, "not a url"), headers={"ETag": '"v1"'})
+    feeds = [FeedConfig(name="openphish", url=feed_server.url("/openphish.txt"), format="openphish")]
+    clock = FrozenClock(FROZEN_START)
+    with open_service(workspace, feeds, clock) as service:
+        service.refresh_intel()
+        clock.now = FROZEN_START + timedelta(hours=1)
+        outcome = service.refresh_intel()[0]
+
+    assert outcome.status is DownloadStatus.NOT_MODIFIED
+    assert outcome.skipped == 1
+    assert outcome.skipped_examples[0].line == 13
+
+
+def test_html_page_fails_keeps_old_rows(workspace: Workspace, feed_server: FeedServer) -> None:
+    feed_server.routes["/openphish.txt"] = Route(body=url_list(*GOOD_PHISH, "not a url"))
+    feeds = [FeedConfig(name="openphish", url=feed_server.url("/openphish.txt"), format="openphish")]
+    clock = FrozenClock(FROZEN_START)
+    with open_service(workspace, feeds, clock) as service:
+        service.refresh_intel()
+        clock.now = FROZEN_START + timedelta(days=1)
+        feed_server.routes["/openphish.txt"] = Route(body=b"<!DOCTYPE html>\n<html><head><title>Please sign in</title></head>\n<body>https://portal.example/</body></html>\n")
+        outcome = service.refresh_intel()[0]
+
+        assert outcome.status is DownloadStatus.FAILED
+        assert outcome.error == "feed openphish looks like an HTML page, not a feed in the openphish format: line 1 is '<!DOCTYPE html>'. Check that the URL or file contains the feed itself, not a login or error page"
+        assert outcome.count == 12
+        assert stored_indicators(service, "openphish") == set(GOOD_PHISH)
+        row = feed_row(service, "openphish")
+        assert row["last_success"] == FROZEN_START.isoformat()
+        assert "looks like an HTML page" in row["last_error"]
+        # The stored rows are still those of the first download, with its one skipped line.
+        assert row["skipped"] == 1
+        assert outcome.skipped == 1
+
+
+def test_mostly_bad_list_fails(workspace: Workspace, feed_server: FeedServer) -> None:
+    feed_server.routes["/openphish.txt"] = Route(body=url_list(*GOOD_PHISH[:3]))
+    feeds = [FeedConfig(name="openphish", url=feed_server.url("/openphish.txt"), format="openphish")]
+    clock = FrozenClock(FROZEN_START)
+    with open_service(workspace, feeds, clock) as service:
+        service.refresh_intel()
+        clock.now = FROZEN_START + timedelta(days=1)
+        bad = [f"203.0.113.{number} phish kit" for number in range(8)]
+        feed_server.routes["/openphish.txt"] = Route(body=url_list("https://new.example/a", *bad, "https://new.example/b"))
+        outcome = service.refresh_intel()[0]
+
+        assert outcome.status is DownloadStatus.FAILED
+        assert "does not look like the openphish format, because 8 of its 10 lines are invalid, more than 10%" in outcome.error
+        assert "line 2 '203.0.113.0 phish kit' (not an http or https URL)" in outcome.error
+        assert "and 3 more" in outcome.error
+        assert stored_indicators(service, "openphish") == set(GOOD_PHISH[:3])
+        assert outcome.skipped == 0
+
+
+def test_hash_csv_short_hash_keeps_rest(workspace: Workspace, feed_server: FeedServer) -> None:
+    hashes = [f"{number:064x}" for number in range(1, 11)]
+    rows = [f"{value},Malware,team,2026-11-20" for value in hashes]
+    body = "\n".join(["sha256,threat,source,added", *rows[:6], "9f86d081884c7d65,Malware,team,2026-11-20", *rows[6:]]) + "\n"
+    feed_server.routes["/hashes.csv"] = Route(body=body.encode())
+    feeds = [FeedConfig(name="team-hashes", url=feed_server.url("/hashes.csv"), format="file_hashes")]
+    with open_service(workspace, feeds, FrozenClock(FROZEN_START)) as service:
+        outcome = service.refresh_intel()[0]
+
+        assert outcome.status is DownloadStatus.UPDATED
+        assert outcome.count == 10
+        assert outcome.describe_skipped() == "skipped 1 invalid line: line 8 '9f86d081884c7d65' (not a SHA-256: 16 characters instead of 64 hexadecimal digits)"
+        assert stored_indicators(service, "team-hashes") == set(hashes)
+        assert service.intel.lookup_file(hashes[-1].upper()) is not None
+
+
+def test_tenant_file_bad_line_skipped(workspace: Workspace, caplog: pytest.LogCaptureFixture) -> None:
+    hashes = workspace.tenant_dir / "intel" / "file_hashes.csv"
+    hashes.write_text(hashes.read_text() + "not-a-hash,Malware,analyst,2026-11-30\n")
+    with caplog.at_level("WARNING", logger="air_tui"), open_service(workspace, [], FrozenClock(FROZEN_START)) as service:
+        assert service.intel.lookup_file("2ee76a7ad592f843c3037164e09dd8138fa97e193e2c9fae0df5c61a87ffb9c1") is not None
+        status = next(status for status in service.intel_status() if status.name == "intel/file_hashes.csv")
+
+    assert status.count == 7
+    assert status.describe_skipped() == "skipped 1 invalid line: line 9 'not-a-hash' (not a SHA-256: 10 characters instead of 64 hexadecimal digits)"
+    assert f"Intel file {hashes}: skipped 1 invalid line: line 9 'not-a-hash'" in caplog.text

@@ -68,3 +68,25 @@ def test_tables_added_to_older_database(tmp_path: Path) -> None:
     with Store(path) as store:
         assert intel_store.feed_rows(store) == []
         assert set(intel_store.INTEL_TABLES) <= set(store.db.table_names())
+
+
+def test_skipped_columns_added_to_older_table(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with Store(path) as store:
+        intel_store.ensure_tables(store)
+        for column in ("skipped", "skipped_examples"):
+            store.db.execute(f"ALTER TABLE intel_feeds DROP COLUMN {column}")
+    with Store(path) as store:
+        intel_store.replace_feed(store, {**FEED, "skipped": 3, "skipped_examples": "[]"}, [row("http://a.example/1")], fetched="2026-11-30T09:30:00+00:00")
+        feed = intel_store.feed_row(store, "openphish")
+    assert feed is not None
+    assert (feed["skipped"], feed["skipped_examples"]) == (3, "[]")
+
+
+def test_failure_keeps_skipped_count(store: Store) -> None:
+    intel_store.replace_feed(store, {**FEED, "skipped": 2, "skipped_examples": '[{"line": 4, "value": "x", "reason": "r"}]'}, [row("http://a.example/1")], fetched="2026-11-30T09:30:00+00:00")
+    intel_store.record_feed_failure(store, FEED, attempted="2026-12-01T09:30:00+00:00", error="the server answered HTTP 500")
+
+    feed = intel_store.feed_row(store, "openphish")
+    assert feed is not None
+    assert feed["skipped"] == 2
