@@ -95,8 +95,6 @@ class StoreMessageIndex:
     def ids_with_attachment(self, sha256: str) -> list[str]:
         return message_index.message_ids_with_attachment(self.store, sha256)
 
-    def ids_with_sender_and_subject(self, sender_domain: str, subject: str) -> list[str]:
-        return message_index.message_ids_with_sender_and_subject(self.store, sender_domain, subject)
 
     def ids_with_similar_body(
         self, fingerprint: str, max_distance: int, *, sender_domain: str | None = None, sender_ip: str | None = None

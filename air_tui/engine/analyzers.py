@@ -588,7 +588,6 @@ _IMPERSONATION_RULES = {
     DISPLAY_NAME_ORGANISATION: rules.SENDER_NAME_ORGANISATION,
 }
 
-_ADDRESS_IN_NAME = re.compile(r"[\w.+-]+@((?:[\w-]+\.)+[a-z]{2,})", re.IGNORECASE)
 _DOMAIN_IN_TEXT = re.compile(r"\b((?:[a-z0-9-]+\.)+[a-z]{2,})\b", re.IGNORECASE)
 _INSIDE_WORD_HIDDEN = re.compile(r"\w[\u00ad\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\u2066-\u2069\u202a-\u202e]+\w")
 _LETTERS = re.compile(r"[^\W\d_]{3,}")
@@ -606,9 +605,6 @@ _VERDICT_WORDS = {
     Verdict.UNKNOWN: "unknown (nothing could be checked)",
 }
 
-
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).casefold().strip().strip('"')
 
 
 def _tld(host: str) -> str:

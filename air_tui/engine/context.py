@@ -34,8 +34,6 @@ class MessageIndex(Protocol):
 
     def ids_with_attachment(self, sha256: str) -> list[str]: ...
 
-    def ids_with_sender_and_subject(self, sender_domain: str, subject: str) -> list[str]: ...
-
     def ids_with_similar_body(
         self, fingerprint: str, max_distance: int, *, sender_domain: str | None = None, sender_ip: str | None = None
     ) -> list[str]:

@@ -168,15 +168,6 @@ def message_ids_with_attachment(store: Store, sha256: str) -> list[str]:
     ]
 
 
-def message_ids_with_sender_and_subject(store: Store, sender_domain: str, subject: str) -> list[str]:
-    return [
-        row[0]
-        for row in store.db.execute(
-            "SELECT id FROM messages WHERE sender_domain = ? AND subject = ? ORDER BY id", [sender_domain, subject]
-        )
-    ]
-
-
 def count_earlier_from_sender(store: Store, sender_address: str, before: str) -> int:
     row = store.db.execute(
         "SELECT COUNT(*) FROM messages WHERE sender_address = ? AND received_at != '' AND received_at < ?",
