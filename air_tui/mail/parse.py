@@ -314,8 +314,16 @@ def _read_parts(
                     attached_messages.append(attached)
             continue
         if not info.is_body_text:
-            attachments.append(file_attachment(info, decoded_bytes(part, info, warnings), warnings))
+            content = decoded_bytes(part, info, warnings)
+            attachment = file_attachment(info, content, warnings)
+            attachments.append(attachment)
             _expand_tnef(part, info, body, attachments, warnings)
+            if _is_message_file(attachment.extension, content):
+                # Mail clients often attach a saved message as application/octet-stream; it is
+                # still a message, and a user's report of phish is often sent exactly so.
+                attached = nesting.parse(content, info.label, warnings)
+                if attached is not None:
+                    attached_messages.append(attached)
             continue
         size = encoded_size(part)
         if size > MAX_TEXT_PART_BYTES:
@@ -330,6 +338,19 @@ def _read_parts(
             body.add_html(text, info.label)
         else:
             body.add_plain(text)
+
+
+_MESSAGE_START = re.compile(rb"^(?:[\x21-\x39\x3b-\x7e]+:[^\r\n]*\r?\n)+", re.MULTILINE)
+
+
+def _is_message_file(extension: str, content: bytes) -> bool:
+    """Return whether an attachment named .eml or .msg holds a message: header lines, or OLE2."""
+    if extension == "msg":
+        return content.startswith(OLE2_MAGIC)
+    if extension == "eml":
+        start = content[:4096].lstrip()
+        return _MESSAGE_START.match(start) is not None
+    return False
 
 
 def _expand_tnef(part: Message, info: PartInfo, body: BodyBuilder, attachments: list[Attachment], warnings: WarningLog) -> None:

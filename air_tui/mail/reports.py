@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 
-from air_tui.domain.message import EmailMessage
+from air_tui.domain.message import Attachment, EmailMessage
 from air_tui.domain.vocab import ParseStatus
 
 MAX_REPORT_BODY_CHARS = 2_000
@@ -53,7 +53,7 @@ def reported_message(message: EmailMessage, own_domains: list[str]) -> EmailMess
         return None
     if len(candidates) > 1 and not _REPORT_SUBJECT.search(message.subject):
         return None
-    if any(not _is_tolerated_attachment(attachment.content_type) for attachment in message.attachments):
+    if any(not _is_tolerated_attachment(attachment) for attachment in message.attachments):
         return None
     if len(message.body_text.strip()) > MAX_REPORT_BODY_CHARS:
         return None
@@ -71,5 +71,7 @@ def _is_own_domain(domain: str, own_domains: list[str]) -> bool:
     return False
 
 
-def _is_tolerated_attachment(content_type: str) -> bool:
-    return content_type in _ATTACHED_MESSAGE_TYPES or content_type.startswith("image/")
+def _is_tolerated_attachment(attachment: Attachment) -> bool:
+    """Images (logos in a signature) and the reported message itself, whatever type it was sent as."""
+    content_type = attachment.content_type
+    return content_type in _ATTACHED_MESSAGE_TYPES or content_type.startswith("image/") or attachment.extension in ("eml", "msg")

@@ -357,3 +357,31 @@ def test_corrupt_tnef_is_kept_and_marked(container: bytes, reason: str) -> None:
         for finding in winmail.content_findings
     )
     assert any("'winmail.dat' could not be expanded" in warning and reason in warning for warning in message.parse_warnings)
+
+
+def test_report_with_message_attached_as_octet_stream_is_unwrapped() -> None:
+    phish = (CORPUS / "spamassassin" / "phishing-openphish.eml").read_bytes()
+    boundary = "octet-boundary"
+    raw = (
+        "From: Noah Bakker <noah.bakker@larkspur.example>\r\nTo: phish@larkspur.example\r\n"
+        "Subject: Suspicious mail\r\nMIME-Version: 1.0\r\n"
+        f'Content-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n'
+        f"--{boundary}\r\nContent-Type: text/plain\r\n\r\nPlease check.\r\n"
+        f"--{boundary}\r\nContent-Type: application/octet-stream\r\n"
+        'Content-Disposition: attachment; filename="Your mailbox is full.eml"\r\n\r\n'
+    ).encode() + phish + f"\r\n--{boundary}--\r\n".encode()
+    message = parse_message(raw)
+    assert len(message.attached_messages) == 1
+    inner = reported_message(message, ["larkspur.example"])
+    assert inner is not None
+    assert inner.subject == parse_message(phish).subject
+
+
+def test_text_file_named_like_a_message_is_not_parsed_as_one() -> None:
+    raw = (
+        b"From: a@larkspur.example\r\nSubject: notes\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n'
+        b'--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="list.eml"\r\n\r\n'
+        b"just some words, no header here\r\n--b--\r\n"
+    )
+    assert parse_message(raw).attached_messages == []
