@@ -23,7 +23,7 @@ from air_tui.mail.invisible import reveal
 from air_tui.service import ActionError, AirService, AnalystError, IngestSummary, validate_analyst
 from air_tui.store import StoreError
 from air_tui.tenant.demo import TenantError
-from air_tui.tenant.workspace import Workspace, config_path, data_dir, demo_workspace, pristine_demo_tenant, tenant_workspace
+from air_tui.tenant.workspace import Workspace, config_is_explicit, config_path, data_dir, demo_workspace, pristine_demo_tenant, tenant_workspace
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -130,6 +130,11 @@ def _workspace(args: argparse.Namespace) -> Workspace:
             raise TenantError(
                 f"{tenant} is the pristine demo tenant, which air-tui never changes. "
                 "Leave out --tenant to work on its copy in the data directory."
+            )
+        if getattr(args, "reset_demo", False):
+            raise TenantError(
+                "--reset-demo restores the demo tenant's copy and cannot reset a --tenant directory, "
+                "which air-tui changes in place. Leave out one of the two."
             )
         return tenant_workspace(tenant)
     return demo_workspace(reset=getattr(args, "reset_demo", False))
@@ -407,7 +412,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
 def _rules(args: argparse.Namespace) -> int:
     """Print every rule with its built-in and configured weight, so a noisy rule is easy to find and tune."""
-    config = load_config(config_path())
+    config = load_config(config_path(), required=config_is_explicit())
     scoring = Scoring(config.analysis)
     rows = [
         {"id": rule.id, "title": rule.title, "default": rule.weight, "weight": scoring.weight(rule), "threat": rule.threat.value if rule.threat else ""}

@@ -35,7 +35,7 @@ from air_tui.store import intel as intel_store
 from air_tui.store.database import file_lock
 from air_tui.store import messages as message_index
 from air_tui.tenant.demo import DemoTenant
-from air_tui.tenant.workspace import Workspace, config_path
+from air_tui.tenant.workspace import Workspace, config_is_explicit, config_path
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class AirService:
         config: Config | None = None,
     ) -> None:
         self.workspace = workspace
-        self.config = config if config is not None else load_config(config_path())
+        self.config = config if config is not None else load_config(config_path(), required=config_is_explicit())
         self.scoring = Scoring(self.config.analysis)
         self._online: OnlineLookup | None = None
         self.analyst = validate_analyst(analyst)

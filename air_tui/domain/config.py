@@ -92,6 +92,14 @@ class AnalysisConfig(_Section):
     """An entity whose rule weights add up to at least this (and less than `malicious_score`) is suspicious."""
     allow: AllowList = Field(default_factory=AllowList)
 
+    @field_validator("trusted_authserv_ids")
+    @classmethod
+    def _authserv_ids(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not value.strip() or any(ch.isspace() for ch in value.strip()):
+                raise ValueError(f"{value!r} is not an authserv-id; write the host name the boundary puts first in Authentication-Results, like 'mx.example.com'")
+        return [value.strip() for value in values]
+
     @field_validator("rule_weights")
     @classmethod
     def _weights_in_range(cls, weights: dict[str, int]) -> dict[str, int]:
@@ -194,12 +202,15 @@ class Config(_Section):
     intel: IntelConfig = Field(default_factory=IntelConfig)
 
 
-def load_config(path: Path | None) -> Config:
-    """Read `path`, or return the defaults when it is None or does not exist.
+def load_config(path: Path | None, *, required: bool = False) -> Config:
+    """Read `path`, or return the defaults when it is None or does not exist and is not `required`.
 
     Raises:
-        ConfigError: The file is not valid TOML or holds an unknown key or a wrong value.
+        ConfigError: The file is required and missing, is not valid TOML, or holds an unknown key
+            or a wrong value.
     """
+    if path is not None and required and not path.exists():
+        raise ConfigError(f"The configuration file {path} does not exist. Check AIR_TUI_CONFIG, or unset it to use {path.name} in the data directory.")
     if path is None or not path.exists():
         return Config()
     try:

@@ -187,7 +187,8 @@ class MessageAnalyzer:
         analysis = MessageAnalysis(
             sender=self.sender(message, earlier_from_sender), content=self.content(message), subject=message.subject
         )
-        analysis.urls = [EntityResult(self.url(url), url=url) for url in message.urls]
+        sites = self.sender_sites(message)
+        analysis.urls = [EntityResult(self.url(url, sites), url=url) for url in message.urls]
         analysis.attachments = [EntityResult(self.attachment(item), attachment=item) for item in message.attachments]
         if depth < 3:
             analysis.nested = [self.analyse(inner, None, depth + 1) for inner in message.attached_messages]
@@ -212,11 +213,13 @@ class MessageAnalyzer:
             roll_up.evidence.append(item)
         roll_up.threats.extend(threat for threat in analysis.content.threats if threat not in roll_up.threats)
         weak = analysis.content.score
-        parts: list[tuple[str, Finding]] = [("Sender", analysis.sender)]
-        parts += [(f"URL {item.url.url if item.url else ''}", item.finding) for item in analysis.urls]
-        parts += [(f"File {item.attachment.filename if item.attachment else ''}", item.finding) for item in analysis.attachments]
-        parts += [(f"Attached email '{nested.subject}'", nested.roll_up) for nested in analysis.nested if nested.roll_up]
-        for label, finding in parts:
+        weak_sites: set[str] = set()
+        # Each part with the site it stands for, so weak links to one site count once.
+        parts: list[tuple[str, Finding, str]] = [("Sender", analysis.sender, "")]
+        parts += [(f"URL {item.url.url}", item.finding, item.url.registrable_domain or item.url.host) for item in analysis.urls if item.url]
+        parts += [(f"File {item.attachment.filename}", item.finding, "") for item in analysis.attachments if item.attachment]
+        parts += [(f"Attached email '{nested.subject}'", nested.roll_up, "") for nested in analysis.nested if nested.roll_up]
+        for label, finding, site in parts:
             if finding.score <= 0:
                 continue
             if finding.verdict in (Verdict.SUSPICIOUS, Verdict.MALICIOUS):
@@ -225,9 +228,15 @@ class MessageAnalyzer:
                 text = f"{label} is {verdict_words(finding.verdict)} ({counted})."
                 roll_up.threats.extend(threat for threat in finding.threats if threat not in roll_up.threats)
             else:
+                if site and site in weak_sites:
+                    # Many links to one site show one sign, not one per link.
+                    continue
+                weak_sites.add(site)
                 points = finding.score
                 weak += points
                 text = f"{label} adds {points} points of weak signs; it is not suspicious on its own."
+                roll_up.evidence.append(Evidence(text=text, verdict=Verdict.UNKNOWN, source="Verdict roll-up", weight=points))
+                continue
             roll_up.evidence.append(Evidence(text=text, verdict=self.scoring.line_verdict(points), source="Verdict roll-up", weight=points))
         credit = analysis.sender.score
         if credit < 0 and weak > 0:
@@ -259,7 +268,7 @@ class MessageAnalyzer:
         if domain and "." not in domain:
             finding.fire(rules.SENDER_NO_TLD, f"Sender domain '{domain}' is not an internet domain, so nothing can authenticate it.")
         if domain:
-            match = self.intel.lookup_domain(domain)
+            match = self._domain_listing(domain, finding)
             if match is not None:
                 finding.fire(rules.SENDER_LISTED, match.describe("Sender domain") + ".", threat=threat_for_feed(match))
             self._check_lookalike(domain, finding, sender_side=True)
@@ -281,6 +290,42 @@ class MessageAnalyzer:
             else:
                 finding.note(contact.sentence, "Sender history")
         return finding
+
+    def _domain_listing(self, host: str, finding: Finding) -> IntelMatch | None:
+        """Return the intel listing of `host`, unless it names the organisation's own domain or a
+        brand's real one: such a listing is a feed error that would flag ordinary mail, so it is
+        shown as a note and not counted."""
+        match = self.intel.lookup_domain(host)
+        if match is None:
+            return None
+        listed = match.indicator.lower().rstrip(".")
+        protected = self.own_domains + [domain for domains in self.brands.values() for domain in domains]
+        if any(listed == real or real.endswith("." + listed) for real in protected):
+            finding.note(
+                f"{match.describe('Domain')}, but {listed} is the organisation's or a well-known brand's own domain; "
+                "the listing is not counted. Check the feed.",
+                "Threat intelligence",
+            )
+            return None
+        return match
+
+    def sender_sites(self, message: EmailMessage) -> frozenset[str]:
+        """Registrable domains of an authenticated sender: its own, and its brand's real domains.
+
+        Empty unless DMARC passed in the results the tenant trusts, so a forged From gains nothing.
+        """
+        domain = message.sender.domain
+        if not domain:
+            return frozenset()
+        chosen = select_trusted_results(message.auth_results, self.trusted_authserv_ids)
+        if chosen.basis != "trusted" or chosen.result("dmarc") != "pass":
+            return frozenset()
+        own = registrable_domain(domain) or domain
+        sites = {own}
+        for domains in self.brands.values():
+            if own in domains:
+                sites.update(domains)
+        return frozenset(sites)
 
     def _check_lookalike(self, domain: str, finding: Finding, *, sender_side: bool) -> None:
         """Fire the lookalike rule that fits how `domain` imitates the organisation or a brand."""
@@ -350,16 +395,23 @@ class MessageAnalyzer:
     def _check_alignment(self, message: EmailMessage, finding: Finding) -> None:
         if not message.sender.domain:
             return
+        chosen = select_trusted_results(message.auth_results, self.trusted_authserv_ids)
+        # The boundary saw a valid signature even when the copy here lost its DKIM-Signature header.
+        dkim_pass = chosen.basis in ("trusted", "topmost") and chosen.result("dkim") == "pass"
         alignment = alignment_facts(message)
         for fact in alignment.facts:
             rule = _ALIGNMENT_RULES.get(fact.kind)
-            if rule is None:
-                finding.note(fact.sentence, "Sender alignment")
+            reply_domain = fact.value.rpartition("@")[2] or fact.value
+            own_reply = rule is rules.SENDER_REPLY_TO and _parent_match(reply_domain, self.own_domains)
+            dkim_passed = rule is rules.SENDER_DKIM_MISSING and dkim_pass
+            if rule is None or own_reply or dkim_passed:
+                # Replies to a colleague, or a DKIM pass the boundary recorded, need no points.
+                if not dkim_passed:
+                    finding.note(fact.sentence, "Sender alignment")
                 continue
             finding.fire(rule, fact.sentence)
             if rule is rules.SENDER_REPLY_TO:
                 from_org = registrable_domain(alignment.from_domain) or alignment.from_domain
-                reply_domain = fact.value.rpartition("@")[2] or fact.value
                 if reply_domain in indicators.FREEMAIL_DOMAINS and from_org not in indicators.FREEMAIL_DOMAINS:
                     finding.fire(rules.SENDER_REPLY_TO_FREEMAIL, f"Replies go to a free mailbox at {reply_domain}, not to {alignment.from_domain}.")
 
@@ -428,13 +480,19 @@ class MessageAnalyzer:
 
     # URLs --------------------------------------------------------------------------------
 
-    def url(self, url: Url) -> Finding:
-        """Check the URL, and the destination inside it when it is wrapped."""
-        finding = self.url_target(url.url, url.host, url.registrable_domain, url.normalised)
+    def url(self, url: Url, sender_sites: frozenset[str] = frozenset()) -> Finding:
+        """Check the URL, and the destination inside it when it is wrapped.
+
+        Args:
+            url: The URL as parsed.
+            sender_sites: Registrable domains the authenticated sender owns (see `sender_sites`);
+                a link there is the sender's own page, not free hosting someone else set up.
+        """
+        finding = self.url_target(url.url, url.host, url.registrable_domain, url.normalised, sender_sites)
         if url.unwrapped:
             wrappers = " inside ".join(reversed(url.wrappers))
             finding.fire(rules.URL_WRAPPED, f"The link is wrapped by {wrappers}; it leads to {url.unwrapped}.")
-            target = self.url_target(url.unwrapped, url.unwrapped_host, url.unwrapped_domain, normalise_url(url.unwrapped))
+            target = self.url_target(url.unwrapped, url.unwrapped_host, url.unwrapped_domain, normalise_url(url.unwrapped), sender_sites)
             for item in target.evidence:
                 finding.evidence.append(item.model_copy(update={"text": f"Destination: {item.text}"}))
             finding.threats.extend(threat for threat in target.threats if threat not in finding.threats)
@@ -464,7 +522,7 @@ class MessageAnalyzer:
             )
         return finding
 
-    def url_target(self, address: str, host: str, domain: str, normalised: str = "") -> Finding:
+    def url_target(self, address: str, host: str, domain: str, normalised: str = "", sender_sites: frozenset[str] = frozenset()) -> Finding:
         """Check one URL and its host against the intel and allow lists and the host heuristics.
 
         The URL is looked up as written and in its normalised form (IDNA host, no default port,
@@ -483,7 +541,7 @@ class MessageAnalyzer:
                 finding.threats.append(ThreatType.MALICIOUS_URL)
         if not host:
             return finding
-        domain_match = self.intel.lookup_domain(host)
+        domain_match = self._domain_listing(host, finding)
         if domain_match is not None:
             finding.fire(rules.URL_DOMAIN_LISTED, domain_match.describe("Domain") + ".", threat=threat_for_feed(domain_match))
             if ThreatType.MALICIOUS_URL not in finding.threats:
@@ -494,7 +552,7 @@ class MessageAnalyzer:
             finding.fire(rules.URL_SHORTENER, f"{host} is a URL shortener, so the real destination is not in the message.")
         self._check_lookalike(host, finding, sender_side=False)
         hosting = _free_hosting(host)
-        if hosting:
+        if hosting and (registrable_domain(host) or host) not in sender_sites:
             where = host if host == hosting else f"{host} on {hosting}"
             finding.fire(rules.URL_FREE_HOSTING, f"The link goes to {where}, where anyone can publish a page.")
         if _tld(host) in indicators.ABUSED_TLDS:

@@ -104,8 +104,9 @@ def run(context: PlaybookContext, investigation_id: str, alert: Alert) -> Outcom
     url_entities: list[Entity] = []
     url_results: list[EntityResult] = []
     with steps.step("URL reputation investigation") as outcome:
+        sender_sites = analyzer.sender_sites(message)
         for url in message.urls:
-            finding = analyzer.url(url)
+            finding = analyzer.url(url, sender_sites)
             if context.online is not None and not finding.fired(rules.URL_LISTED):
                 _ask_online(finding, context.online.check_url(url.unwrapped or url.url), rules.URL_LISTED, "URL")
             url_results.append(EntityResult(finding, url=url))
@@ -205,7 +206,8 @@ def _entity(kind: EntityKind, key: str, label: str, finding: Finding, parent_id:
         key=key,
         label=label,
         verdict=finding.verdict,
-        threats=list(finding.threats),
+        # A threat tag on an entity that is not flagged would contradict its verdict.
+        threats=list(finding.threats) if finding.verdict in (Verdict.SUSPICIOUS, Verdict.MALICIOUS) else [],
         evidence=list(finding.evidence),
         parent_id=parent_id,
         attributes={"score": finding.score},

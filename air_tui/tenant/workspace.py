@@ -29,6 +29,11 @@ def config_path() -> Path:
     return Path(override) if override else data_dir() / CONFIG_NAME
 
 
+def config_is_explicit() -> bool:
+    """Return whether $AIR_TUI_CONFIG names the file, so a missing file is an error, not the defaults."""
+    return bool(os.environ.get(CONFIG_ENV))
+
+
 def pristine_demo_tenant() -> Path:
     """Return the demo tenant shipped in the repository's fixtures folder, or $AIR_TUI_DEMO_TENANT."""
     override = os.environ.get(DEMO_TENANT_ENV)

@@ -210,3 +210,19 @@ def test_ingest_takes_several_paths_and_shows_hidden_characters(tmp_path: Path, 
     assert "2 messages" in result.stdout
     assert "Pay⟨ZWSP⟩ment due ⟨RLO⟩exe.pdf" in result.stdout
     assert "\u202e" not in result.stdout
+
+
+def test_reset_demo_with_a_tenant_is_refused(tenant_copy: Path, isolated_data_dir: Path) -> None:
+    result = air_tui("investigate", "--tenant", str(tenant_copy), "--reset-demo", data_dir=isolated_data_dir)
+    assert result.returncode == 1
+    assert "--reset-demo" in result.stderr and "--tenant" in result.stderr
+
+
+def test_missing_config_named_by_the_environment_is_an_error(tmp_path: Path, isolated_data_dir: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "air_tui", "rules"],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "AIR_TUI_DATA_DIR": str(isolated_data_dir), "AIR_TUI_CONFIG": str(tmp_path / "nope.toml")},
+    )
+    assert result.returncode == 1
+    assert "nope.toml does not exist" in result.stderr

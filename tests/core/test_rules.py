@@ -276,3 +276,63 @@ def test_weak_signs_add_up_and_say_so() -> None:
     line = next(item for item in analysis.roll_up.evidence if item.text.startswith("Sender adds"))
     assert "not suspicious on its own" in line.text
     assert analysis.verdict is Verdict.SUSPICIOUS
+
+
+def test_google_share_notification_stays_clean() -> None:
+    reported = message(
+        sender=Address(display_name="Daniel Okafor (via Google Sheets)", address="drive-shares-dm-noreply@google.com"),
+        reply_to=[Address(address="daniel.okafor@larkspur.example")],
+        auth_results=BOUNDARY_PASS,
+        subject="Q4 route planning sheet",
+        body_text="Daniel Okafor shared a spreadsheet with you.",
+        urls=[
+            Url(url="https://docs.google.com/spreadsheets/d/1abc/edit", host="docs.google.com", registrable_domain="google.com"),
+            Url(url="https://lh3.googleusercontent.com/a/photo.png", host="lh3.googleusercontent.com", registrable_domain="googleusercontent.com", source="src"),
+        ],
+    )
+    analysis = analyzer().analyse(reported)
+    assert not analysis.sender.fired(rules.SENDER_REPLY_TO), "replies to a colleague are no sign"
+    assert not any(item.finding.fired(rules.URL_FREE_HOSTING) for item in analysis.urls), "Google's own pages, sent by Google"
+    assert analysis.verdict is Verdict.NO_THREATS_FOUND
+
+
+def test_many_links_to_one_free_host_count_once() -> None:
+    reported = message(
+        sender=Address(address="daniel.okafor@larkspur.example"),
+        auth_results=BOUNDARY_PASS,
+        urls=[Url(url=f"https://docs.google.com/document/d/{n}", host="docs.google.com", registrable_domain="google.com") for n in range(4)],
+    )
+    analysis = analyzer().analyse(reported)
+    weak_lines = [item for item in analysis.roll_up.evidence if item.text.startswith("URL ")]
+    assert len(weak_lines) == 1
+    assert weak_lines[0].verdict is Verdict.UNKNOWN
+    assert analysis.verdict is Verdict.NO_THREATS_FOUND
+
+
+def test_feed_listing_the_own_domain_is_not_counted(tmp_path: Path) -> None:
+    (tmp_path / "domains.csv").write_text("domain,threat,source,added\nlarkspur.example,Phish,bad-feed,2026-11-01\ngoogle.com,Phish,bad-feed,2026-11-01\n")
+    checker = MessageAnalyzer(ORGANISATION, USERS, IntelSnapshot.load(tmp_path))
+    sender = checker.sender(message(sender=Address(address="daniel.okafor@larkspur.example"), auth_results=BOUNDARY_PASS))
+    assert not sender.fired(rules.SENDER_LISTED)
+    assert any("not counted" in item.text for item in sender.evidence)
+    link = checker.url(Url(url="https://docs.google.com/x", host="docs.google.com", registrable_domain="google.com"))
+    assert not link.fired(rules.URL_DOMAIN_LISTED)
+
+
+def test_missing_dkim_header_is_no_fact_when_the_boundary_saw_a_pass() -> None:
+    finding = analyzer().sender(message(auth_results=BOUNDARY_PASS))
+    assert not any(item.rule == "sender.dkim_missing" for item in finding.evidence)
+    assert analyzer().sender(message()).fired(rules.SENDER_DKIM_MISSING)
+
+
+def test_named_config_file_that_is_missing_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.toml", required=True)
+    assert load_config(tmp_path / "nope.toml").analysis.suspicious_score == 40
+
+
+def test_authserv_id_with_a_space_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[analysis]\ntrusted_authserv_ids = ["mx larkspur"]\n')
+    with pytest.raises(ConfigError, match="mx larkspur"):
+        load_config(path)
