@@ -289,13 +289,7 @@ def read_local_feeds(folder: Path) -> list[LocalFeed]:
     for path, feed_format in paths:
         if not path.is_file():
             continue
-        try:
-            content = path.read_bytes()
-            # OpenPhish lists carry no dates, so the day the file was saved is used as the listing date.
-            saved = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).date().isoformat()
-        except OSError as error:
-            raise IntelError(f"Cannot read the intel file {path}: {error}.") from error
-        parsed = parse_feed(content, feed_format, str(path), added=saved)
+        content, parsed = _parse_file(path, feed_format)
         feeds.append(
             LocalFeed(
                 name=f"intel/{path.name}",
@@ -320,13 +314,19 @@ def read_openphish(path: Path) -> dict[str, IntelMatch]:
     return _matches(_read_file(path, "openphish"), feed=f"intel/{path.name}")
 
 
-def _read_file(path: Path, feed_format: str) -> list[Indicator]:
+def _parse_file(path: Path, feed_format: str) -> tuple[bytes, ParsedFeed]:
+    """Read and parse one local feed file; return its bytes too, for the content hash."""
     try:
         content = path.read_bytes()
+        # OpenPhish lists carry no dates, so the day the file was saved is used as the listing date.
         saved = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).date().isoformat()
     except OSError as error:
         raise IntelError(f"Cannot read the intel file {path}: {error}.") from error
-    parsed = parse_feed(content, feed_format, str(path), added=saved)
+    return content, parse_feed(content, feed_format, str(path), added=saved)
+
+
+def _read_file(path: Path, feed_format: str) -> list[Indicator]:
+    _, parsed = _parse_file(path, feed_format)
     if parsed.skipped:
         log.warning("Intel file %s: %s", path, parsed.describe_skipped())
     return parsed.indicators
