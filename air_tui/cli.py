@@ -348,7 +348,8 @@ def _intel(args: argparse.Namespace) -> int:
         elif outcome.skipped:
             print(f"air-tui: warning: intel feed {outcome.name} ({outcome.url}) {_plain(outcome.describe_skipped())}", file=sys.stderr)
     # Exit 1 only when nothing could be refreshed, so a single flaky feed does not fail a cron job.
-    return EXIT_ERROR if outcomes and len(failed) == len(outcomes) else EXIT_OK
+    attempted = [outcome for outcome in outcomes if outcome.status.value != "removed"]
+    return EXIT_ERROR if attempted and len(failed) == len(attempted) else EXIT_OK
 
 
 def _print_intel_refresh(outcomes: list[Any]) -> None:
@@ -356,6 +357,9 @@ def _print_intel_refresh(outcomes: list[Any]) -> None:
         if outcome.status.value == "failed":
             kept = f"Keeping the previous {_indicators(outcome.count)}." if outcome.count else "No previous indicators to keep."
             print(f"{'FAILED':<13} {outcome.name}: {_plain(outcome.error)}. {kept}")
+            continue
+        if outcome.status.value == "removed":
+            print(f"{'removed':<13} {outcome.name}: no longer in the configuration; its {_indicators(outcome.count)} were deleted")
             continue
         skipped = f", {_plain(outcome.describe_skipped())}" if outcome.skipped else ""
         print(f"{outcome.status.value:<13} {outcome.name}: {_indicators(outcome.count)}{skipped}")

@@ -226,9 +226,14 @@ class AirService:
                     FeedRefresh(name=feed.name, url=feed.url, status=download.status, count=count, error=download.error, skipped=skipped, skipped_examples=skipped_examples)
                 )
         configured = {feed.name for feed in self.config.intel.feeds}
-        dropped = [row["name"] for row in intel_store.feed_rows(self.store) if row["origin"] == "download" and row["name"] not in configured]
+        dropped = [row for row in intel_store.feed_rows(self.store) if row["origin"] == "download" and row["name"] not in configured]
         if dropped:
-            intel_store.delete_feeds(self.store, dropped)
+            intel_store.delete_feeds(self.store, [row["name"] for row in dropped])
+            # Say so: a feed left out of the configuration by mistake loses its indicators here.
+            outcomes.extend(
+                FeedRefresh(name=row["name"], url=str(row.get("location") or ""), status=DownloadStatus.REMOVED, count=int(row.get("count") or 0))
+                for row in dropped
+            )
         self._intel = None
         return outcomes
 

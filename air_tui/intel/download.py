@@ -35,6 +35,8 @@ class DownloadStatus(StrEnum):
     UPDATED = "updated"
     NOT_MODIFIED = "not modified"
     FAILED = "failed"
+    REMOVED = "removed"
+    """The feed is no longer configured, so its indicators were deleted."""
 
 
 @dataclass

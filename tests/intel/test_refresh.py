@@ -140,8 +140,11 @@ def test_removed_feed_rows_deleted(workspace: Workspace, feed_server: FeedServer
         service.refresh_intel()
     with open_service(workspace, [], clock) as service:
         assert service.intel.lookup_url("http://paypa1.example/signin") is None
-        service.refresh_intel()
+        outcomes = service.refresh_intel()
         assert stored_indicators(service, "openphish") == set()
+    # The refresh says what it deleted, so a feed dropped from the file by mistake is noticed.
+    assert [(outcome.name, outcome.status.value) for outcome in outcomes] == [("openphish", "removed")]
+    assert outcomes[0].count > 0
 
 
 def test_disabled_feed_not_used(workspace: Workspace, feed_server: FeedServer) -> None:
