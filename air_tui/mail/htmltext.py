@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from urllib.parse import urljoin
 
 MAX_LINK_TEXT_CHARS = 1_000
 
@@ -83,7 +84,29 @@ def html_to_text(html: str) -> HtmlContent:
         # html.parser in CPython 3.11 still asserts on some malformed declarations.
         problem = f"the HTML parser stopped early ({type(error).__name__})"
     converter.finish_anchor()
+    if converter.base:
+        # A relative link in mail goes where <base href> says; phishers use it to keep the real
+        # host out of every href.
+        for link in converter.links:
+            if _is_relative(link.url):
+                link.url = _resolve(converter.base, link.url)
     return HtmlContent(text=converter.text(), links=converter.links, problem=problem)
+
+
+_ABSOLUTE = re.compile(r"https?://", re.IGNORECASE)
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*:", re.IGNORECASE)
+
+
+def _is_relative(url: str) -> bool:
+    url = url.strip()
+    return bool(url) and not url.startswith(("#", "//")) and not _SCHEME.match(url)
+
+
+def _resolve(base: str, url: str) -> str:
+    try:
+        return urljoin(base, url.strip())
+    except ValueError:
+        return url
 
 
 class _TextConverter(HTMLParser):
@@ -101,6 +124,8 @@ class _TextConverter(HTMLParser):
         self._pre_depth = 0
         self._anchor: HtmlLink | None = None
         self._anchor_text: list[str] = []
+        self.base = ""
+        """The first absolute `<base href>`, against which relative links resolve."""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self._start(tag, dict(attrs))
@@ -153,6 +178,8 @@ class _TextConverter(HTMLParser):
             # An <a> inside an unclosed <a> closes it, as browsers do.
             self.finish_anchor()
         href = attributes.get("href")
+        if tag == "base" and href and not self.base and _ABSOLUTE.match(href.strip()):
+            self.base = href.strip()
         if tag in _HREF_TAGS and href:
             link = HtmlLink(url=href, source="href", detail=f"{tag} href")
             self.links.append(link)

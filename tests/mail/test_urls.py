@@ -440,3 +440,23 @@ def test_protocol_relative_link_is_listed_once() -> None:
     urls = [url.url for url in parse_message(raw.encode()).urls]
     assert urls.count("//i.imgur.com/x.png") + urls.count("https://i.imgur.com/x.png") == 1
     assert "//cdn.example/y" in urls
+
+
+def test_relative_links_resolve_against_base_href() -> None:
+    from air_tui.mail import parse_message
+
+    raw = (
+        "From: a@b.example\r\nSubject: x\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+        '<html><head><base href="https://collect.evil.example/kit/"></head>'
+        '<body><a href="login.php?u=1">Sign in</a> <a href="#top">top</a> <a href="mailto:x@y.example">m</a></body></html>\r\n'
+    )
+    urls = [url.url for url in parse_message(raw.encode()).urls]
+    assert "https://collect.evil.example/kit/login.php?u=1" in urls
+    assert not any(url.startswith("#") for url in urls)
+
+
+def test_relative_links_without_base_are_still_skipped() -> None:
+    from air_tui.mail import parse_message
+
+    raw = "From: a@b.example\r\nSubject: x\r\nContent-Type: text/html\r\n\r\n<a href=\"login.php\">x</a>\r\n"
+    assert parse_message(raw.encode()).urls == []
