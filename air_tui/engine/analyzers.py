@@ -509,7 +509,15 @@ class MessageAnalyzer:
         if url.shortener and not finding.fired(rules.URL_SHORTENER):
             finding.fire(rules.URL_SHORTENER, f"{url.host} is a URL shortener, so the real destination is not in the message.")
         if url.destination_hidden:
-            finding.note(f"{' and '.join(url.wrappers) or 'The wrapper'} hides the destination; it cannot be checked without following the link.", "URL unwrapping")
+            wrapper = " and ".join(url.wrappers) or "The wrapper"
+            if url.unwrapped_host:
+                finding.note(f"{wrapper} hides the destination URL but names its domain, {url.unwrapped_host}.", "URL unwrapping")
+                target = self.url_target("", url.unwrapped_host, url.unwrapped_domain, "", sender_sites)
+                for item in target.evidence:
+                    finding.evidence.append(item.model_copy(update={"text": f"Destination domain: {item.text}"}))
+                finding.threats.extend(threat for threat in target.threats if threat not in finding.threats)
+            else:
+                finding.note(f"{wrapper} hides the destination; it cannot be checked without following the link.", "URL unwrapping")
         if url.host_problem:
             finding.fire(rules.URL_MALFORMED, f"The link's host cannot be read: {url.host_problem}.")
         if url.source == "qr":

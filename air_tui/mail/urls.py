@@ -8,7 +8,7 @@ import hashlib
 import ipaddress
 import re
 from functools import cache
-from urllib.parse import unquote_to_bytes, urlsplit
+from urllib.parse import parse_qs, unquote_to_bytes, urlsplit
 
 from publicsuffixlist import PublicSuffixList
 
@@ -182,6 +182,14 @@ class UrlCollector:
             return
         found.wrappers = list(destination.wrappers)
         found.destination_hidden = destination.destination_hidden
+        if destination.destination_hidden:
+            # Mimecast keeps the destination URL on its side but names its domain in `domain=`:
+            # enough to check the domain, never a URL to guess.
+            named = _named_domain(destination.url)
+            if named:
+                found.unwrapped_host = named
+                found.unwrapped_domain = registrable_domain(named)
+            return
         if destination.url == url:
             return
         target = clean_line(destination.url, limit=MAX_URL_CHARS)
@@ -224,6 +232,16 @@ class UrlCollector:
         if scan.problem:
             self._warnings.add(f"{where}: {scan.problem}")
         self.add_qr_codes(scan.texts, where)
+
+
+def _named_domain(url: str) -> str:
+    """Return the `domain=` query parameter of a link when it is a valid host name, else ""."""
+    try:
+        values = parse_qs(urlsplit(url).query).get("domain", [])
+    except ValueError:
+        return ""
+    value = values[0].strip().lower().rstrip(".") if values else ""
+    return value if "." in value and _HOST.match(value) else ""
 
 
 def _scheme_aliases(url: str) -> tuple[str, ...]:

@@ -336,3 +336,15 @@ def test_authserv_id_with_a_space_is_refused(tmp_path: Path) -> None:
     path.write_text('[analysis]\ntrusted_authserv_ids = ["mx larkspur"]\n')
     with pytest.raises(ConfigError, match="mx larkspur"):
         load_config(path)
+
+
+def test_mimecast_link_is_judged_by_the_domain_it_names(tmp_path: Path) -> None:
+    from air_tui.mail import parse_message
+
+    (tmp_path / "domains.csv").write_text("domain,threat,source,added\nevil-login.example,Phish,feed,2026-11-01\n")
+    raw = b"From: a@b.example\r\nSubject: x\r\n\r\nhttps://protect-eu.mimecast.com/s/AbCdEfGhIjK?domain=evil-login.example\r\n"
+    url = parse_message(raw).urls[0]
+    assert url.destination_hidden and url.unwrapped == "" and url.unwrapped_host == "evil-login.example"
+    finding = MessageAnalyzer(ORGANISATION, USERS, IntelSnapshot.load(tmp_path)).url(url)
+    assert finding.verdict is Verdict.MALICIOUS
+    assert any(item.text.startswith("Destination domain:") for item in finding.evidence)

@@ -98,6 +98,14 @@ def test_mimecast_hidden_in_message() -> None:
     assert url.wrappers == ["Mimecast URL Protect"]
     assert url.destination_hidden is True
     assert url.unwrapped == ""
+    # The named domain is kept for reputation checks; the URL itself is never guessed.
+    assert url.unwrapped_host == "evil.example"
+
+
+def test_mimecast_without_a_valid_domain_names_nothing() -> None:
+    raw = b'Subject: x\nContent-Type: text/html\n\n<a href="https://protect-eu.mimecast.com/s/AbCdEfGh?domain=not%20a%20host">Open</a>'
+    [url] = parse_message(raw).urls
+    assert url.destination_hidden is True
     assert url.unwrapped_host == ""
 
 
