@@ -36,11 +36,11 @@ from air_tui.engine.sender_facts import (
     impersonation,
 )
 from air_tui.intel import IntelMatch, IntelSnapshot
-from air_tui.mail.authresults import select_trusted_results
+from air_tui.mail.authresults import TrustedResults, select_trusted_results
 from air_tui.mail.filetype import matches_extension
 from air_tui.mail.invisible import hidden_characters, scan_message
 from air_tui.mail.macros import WEAK_KEYWORDS
-from air_tui.mail.urls import data_uri_media_type, is_dangerous_data_uri, normalise_url, registrable_domain
+from air_tui.mail.urls import data_uri_media_type, is_dangerous_data_uri, is_shortener, normalise_url, registrable_domain, url_host
 
 # Attachment types that run code or carry a page to phish with when a user opens them.
 RISKY_EXTENSIONS = {
@@ -106,10 +106,6 @@ _TYPE_NAMES = {
 
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _DECOY_EXTENSIONS = frozenset({"pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "jpg", "jpeg", "png", "gif", "txt", "csv", "rtf"})
-
-URL_SHORTENERS = frozenset(
-    {"bit.ly", "t.co", "tinyurl.com", "goo.gl", "ow.ly", "is.gd", "buff.ly", "rebrand.ly", "cutt.ly", "shorturl.at", "rb.gy", "t.ly", "tiny.cc", "s.id"}
-)
 
 _THREAT_BY_FEED = {"phish": ThreatType.HIGH_CONFIDENCE_PHISH, "malware": ThreatType.MALWARE}
 
@@ -263,8 +259,10 @@ class MessageAnalyzer:
             finding.fire(rules.SENDER_NO_ADDRESS, "The From header contains no usable address.")
         if domain and self._allowed_sender(sender.address, domain, finding):
             return finding
-        self._check_authentication(message, finding)
-        self._check_alignment(message, finding)
+        # Both checks read the same choice of trusted results, so it is made once.
+        chosen = select_trusted_results(message.auth_results, self.trusted_authserv_ids)
+        self._check_authentication(message, finding, chosen)
+        self._check_alignment(message, finding, chosen)
         if domain and "." not in domain:
             finding.fire(rules.SENDER_NO_TLD, f"Sender domain '{domain}' is not an internet domain, so nothing can authenticate it.")
         if domain:
@@ -352,14 +350,13 @@ class MessageAnalyzer:
     def _allowed_sender(self, address: str, domain: str, finding: Finding) -> bool:
         return self._allowed(rules.SENDER_ALLOWED, f"Sender {address}", address in self.config.allow.senders, f"Sender domain {domain}", domain, finding)
 
-    def _check_authentication(self, message: EmailMessage, finding: Finding) -> None:
+    def _check_authentication(self, message: EmailMessage, finding: Finding, chosen: TrustedResults) -> None:
         """Count the results of the tenant's own boundary; elsewhere only failures count.
 
         Anyone on the path, the sender included, can write an Authentication-Results header, so a
         pass counts only from a trusted authserv-id (or, with none configured, the topmost header).
         A failure counts from the topmost header even when it is not trusted: nobody forges one.
         """
-        chosen = select_trusted_results(message.auth_results, self.trusted_authserv_ids)
         if chosen.basis == "none":
             finding.fire(rules.SENDER_AUTH_NONE, chosen.sentence)
             return
@@ -392,10 +389,9 @@ class MessageAnalyzer:
                 f"The From address uses the organisation's domain {domain}, but neither DMARC nor SPF passed{where}.",
             )
 
-    def _check_alignment(self, message: EmailMessage, finding: Finding) -> None:
+    def _check_alignment(self, message: EmailMessage, finding: Finding, chosen: TrustedResults) -> None:
         if not message.sender.domain:
             return
-        chosen = select_trusted_results(message.auth_results, self.trusted_authserv_ids)
         # The boundary saw a valid signature even when the copy here lost its DKIM-Signature header.
         dkim_pass = chosen.basis in ("trusted", "topmost") and chosen.result("dkim") == "pass"
         alignment = alignment_facts(message)
@@ -506,8 +502,6 @@ class MessageAnalyzer:
             finding.fire(rules.URL_DATA, f"A data: URI carries a {data_uri_media_type(url.url) or 'page'} inline: {url.url[:80]}.")
         if url.ip_literal and not finding.fired(rules.URL_IP_LITERAL):
             finding.fire(rules.URL_IP_LITERAL, f"The link points at a bare IP address, written as {url.host}.")
-        if url.shortener and not finding.fired(rules.URL_SHORTENER):
-            finding.fire(rules.URL_SHORTENER, f"{url.host} is a URL shortener, so the real destination is not in the message.")
         if url.destination_hidden:
             wrapper = " and ".join(url.wrappers) or "The wrapper"
             if url.unwrapped_host:
@@ -556,7 +550,7 @@ class MessageAnalyzer:
                 finding.threats.append(ThreatType.MALICIOUS_URL)
         if _is_ip_literal(host):
             finding.fire(rules.URL_IP_LITERAL, f"The link points at a bare IP address ({host}).")
-        if host in URL_SHORTENERS or domain in URL_SHORTENERS:
+        if is_shortener(host):
             finding.fire(rules.URL_SHORTENER, f"{host} is a URL shortener, so the real destination is not in the message.")
         self._check_lookalike(host, finding, sender_side=False)
         hosting = _free_hosting(host)
@@ -629,7 +623,7 @@ class MessageAnalyzer:
         if attachment.hidden_characters and not finding.fired(rules.FILE_DISGUISED):
             finding.fire(rules.FILE_HIDDEN, f"The file name hides characters: {', '.join(attachment.hidden_characters[:4])}.")
         for link in attachment.links[:50]:
-            target = self.url_target(link, _host_of(link), "")
+            target = self.url_target(link, url_host(link) or "", "")
             if target.fired(rules.URL_LISTED) or target.fired(rules.URL_DOMAIN_LISTED):
                 finding.fire(rules.FILE_LINK_LISTED, f"Link inside the file is listed: {link[:120]}.")
         if attachment.container:
@@ -786,13 +780,6 @@ def _check_disguise(attachment: Attachment, finding: Finding) -> None:
     parts = name.lower().rstrip(". ").split(".")
     if len(parts) >= 3 and parts[-2] in _DECOY_EXTENSIONS and parts[-1] in RISKY_EXTENSIONS:
         finding.fire(rules.FILE_DISGUISED, f"Double extension: '.{parts[-2]}.{parts[-1]}' shows a harmless type before the real one.")
-
-
-def _host_of(url: str) -> str:
-    try:
-        return (urlsplit(url).hostname or "").lower()
-    except ValueError:
-        return ""
 
 
 def _check_macros(attachment: Attachment, finding: Finding) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from air_tui.domain.alert import Alert
 from air_tui.domain.investigation import Cluster, Entity, Evidence
-from air_tui.domain.message import EmailMessage
+from air_tui.domain.message import Attachment, EmailMessage, Url
 from air_tui.domain.vocab import EntityKind, InvestigationStatus, Verdict
 from air_tui.engine.analyzers import EntityResult, MessageAnalysis, MessageAnalyzer, verdict_words
 from air_tui.engine.entity_details import file_attributes, url_attributes
@@ -110,8 +110,7 @@ def run(context: PlaybookContext, investigation_id: str, alert: Alert) -> Outcom
             if context.online is not None and not finding.fired(rules.URL_LISTED):
                 _ask_online(finding, context.online.check_url(url.unwrapped or url.url), rules.URL_LISTED, "URL")
             url_results.append(EntityResult(finding, url=url))
-            entity = findings.add(_entity(EntityKind.URL, url.url, url.url, finding, message_entity.id))
-            entity.attributes.update(url_attributes(url))
+            entity = _url_entity(findings, url, finding, message_entity.id)
             url_entities.append(entity)
         malicious = sum(1 for entity in url_entities if entity.verdict is Verdict.MALICIOUS)
         outcome.summary = f"{count(len(url_entities), 'URL')} checked, {malicious} malicious"
@@ -125,9 +124,7 @@ def run(context: PlaybookContext, investigation_id: str, alert: Alert) -> Outcom
             if context.online is not None and attachment.sha256 and not finding.fired(rules.FILE_LISTED):
                 _ask_online(finding, context.online.check_file(attachment.sha256), rules.FILE_LISTED, "File hash")
             file_results.append(EntityResult(finding, attachment=attachment))
-            label = attachment.filename or f"(unnamed {attachment.content_type})"
-            entity = findings.add(_entity(EntityKind.FILE, attachment.sha256 or label, label, finding, message_entity.id))
-            entity.attributes.update(file_attributes(attachment))
+            entity = _file_entity(findings, attachment, finding, message_entity.id)
             file_entities.append(entity)
         malicious = sum(1 for entity in file_entities if entity.verdict is Verdict.MALICIOUS)
         outcome.summary = f"{count(len(file_entities), 'attachment')} checked, {malicious} malicious"
@@ -278,13 +275,23 @@ def _add_nested_message(findings: Findings, message: EmailMessage, analysis: Mes
     sender.attributes.update(_sender_attributes(message, None))
     for result in analysis.urls:
         if result.url is not None:
-            child = findings.add(_entity(EntityKind.URL, result.url.url, result.url.url, result.finding, entity.id))
-            child.attributes.update(url_attributes(result.url))
+            _url_entity(findings, result.url, result.finding, entity.id)
     for result in analysis.attachments:
         if result.attachment is not None:
-            label = result.attachment.filename or f"(unnamed {result.attachment.content_type})"
-            child = findings.add(_entity(EntityKind.FILE, result.attachment.sha256 or label, label, result.finding, entity.id))
-            child.attributes.update(file_attributes(result.attachment))
+            _file_entity(findings, result.attachment, result.finding, entity.id)
+
+
+def _url_entity(findings: Findings, url: Url, finding: Finding, parent_id: str) -> Entity:
+    entity = findings.add(_entity(EntityKind.URL, url.url, url.url, finding, parent_id))
+    entity.attributes.update(url_attributes(url))
+    return entity
+
+
+def _file_entity(findings: Findings, attachment: Attachment, finding: Finding, parent_id: str) -> Entity:
+    label = attachment.filename or f"(unnamed {attachment.content_type})"
+    entity = findings.add(_entity(EntityKind.FILE, attachment.sha256 or label, label, finding, parent_id))
+    entity.attributes.update(file_attributes(attachment))
+    return entity
 
 
 def _ask_online(finding: Finding, result: LookupResult, rule: Rule, kind: str) -> None:
