@@ -131,8 +131,8 @@ def main() -> int:
     with_intel = MessageAnalyzer(tenant.organisation, tenant.users, IntelSnapshot.load(tenant.intel_dir))
     heuristics = MessageAnalyzer(tenant.organisation, tenant.users, IntelSnapshot())
 
-    # The standard library cannot read Outlook .msg files, so the speed ratio covers the messages
-    # it can read; the .msg files are timed on their own.
+    # The standard library cannot read Outlook .msg files, so the speed ratio covers only the
+    # messages it can read. The .msg files are timed on their own.
     internet = [item for item in everything if not item[0].lower().endswith(".msg")]
     outlook = [item for item in everything if item[0].lower().endswith(".msg")]
 

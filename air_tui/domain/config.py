@@ -206,7 +206,7 @@ def load_config(path: Path | None, *, required: bool = False) -> Config:
     """Read `path`, or return the defaults when it is None or does not exist and is not `required`.
 
     Raises:
-        ConfigError: The file is required and missing, is not valid TOML, or holds an unknown key
+        ConfigError: The file is required and missing, is not valid TOML, or contains an unknown key
             or a wrong value.
     """
     if path is not None and required and not path.exists():

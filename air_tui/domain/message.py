@@ -51,7 +51,7 @@ class Url(BaseModel):
     source: str = "text"
     """Origin of the URL: `text`, `href`, `src`, `srcset`, `form`, `meta-refresh`, `qr` or `attachment`."""
     source_detail: str = ""
-    """Where exactly it was found, e.g. the image file name for a QR code."""
+    """Exact place it was found, e.g. the image file name for a QR code."""
     link_text: str = ""
     """Visible text of the anchor, for HTML links."""
     unwrapped: str = ""
@@ -69,7 +69,7 @@ class Url(BaseModel):
     shortener: bool = False
     data_uri: bool = False
     host_problem: str = ""
-    """Why the host could not be read, in plain words; empty when it was fine."""
+    """Reason the host could not be read, in plain words; empty when it was fine."""
     hidden_characters: list[str] = Field(default_factory=list)
     """Names of invisible or direction-changing characters found in the URL as written."""
 

@@ -250,7 +250,7 @@ class MessageAnalyzer:
     # Sender ------------------------------------------------------------------------------
 
     def sender(self, message: EmailMessage, earlier_from_sender: int | None = None) -> Finding:
-        """Authentication, alignment, lookalike domains, display-name impersonation, reputation."""
+        """Check authentication, alignment, lookalike domains, display-name impersonation and reputation."""
         finding = self.finding()
         finding.examined = True
         sender = message.sender
@@ -259,10 +259,12 @@ class MessageAnalyzer:
             finding.fire(rules.SENDER_NO_ADDRESS, "The From header contains no usable address.")
         if domain and self._allowed_sender(sender.address, domain, finding):
             return finding
+
         # Both checks read the same choice of trusted results, so it is made once.
         chosen = select_trusted_results(message.auth_results, self.trusted_authserv_ids)
         self._check_authentication(message, finding, chosen)
         self._check_alignment(message, finding, chosen)
+
         if domain and "." not in domain:
             finding.fire(rules.SENDER_NO_TLD, f"Sender domain '{domain}' is not an internet domain, so nothing can authenticate it.")
         if domain:
@@ -272,6 +274,7 @@ class MessageAnalyzer:
             self._check_lookalike(domain, finding, sender_side=True)
             if _tld(domain) in indicators.ABUSED_TLDS:
                 finding.fire(rules.SENDER_RISKY_TLD, f"Sender domain {domain} ends in .{_tld(domain)}, a top-level domain common in abuse.")
+
         self._check_display_name(message, finding)
         odd = indicators.ODD_DISPLAY_NAME.findall(sender.display_name)
         if odd:
@@ -281,6 +284,7 @@ class MessageAnalyzer:
             finding.fire(rules.SENDER_HIDDEN, f"The sender's name or address hides characters: {', '.join(names[:4])}.")
         if _machine_generated(sender.address):
             finding.fire(rules.SENDER_RANDOM, f"The sender address {sender.address} looks machine-generated.")
+
         contact = first_contact_fact(earlier_from_sender, sender.address)
         if contact is not None:
             if contact.kind == FIRST_CONTACT:
@@ -351,11 +355,12 @@ class MessageAnalyzer:
         return self._allowed(rules.SENDER_ALLOWED, f"Sender {address}", address in self.config.allow.senders, f"Sender domain {domain}", domain, finding)
 
     def _check_authentication(self, message: EmailMessage, finding: Finding, chosen: TrustedResults) -> None:
-        """Count the results of the tenant's own boundary; elsewhere only failures count.
+        """Count the results of the tenant's own boundary, and only failures from other headers.
 
         Anyone on the path, the sender included, can write an Authentication-Results header, so a
         pass counts only from a trusted authserv-id (or, with none configured, the topmost header).
-        A failure counts from the topmost header even when it is not trusted: nobody forges one.
+        A failure counts from the topmost header even when it is not trusted, because a sender
+        gains nothing by forging one.
         """
         if chosen.basis == "none":
             finding.fire(rules.SENDER_AUTH_NONE, chosen.sentence)
@@ -427,29 +432,33 @@ class MessageAnalyzer:
         finding = self.finding()
         finding.examined = True
         text = f"{message.subject}\n{message.body_text[:20_000]}"
-        for rule, pattern, what in (
+        for rule, pattern, description in (
             (rules.MAIL_CREDENTIAL_LURE, indicators.CREDENTIAL_LURES, "asks the reader to sign in, verify or pay"),
             (rules.MAIL_PRIZE_LURE, indicators.PRIZE_LURES, "offers a prize, refund or crypto"),
             (rules.MAIL_URGENCY, indicators.URGENCY, "presses the reader to act now"),
         ):
             found = _distinct_matches(pattern, text)
             if found:
-                finding.fire(rule, f"The text {what}: {', '.join(repr(item) for item in found[:3])}.")
+                finding.fire(rule, f"The text {description}: {', '.join(repr(item) for item in found[:3])}.")
+
         if message.attachments:
             password = indicators.ATTACHMENT_PASSWORD.search(message.body_text[:20_000])
             if password:
                 finding.fire(rules.MAIL_ATTACHMENT_PASSWORD, f"The body gives a password for an attachment: {password.group(0)[:60]!r}.")
+
         hidden_subject = hidden_characters(message.subject)
         split_words = len(_INSIDE_WORD_HIDDEN.findall(message.body_text[:50_000]))
         if hidden_subject:
             finding.fire(rules.MAIL_HIDDEN_TEXT, f"The subject hides characters: {', '.join(hidden_subject[:4])}.")
         elif split_words >= 5:
             finding.fire(rules.MAIL_HIDDEN_TEXT, f"Invisible characters split {split_words} words of the body, a trick to get past word filters.")
-        # The subject, sender, URLs and file names have rules of their own; this catches the rest.
+
+        # The subject, sender, URLs and file names have rules of their own. This one covers the rest.
         elsewhere = [item for item in scan_message(message) if item.field.startswith(_OTHER_HIDDEN_FIELDS)]
         if elsewhere:
             listed = "; ".join(f"{item.field}: {', '.join(item.names[:3])}" for item in elsewhere[:3])
             finding.fire(rules.MAIL_HIDDEN_HEADERS, f"Hidden characters in {listed}.")
+
         scripts = _mixed_script_words(message.subject)
         if scripts:
             finding.fire(rules.MAIL_CONFUSABLE_SUBJECT, f"The subject mixes look-alike letters from other scripts: {', '.join(scripts[:3])}.")
@@ -459,6 +468,7 @@ class MessageAnalyzer:
         filler = indicators.FILLER.search(message.body_text[:50_000])
         if filler:
             finding.fire(rules.MAIL_FILLER, f"The body holds filler that defeats hash filters: {filler.group(0)[:40]!r}.")
+
         # Only a message without links can be a callback lure, so most messages skip both searches.
         callback = indicators.CALLBACK_LURE.search(text) if not message.urls else None
         billing = indicators.BILLING_WORDS.search(text) if callback else None
@@ -467,11 +477,12 @@ class MessageAnalyzer:
                 rules.MAIL_CALLBACK,
                 f"A billing notice ({billing.group(0)!r}) asks the reader to call {callback.group(0)[-16:].strip()}, with no link to check.",
             )
+
         recipients = {address.address for address in message.recipients if address.address}
         lowered_subject = message.subject.lower()
-        shown = sorted(address for address in recipients if address in lowered_subject)
-        if shown:
-            finding.fire(rules.MAIL_RECIPIENT_IN_SUBJECT, f"The subject names the recipient's address ({shown[0]}), a mail-merge lure.")
+        named = sorted(address for address in recipients if address in lowered_subject)
+        if named:
+            finding.fire(rules.MAIL_RECIPIENT_IN_SUBJECT, f"The subject names the recipient's address ({named[0]}), a mail-merge lure.")
         return finding
 
     # URLs --------------------------------------------------------------------------------
@@ -697,7 +708,7 @@ def _netloc(address: str) -> str:
 
 
 def _machine_generated(address: str) -> bool:
-    """A local part of 24 or more characters that mixes letters and digits, or long consonant runs."""
+    """Return whether the local part has 20 or more characters with a run of 7 consonants, or 8 letters and 6 digits."""
     local = address.partition("@")[0]
     if len(local) < 20:
         return False
@@ -708,7 +719,8 @@ def _machine_generated(address: str) -> bool:
 
 
 def _generated_name(stem: str) -> bool:
-    """A name of 12 or more letters and digits with no separator and many case or digit switches."""
+    """Return whether a name of 12 or more letters and digits, with no separator, switches between
+    case or between letters and digits often, or is lower case with a run of 6 consonants."""
     if len(stem) < 12 or not stem.isalnum():
         return False
     switches = sum(1 for a, b in zip(stem, stem[1:], strict=False) if a.isupper() != b.isupper() or a.isdigit() != b.isdigit())

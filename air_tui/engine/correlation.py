@@ -15,8 +15,8 @@ from air_tui.engine.findings import Findings, count
 def correlate_clicks(context: PlaybookContext, findings: Findings, url_entities: list[Entity]) -> str:
     """Attach every click on a URL in scope, or on another URL of a malicious domain in scope."""
     by_url = {entity.key: entity for entity in url_entities}
-    # A click elsewhere on a domain counts only when the domain itself is listed: a listed URL on a
-    # shortener or a shared host says nothing about other links there.
+    # A click elsewhere on a domain counts only when the domain itself is listed, because a listed
+    # URL on a shortener or a shared host is no evidence about other links there.
     malicious_domains = {
         str(entity.attributes.get(attribute, "")): entity
         for entity in url_entities

@@ -1,7 +1,7 @@
 """Named rules with weights: how every verdict is reached, so anyone can check it.
 
 Each analyzer fires rules. A rule that fires adds one evidence line in plain words and its weight
-to the entity's score; the score against two thresholds gives the verdict. Weights can be changed
+to the entity's score. The score, compared with two thresholds, gives the verdict. Weights can be changed
 per rule in the configuration (`[analysis.rule_weights]`), and a weight of 0 keeps the evidence
 line as information without moving the verdict.
 """

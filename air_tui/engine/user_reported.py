@@ -295,7 +295,7 @@ def _file_entity(findings: Findings, attachment: Attachment, finding: Finding, p
 
 
 def _ask_online(finding: Finding, result: LookupResult, rule: Rule, kind: str) -> None:
-    """Add what the online services said: a listing fires the rule, anything else is noted."""
+    """Add the online services' results: a listing fires the rule, anything else becomes a note."""
     if result.match is not None:
         finding.fire(rule, result.match.describe(kind) + " (online look-up).")
         return

@@ -87,7 +87,7 @@ def fingerprint(text: str) -> str:
     Features are shingles of one word, weighted by how often the word occurs and by its length
     up to 10 characters. Longer shingles tie each word to its neighbours, so a changed name
     would alter several features instead of one and push copies further apart. Length weighting
-    approximates rarity: short words such as "the" and "to" say little about the campaign.
+    approximates rarity: short words such as "the" and "to" tell little about the campaign.
     """
     tokens = body_tokens(text)
     if len(tokens) < MIN_WORDS:

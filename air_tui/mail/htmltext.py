@@ -85,7 +85,7 @@ def html_to_text(html: str) -> HtmlContent:
         problem = f"the HTML parser stopped early ({type(error).__name__})"
     converter.finish_anchor()
     if converter.base:
-        # A relative link in mail goes where <base href> says; phishers use it to keep the real
+        # A relative link in mail resolves against <base href>. Phishers use it to keep the real
         # host out of every href.
         for link in converter.links:
             if _is_relative(link.url):

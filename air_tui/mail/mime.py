@@ -295,8 +295,8 @@ def read_part_info(part: Message, number: int, warnings: WarningLog) -> PartInfo
     if declared is not None and declared.split(";")[0].strip().count("/") != 1:
         warnings.add(f"{info.label}: invalid Content-Type {quote_for_warning(declared)}; read as {info.content_type}")
     if declared is None and (number > 1 or _first_raw(part, "mime-version") is not None):
-        # A part without the header is text/plain by RFC 2045; say so, because
-        # the sender may have meant something else.
+        # A part without the header is text/plain by RFC 2045. Warn, because the
+        # sender may have meant something else.
         warnings.add(f"part {number} has no Content-Type header; read as {info.content_type}")
     _report_parameter_problems(part, info, warnings)
     return info
@@ -324,7 +324,7 @@ def _rfc2231_sections_split_character(value: str) -> bool:
     """Return whether an encoded RFC 2231 parameter breaks a character at a section boundary.
 
     RFC 2231 requires joining the sections before decoding, but a
-    scanner that decodes each section alone sees a different name.
+    scanner that decodes each section alone reads a different name.
     """
     sections: dict[str, list[tuple[int, str]]] = {}
     for match in _RFC2231_SECTION.finditer(value):

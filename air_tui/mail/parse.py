@@ -163,7 +163,7 @@ class NestedMessages:
         self.parent_id = parent_id
         self.location = location
         self.depth = depth
-        # One counter shared by the whole tree, so the total bound holds at every level.
+        # One counter shared by the whole tree, so the total limit applies at every level.
         self._used = used if used is not None else [0]
         self._children = 0
 
@@ -174,7 +174,7 @@ class NestedMessages:
 
         Args:
             raw: The attached message's bytes (.eml or .msg).
-            label: How warnings name the part or attachment that holds it.
+            label: How warnings name the part or attachment that contains it.
             warnings: The parent's warnings.
             known_problems: Defects found while the parent was parsed, which
                 the bytes no longer show; they open the attached message's warnings.
@@ -344,7 +344,7 @@ _MESSAGE_START = re.compile(rb"^(?:[\x21-\x39\x3b-\x7e]+:[^\r\n]*\r?\n)+", re.MU
 
 
 def _is_message_file(extension: str, content: bytes) -> bool:
-    """Return whether an attachment named .eml or .msg holds a message: header lines, or OLE2."""
+    """Return whether an attachment named .eml or .msg contains a message: header lines, or OLE2."""
     if extension == "msg":
         return content.startswith(OLE2_MAGIC)
     if extension == "eml":

@@ -10,7 +10,7 @@ A message counts as such a report when all of these hold:
 
 - its sender's domain is one of the organisation's domains (or a subdomain);
 - it carries exactly one parsed attached message, or several when the subject
-  says phish, spam, junk, scam, suspicious or report, and then the first one
+  contains phish, spam, junk, scam, suspicious or report, and then the first one
   counts;
 - it has no other attachments, except images such as signature logos;
 - its own body text is short (at most 2,000 characters): a note, not a mail

@@ -31,7 +31,7 @@ MAX_TNEF_FILES = 100
 
 @dataclass
 class TnefContents:
-    """What one TNEF container holds."""
+    """Files and body text read from one TNEF container."""
 
     files: list[tuple[str, bytes]] = field(default_factory=list)
     """Each file as (name, bytes), in container order."""
@@ -40,7 +40,7 @@ class TnefContents:
     problems: list[str] = field(default_factory=list)
     """Irregularities that did not stop the expansion, in plain words."""
     failure: str = ""
-    """Why the container could not be expanded; empty when it was."""
+    """Reason the container could not be expanded; empty when it was."""
 
 
 def is_tnef(info: PartInfo, data: bytes) -> bool:
@@ -59,7 +59,7 @@ def read_tnef(data: bytes) -> TnefContents:
         data: The container's bytes.
 
     Returns:
-        Its files and body; `failure` says why nothing could be read.
+        Its files and body; `failure` gives the reason when nothing could be read.
     """
     contents = TnefContents()
     if not data.startswith(TNEF_SIGNATURE):
@@ -101,7 +101,7 @@ def expand_tnef(info: PartInfo, data: bytes, container: Attachment, warnings: Wa
 
     Each file is analysed by `file_attachment` and gets `container` set to the
     container's file name. When the container cannot be expanded, a warning
-    says why and the container's record gets a content finding.
+    gives the reason and the container's record gets a content finding.
 
     Args:
         info: The container part's headers.

@@ -214,7 +214,7 @@ def search(store: Store, query: str, limit: int = 50) -> list[dict[str, Any]]:
 
 
 def indexed_folders(store: Store) -> dict[str, str]:
-    """Map each indexed message id to the folder the index holds it in."""
+    """Map each indexed message id to its folder in the index."""
     return {row[0]: row[1] for row in store.db.execute("SELECT id, folder FROM messages")}
 
 

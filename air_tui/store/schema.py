@@ -252,8 +252,8 @@ PROJECTION_TABLES = (
 def create_schema(db: sqlite_utils.Database) -> None:
     """Create every table, column and index that is missing.
 
-    Tables only ever gain columns between versions, so an older database is brought up to date
-    by adding what it lacks; the new columns start empty and the next ingest fills them.
+    Tables only gain columns between versions, so an older database is brought up to date by
+    adding what it lacks. The new columns start empty, and the next ingest fills them.
     """
     existing = set(db.table_names())
     for name, (columns, pk) in _TABLES.items():

@@ -188,7 +188,8 @@ def test_rules_lists_weights_with_configured_changes(tmp_path: Path, isolated_da
     assert env_result.returncode == 0, env_result.stderr
     listing = json.loads(env_result.stdout)
     by_id = {row["id"]: row for row in listing["rules"]}
-    assert by_id["url.shortener"]["weight"] == 0 and by_id["url.shortener"]["default"] == 10
+    assert by_id["url.shortener"]["weight"] == 0
+    assert by_id["url.shortener"]["default"] == 10
     assert by_id["sender.reply_to_differs"]["weight"] == by_id["sender.reply_to_differs"]["default"]
     config.write_text('[analysis.rule_weights]\n"url.shortnr" = 0\n')
     bad = subprocess.run(
@@ -215,10 +216,11 @@ def test_ingest_takes_several_paths_and_shows_hidden_characters(tmp_path: Path, 
 def test_reset_demo_with_a_tenant_is_refused(tenant_copy: Path, isolated_data_dir: Path) -> None:
     result = air_tui("investigate", "--tenant", str(tenant_copy), "--reset-demo", data_dir=isolated_data_dir)
     assert result.returncode == 1
-    assert "--reset-demo" in result.stderr and "--tenant" in result.stderr
+    assert "--reset-demo" in result.stderr
+    assert "--tenant" in result.stderr
 
 
-def test_missing_config_named_by_the_environment_is_an_error(tmp_path: Path, isolated_data_dir: Path) -> None:
+def test_missing_env_config_fails(tmp_path: Path, isolated_data_dir: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "air_tui", "rules"],
         capture_output=True, text=True, timeout=120,

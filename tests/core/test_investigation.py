@@ -308,7 +308,8 @@ def test_report_sent_as_attachment_investigates_the_attached_email(workspace: Wo
         message = next(entity for entity in detail.entities if entity.kind is EntityKind.MESSAGE)
         # The attached email opens in the message view like any indexed one.
         opened = service.message(message.key)
-        assert opened is not None and opened.subject == message.label
+        assert opened is not None
+        assert opened.subject == message.label
         assert service.message(message.key + "/9") is None
     sender = next(entity for entity in detail.entities if entity.kind is EntityKind.SENDER)
     # The attached email is the one investigated: its sender, not the reporter, is the sender entity.
@@ -338,7 +339,7 @@ def test_mail_added_later_is_indexed_and_investigated(investigated: AirService, 
     assert detail.investigation.status_reason != "The reported message is no longer in the tenant."
 
 
-def test_click_on_other_link_of_a_shortener_is_not_blamed(investigated: AirService) -> None:
+def test_other_shortener_click_not_blamed(investigated: AirService) -> None:
     opened = [
         item.text
         for investigation in investigated.investigations()
@@ -347,5 +348,5 @@ def test_click_on_other_link_of_a_shortener_is_not_blamed(investigated: AirServi
         for item in entity.evidence
         if item.text.startswith("Opened the malicious URL")
     ]
-    # t.co/noqm4SZyTz is listed; another t.co link says nothing about its destination.
+    # t.co/noqm4SZyTz is listed. Another t.co link is no evidence about its own destination.
     assert not [text for text in opened if "t.co/" in text and "noqm4SZyTz" not in text]

@@ -82,14 +82,14 @@ def test_allow_list_clears_the_sender() -> None:
     assert [item.rule for item in allowed.evidence] == ["sender.allowed"]
 
 
-def test_allow_list_clears_a_url_and_a_file_hash() -> None:
+def test_allow_list_clears_url_and_hash() -> None:
     scoring = Scoring(AnalysisConfig(allow=AllowList(domains=["files.example"], file_hashes=["AA" * 32])))
     checker = MessageAnalyzer(ORGANISATION, USERS, IntelSnapshot(), scoring)
     assert checker.url(Url(url="http://203.0.113.5.files.example/x", host="cdn.files.example")).fired(rules.URL_ALLOWED)
     assert checker.attachment(Attachment(filename="tool.exe", extension="exe", sha256="aa" * 32)).verdict is Verdict.NO_THREATS_FOUND
 
 
-def test_forged_pass_from_an_untrusted_server_does_not_count() -> None:
+def test_forged_pass_not_counted() -> None:
     forged = [AuthResult(method=method, result="pass", authserv_id="sender.example") for method in ("spf", "dkim", "dmarc")]
     finding = analyzer().sender(message(auth_results=forged))
     assert not finding.fired(rules.SENDER_AUTH_PASS)
@@ -101,7 +101,7 @@ def test_trusted_boundary_pass_counts() -> None:
     assert analyzer().sender(message(auth_results=boundary)).fired(rules.SENDER_AUTH_PASS)
 
 
-def test_trusted_boundary_wins_over_a_forged_header_above_it() -> None:
+def test_trusted_boundary_beats_forged_header() -> None:
     results = [
         AuthResult(method="dmarc", result="pass", authserv_id="relay.example"),
         AuthResult(method="dmarc", result="fail", authserv_id="mx.larkspur.example"),
@@ -129,7 +129,8 @@ def test_roll_up_adds_parts_and_caps_each() -> None:
     analysis = checker.analyse(reported)
     # Two suspicious links of 40 points each add up; neither alone is malicious.
     assert [item.finding.verdict for item in analysis.urls] == [Verdict.SUSPICIOUS, Verdict.SUSPICIOUS]
-    assert analysis.roll_up is not None and analysis.roll_up.score >= 80
+    assert analysis.roll_up is not None
+    assert analysis.roll_up.score >= 80
     assert analysis.verdict is Verdict.SUSPICIOUS
 
 
@@ -142,7 +143,8 @@ def test_clean_message_rolls_up_clean() -> None:
 def test_attached_message_counts_in_the_roll_up() -> None:
     inner = message(id="m1/1", sender=Address(display_name="Dana Whitfield", address="dana@freemail.example"))
     analysis = analyzer().analyse(message(attached_messages=[inner]))
-    assert analysis.nested and analysis.nested[0].verdict is Verdict.MALICIOUS
+    assert analysis.nested
+    assert analysis.nested[0].verdict is Verdict.MALICIOUS
     assert analysis.verdict is Verdict.MALICIOUS
 
 
@@ -203,7 +205,7 @@ def test_missing_config_file_gives_defaults(tmp_path: Path) -> None:
     assert load_config(tmp_path / "absent.toml").analysis.malicious_score == 100
 
 
-def test_hidden_characters_in_recipients_and_archive_members_are_evidence() -> None:
+def test_hidden_characters_elsewhere_flagged() -> None:
     reported = message(
         to=[Address(display_name="Pay\u200broll", address="payroll@larkspur.example")],
         attachments=[Attachment(filename="a.zip", extension="zip", archive_members=["invoice\u202efdp.exe (exe)"])],
@@ -319,13 +321,13 @@ def test_feed_listing_the_own_domain_is_not_counted(tmp_path: Path) -> None:
     assert not link.fired(rules.URL_DOMAIN_LISTED)
 
 
-def test_missing_dkim_header_is_no_fact_when_the_boundary_saw_a_pass() -> None:
+def test_boundary_dkim_pass_hides_missing_signature() -> None:
     finding = analyzer().sender(message(auth_results=BOUNDARY_PASS))
     assert not any(item.rule == "sender.dkim_missing" for item in finding.evidence)
     assert analyzer().sender(message()).fired(rules.SENDER_DKIM_MISSING)
 
 
-def test_named_config_file_that_is_missing_is_an_error(tmp_path: Path) -> None:
+def test_missing_named_config_fails(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.toml", required=True)
     assert load_config(tmp_path / "nope.toml").analysis.suspicious_score == 40
@@ -338,13 +340,15 @@ def test_authserv_id_with_a_space_is_refused(tmp_path: Path) -> None:
         load_config(path)
 
 
-def test_mimecast_link_is_judged_by_the_domain_it_names(tmp_path: Path) -> None:
+def test_mimecast_link_checks_named_domain(tmp_path: Path) -> None:
     from air_tui.mail import parse_message
 
     (tmp_path / "domains.csv").write_text("domain,threat,source,added\nevil-login.example,Phish,feed,2026-11-01\n")
     raw = b"From: a@b.example\r\nSubject: x\r\n\r\nhttps://protect-eu.mimecast.com/s/AbCdEfGhIjK?domain=evil-login.example\r\n"
     url = parse_message(raw).urls[0]
-    assert url.destination_hidden and url.unwrapped == "" and url.unwrapped_host == "evil-login.example"
+    assert url.destination_hidden
+    assert url.unwrapped == ""
+    assert url.unwrapped_host == "evil-login.example"
     finding = MessageAnalyzer(ORGANISATION, USERS, IntelSnapshot.load(tmp_path)).url(url)
     assert finding.verdict is Verdict.MALICIOUS
     assert any(item.text.startswith("Destination domain:") for item in finding.evidence)

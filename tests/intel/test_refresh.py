@@ -142,7 +142,7 @@ def test_removed_feed_rows_deleted(workspace: Workspace, feed_server: FeedServer
         assert service.intel.lookup_url("http://paypa1.example/signin") is None
         outcomes = service.refresh_intel()
         assert stored_indicators(service, "openphish") == set()
-    # The refresh says what it deleted, so a feed dropped from the file by mistake is noticed.
+    # The refresh lists what it deleted, so a feed dropped from the file by mistake is noticed.
     assert [(outcome.name, outcome.status.value) for outcome in outcomes] == [("openphish", "removed")]
     assert outcomes[0].count > 0
 

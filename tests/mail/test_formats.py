@@ -359,7 +359,7 @@ def test_corrupt_tnef_is_kept_and_marked(container: bytes, reason: str) -> None:
     assert any("'winmail.dat' could not be expanded" in warning and reason in warning for warning in message.parse_warnings)
 
 
-def test_report_with_message_attached_as_octet_stream_is_unwrapped() -> None:
+def test_octet_stream_report_unwrapped() -> None:
     phish = (CORPUS / "spamassassin" / "phishing-openphish.eml").read_bytes()
     boundary = "octet-boundary"
     raw = (
@@ -377,7 +377,7 @@ def test_report_with_message_attached_as_octet_stream_is_unwrapped() -> None:
     assert inner.subject == parse_message(phish).subject
 
 
-def test_text_file_named_like_a_message_is_not_parsed_as_one() -> None:
+def test_text_named_eml_not_parsed() -> None:
     raw = (
         b"From: a@larkspur.example\r\nSubject: notes\r\nMIME-Version: 1.0\r\n"
         b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n'

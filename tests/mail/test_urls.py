@@ -420,7 +420,7 @@ def test_corpus_phishtank_url_keeps_query() -> None:
     )
 
 
-def test_zero_width_space_inside_a_text_url_keeps_it_whole() -> None:
+def test_zero_width_space_keeps_text_url() -> None:
     from air_tui.mail import parse_message
 
     raw = "From: a@b.example\r\nSubject: x\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nGo to https://pay\u200bpal.com.verify-login.example/signin now\r\n"
