@@ -197,9 +197,80 @@ class IntelConfig(_Section):
         return value
 
 
+class AlertsConfig(_Section):
+    """Alert policies: which are on, and how events fold into alerts."""
+
+    disabled: list[str] = Field(default_factory=list)
+    """Ids of built-in policies to turn off, as `air-tui policies` lists them."""
+    aggregation_seconds: int = 60
+    """Events of one policy within this many seconds fold into one alert with a hit count."""
+
+    @field_validator("aggregation_seconds")
+    @classmethod
+    def _window(cls, value: int) -> int:
+        if not 0 <= value <= 86400:
+            raise ValueError("must be between 0 (never fold) and 86400 seconds")
+        return value
+
+
+class RemovalConfig(_Section):
+    """Removal after delivery: moving delivered mail that an intel refresh shows to be malicious."""
+
+    enabled: bool = True
+    window_hours: int = 48
+    """Only mail delivered within this many hours is moved."""
+    malware: str = "Quarantine"
+    high_confidence_phish: str = "Quarantine"
+    phish: str = "Junk Email"
+    spam: str = "Junk Email"
+
+    @field_validator("malware", "high_confidence_phish", "phish", "spam")
+    @classmethod
+    def _destination(cls, value: str) -> str:
+        if value not in ("Quarantine", "Junk Email"):
+            raise ValueError(f"must be \"Quarantine\" or \"Junk Email\", not {value!r}")
+        return value
+
+    @field_validator("window_hours")
+    @classmethod
+    def _hours(cls, value: int) -> int:
+        if not 1 <= value <= 24 * 30:
+            raise ValueError("must be between 1 and 720 hours")
+        return value
+
+
+class InvestigationConfig(_Section):
+    """Limits that keep investigations bounded and the queue moving."""
+
+    max_concurrent: int = 20
+    """Investigations running or waiting for approval at once; more wait as Queued by throttling."""
+    queue_timeout_hours: int = 24
+    """A queued investigation that waits longer ends as Terminated by throttling."""
+    pending_action_days: int = 7
+    """Pending actions expire after this many days, and the investigation ends as Terminated by system."""
+    max_cluster_messages: int = 10000
+    """A cluster larger than this is too much to analyse: the investigation ends as Terminated by system."""
+    max_clicks: int = 500
+    """A URL clicked more often than this in the 48 hours is too much to analyse."""
+    incident_window_hours: int = 24
+    """Alerts that share an entity within this many hours join one incident."""
+    max_incident_entities: int = 50
+    """Incidents do not merge when the result would hold more entities than this."""
+
+    @field_validator("max_concurrent", "queue_timeout_hours", "pending_action_days", "max_cluster_messages", "max_clicks", "incident_window_hours", "max_incident_entities")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError("must be a positive number")
+        return value
+
+
 class Config(_Section):
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
     intel: IntelConfig = Field(default_factory=IntelConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    removal: RemovalConfig = Field(default_factory=RemovalConfig)
+    investigations: InvestigationConfig = Field(default_factory=InvestigationConfig)
 
 
 def load_config(path: Path | None, *, required: bool = False) -> Config:

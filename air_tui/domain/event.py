@@ -12,6 +12,13 @@ from pydantic import BaseModel, Field
 class EventType(StrEnum):
     MESSAGES_INGESTED = "messages.ingested"
     ALERT_RAISED = "alert.raised"
+    ALERT_FOLDED = "alert.folded"
+    """More events of the alert's policy arrived within the aggregation window."""
+    INCIDENT_CREATED = "incident.created"
+    INCIDENT_CHANGED = "incident.changed"
+    """The incident's alerts, entities, assignee or status changed; the payload holds all of it."""
+    MESSAGE_REMOVED = "message.removed_after_delivery"
+    INVESTIGATION_SCOPE_WIDENED = "investigation.scope_widened"
     INVESTIGATION_STARTED = "investigation.started"
     INVESTIGATION_STEP_LOGGED = "investigation.step_logged"
     INVESTIGATION_FINDINGS_RECORDED = "investigation.findings_recorded"
@@ -20,6 +27,8 @@ class EventType(StrEnum):
     ACTION_DECIDED = "action.decided"
     ACTION_TARGET_EXECUTED = "action.target_executed"
     ACTION_COMPLETED = "action.completed"
+    ACTION_CLOSED = "action.closed"
+    """Closed without a decision: expired, or nothing left to remediate."""
 
 
 class Event(BaseModel):

@@ -25,6 +25,29 @@ class Investigation(BaseModel):
     started: datetime | None = None
     ended: datetime | None = None
     status_reason: str = ""
+    alert_ids: list[str] = Field(default_factory=list)
+    """Every alert in scope: the one that started it, then alerts that joined while it ran."""
+    incident_id: str = ""
+    queued: datetime | None = None
+    """When throttling put it in the queue; None when it never waited."""
+    pending_since: datetime | None = None
+    """When it started waiting for approval; None when nothing waits."""
+    pending_seconds: int = 0
+    """Time spent waiting for approval in finished waits."""
+    runs: int = 0
+    """How many times the playbook ran; above 1 when alerts widened the scope."""
+
+    def scope_alert_ids(self) -> list[str]:
+        return self.alert_ids or [self.alert_id]
+
+
+class StatusChange(BaseModel):
+    """One entry of an investigation's status timeline."""
+
+    time: datetime
+    status: InvestigationStatus
+    reason: str = ""
+    actor: str = "system"
 
 
 class Evidence(BaseModel):

@@ -27,6 +27,8 @@ class User(BaseModel):
     title: str = ""
     vip: bool = False
     enabled: bool = True
+    mailbox_location: str = "cloud"
+    """`cloud`, or `on-premises` for a hybrid mailbox that removal after delivery cannot reach."""
 
 
 class Submission(BaseModel):
@@ -62,9 +64,48 @@ class SignIn(BaseModel):
     result: str = "success"
 
 
+class AuditRecord(BaseModel):
+    """A mailbox audit record: a change someone made to a mailbox's settings."""
+
+    id: str
+    time: datetime
+    user: str
+    """Who made the change."""
+    mailbox: str
+    operation: str
+    """Exchange cmdlet name, e.g. `New-InboxRule`, `Set-InboxRule`, `Set-Mailbox`, `Add-MailboxPermission`."""
+    parameters: dict[str, object] = Field(default_factory=dict)
+    client_ip: str = ""
+
+
+class Restriction(BaseModel):
+    """A user blocked from sending mail, as the outbound spam filter records it."""
+
+    id: str
+    time: datetime
+    user: str
+    reason: str = ""
+
+
+class AdminAction(BaseModel):
+    """A manual investigation an analyst started outside this console, e.g. in the portal."""
+
+    id: str
+    time: datetime
+    analyst: str
+    target: str
+    """`email`, `recipient` or `sender`."""
+    mailbox: str = ""
+    key: str = ""
+    """Store key of the email in `mailbox`, for an email investigation."""
+    address: str = ""
+    """The recipient or sender investigated."""
+
+
 class Forwarding(BaseModel):
     smtp_address: str
     deliver_and_forward: bool = True
+    set_at: datetime | None = None
 
 
 class InboxRule(BaseModel):
@@ -79,6 +120,7 @@ class InboxRule(BaseModel):
 class Delegate(BaseModel):
     address: str
     access: str = "FullAccess"
+    added: datetime | None = None
 
 
 class MailboxSettings(BaseModel):

@@ -74,6 +74,34 @@ _STATUS_EXPLANATIONS = {
 }
 
 
+class Playbook(StrEnum):
+    """The playbooks investigations run; the value is the investigation type shown to analysts."""
+
+    USER_REPORTED = "User-reported message"
+    FILE_REMOVED = "Malicious file removed after delivery"
+    URL_REMOVED = "Malicious URL removed after delivery"
+    REMOVED = "Email removed after delivery"
+    REMOVAL_FAILED = "Malicious email not removed"
+    URL_CLICK = "URL click"
+    COMPROMISED_USER = "Compromised user"
+    MANUAL_EMAIL = "Manual email investigation"
+
+
+class ManualTarget(StrEnum):
+    """What an analyst starts a manual investigation on, from the explorer."""
+
+    EMAIL = "email"
+    RECIPIENT = "recipient"
+    SENDER = "sender"
+
+
+class IncidentStatus(StrEnum):
+    ACTIVE = "Active"
+    RESOLVED = "Resolved"
+    REDIRECTED = "Redirected"
+    """Merged into another incident, whose id the incident names."""
+
+
 class Verdict(StrEnum):
     """Verdict on an entity, ordered from least to most severe by `rank`."""
 
@@ -122,6 +150,9 @@ class EntityKind(StrEnum):
     IP = "ip"
     MAILBOX = "mailbox"
     CLUSTER = "cluster"
+    USER = "user"
+    MAILBOX_CONFIG = "mailbox_config"
+    """A forwarding setting, inbox rule or delegation of a mailbox."""
 
 
 class Folder(StrEnum):
@@ -132,6 +163,7 @@ class Folder(StrEnum):
     DELETED = "Deleted Items"
     SENT = "Sent Items"
     RECOVERABLE = "Recoverable Items"
+    QUARANTINE = "Quarantine"
 
 
 IN_MAILBOX_FOLDERS = frozenset({Folder.INBOX.value, Folder.JUNK.value})
@@ -144,11 +176,19 @@ class ActionType(StrEnum):
     MOVE_TO_JUNK = "Move to Junk Email"
     MOVE_TO_DELETED = "Move to Deleted Items"
     MOVE_TO_INBOX = "Move to Inbox"
+    REMOVE_FORWARDING = "Remove forwarding"
+    REMOVE_INBOX_RULE = "Remove inbox rule"
+    REMOVE_DELEGATION = "Remove delegation"
 
     @property
     def destination(self) -> Folder | None:
-        """Folder the messages move to, or None when they are purged."""
-        return _ACTION_DESTINATIONS[self]
+        """Folder the messages move to, or None when they are purged or the action is on settings."""
+        return _ACTION_DESTINATIONS.get(self)
+
+    @property
+    def on_messages(self) -> bool:
+        """Whether the action moves or deletes messages; the others change mailbox settings."""
+        return self in _ACTION_DESTINATIONS
 
     @property
     def reversible(self) -> bool:

@@ -176,6 +176,16 @@ def count_earlier_from_sender(store: Store, sender_address: str, before: str) ->
     return int(row[0])
 
 
+def sent_messages(store: Store, mailbox: str, since: str, until: str) -> list[tuple[str, str]]:
+    """Return (id, received_at) of the mailbox's Sent Items from `since` up to `until`, oldest first."""
+    rows = store.db.execute(
+        "SELECT id, received_at FROM messages WHERE mailbox = ? AND folder = ? AND received_at >= ? AND received_at < ? "
+        "ORDER BY received_at, id",
+        [mailbox, "Sent Items", since, until],
+    )
+    return [(row[0], row[1]) for row in rows]
+
+
 def locations(store: Store, message_ids: list[str]) -> dict[str, tuple[str, str]]:
     """Return the current (mailbox, folder) of each message id found."""
     found: dict[str, tuple[str, str]] = {}

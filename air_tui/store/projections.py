@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import sqlite_utils
@@ -43,8 +44,107 @@ def _alert_raised(db: sqlite_utils.Database, payload: dict[str, Any]) -> None:
             "user": alert.get("user", ""),
             "source_ids": _json(alert.get("source_ids", [])),
             "message_ids": _json(alert.get("message_ids", [])),
-            "investigation_id": "",
+            "investigation_id": alert.get("investigation_id", ""),
+            "hit_count": alert.get("hit_count", 1),
+            "last_occurred": alert.get("last_occurred") or alert["occurred"],
+            "urls": _json(alert.get("urls", [])),
+            "file_hashes": _json(alert.get("file_hashes", [])),
+            "users": _json(alert.get("users", [])),
+            "details": alert.get("details", ""),
+            "triggered_by": alert.get("triggered_by", ""),
+            "incident_id": alert.get("incident_id", ""),
         },
+    )
+
+
+def _alert_folded(db: sqlite_utils.Database, payload: dict[str, Any]) -> None:
+    db.conn.execute(
+        "UPDATE alerts SET hit_count = :hit_count, last_occurred = :last_occurred, source_ids = :source_ids, "
+        "message_ids = :message_ids, urls = :urls, file_hashes = :file_hashes, users = :users, details = :details, "
+        "subject = CASE WHEN subject = '' THEN :subject ELSE subject END WHERE id = :id",
+        {
+            "id": payload["alert_id"],
+            "hit_count": payload["hit_count"],
+            "last_occurred": payload["last_occurred"],
+            "source_ids": _json(payload.get("source_ids", [])),
+            "message_ids": _json(payload.get("message_ids", [])),
+            "urls": _json(payload.get("urls", [])),
+            "file_hashes": _json(payload.get("file_hashes", [])),
+            "users": _json(payload.get("users", [])),
+            "details": payload.get("details", ""),
+            "subject": payload.get("subject", ""),
+        },
+    )
+
+
+def _incident_changed(db: sqlite_utils.Database, payload: dict[str, Any]) -> None:
+    incident = payload["incident"]
+    upsert(
+        db,
+        "incidents",
+        {
+            "id": incident["id"],
+            "title": incident["title"],
+            "severity": incident["severity"],
+            "status": incident["status"],
+            "created": incident["created"],
+            "updated": incident["updated"],
+            "assigned_to": incident.get("assigned_to", ""),
+            "alert_ids": _json(incident.get("alert_ids", [])),
+            "entity_keys": _json(incident.get("entity_keys", [])),
+            "redirect_id": incident.get("redirect_id", ""),
+        },
+    )
+    # A redirected incident keeps its alert list for the record; the alerts point at the survivor.
+    if incident["status"] != "Redirected":
+        alert_ids = incident.get("alert_ids", [])
+        for start in range(0, len(alert_ids), 500):
+            chunk = alert_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            db.conn.execute(f"UPDATE alerts SET incident_id = ? WHERE id IN ({marks})", [incident["id"], *chunk])
+            db.conn.execute(f"UPDATE investigations SET incident_id = ? WHERE alert_id IN ({marks})", [incident["id"], *chunk])
+
+
+def _message_removed(db: sqlite_utils.Database, payload: dict[str, Any]) -> None:
+    removal = payload["removal"]
+    upsert(
+        db,
+        "removals",
+        {
+            "message_id": removal["message_id"],
+            "mailbox": removal["mailbox"],
+            "policy_id": removal["policy_id"],
+            "threat": removal["threat"],
+            "reason": removal["reason"],
+            "from_folder": removal["from_folder"],
+            "to_folder": removal["to_folder"],
+            "result": removal["result"],
+            "error": removal.get("error", ""),
+            "time": removal["time"],
+        },
+    )
+    if removal["result"] == "Succeeded":
+        db.conn.execute(
+            "UPDATE messages SET folder = ?, path = COALESCE(NULLIF(?, ''), path) WHERE id = ?",
+            [removal["to_folder"], removal.get("new_path", ""), removal["message_id"]],
+        )
+    _record_verdict(db, removal["message_id"], "Malicious", "Removal after delivery", "", removal["time"])
+
+
+_VERDICT_RANK_SQL = "CASE {column} WHEN 'Malicious' THEN 3 WHEN 'Suspicious' THEN 2 WHEN 'Unknown' THEN 1 ELSE 0 END"
+
+
+def _record_verdict(db: sqlite_utils.Database, message_id: str, verdict: str, source: str, investigation_id: str, time: str, *, worst: bool = False) -> None:
+    """Keep each message's verdict for the explorer: the latest judgement of the message itself,
+    or with `worst` (cluster members) only a verdict more severe than the one it has."""
+    condition = ""
+    if worst:
+        condition = f" WHERE {_VERDICT_RANK_SQL.format(column='excluded.verdict')} > {_VERDICT_RANK_SQL.format(column='message_verdicts.verdict')}"
+    db.conn.execute(
+        "INSERT INTO message_verdicts (message_id, verdict, source, investigation_id, time) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT(message_id) DO UPDATE SET verdict = excluded.verdict, source = excluded.source, "
+        f"investigation_id = excluded.investigation_id, time = excluded.time{condition}",
+        [message_id, verdict, source, investigation_id, time],
     )
 
 
@@ -63,15 +163,75 @@ def _investigation_started(db: sqlite_utils.Database, payload: dict[str, Any]) -
             "created": investigation["created"],
             "started": investigation.get("started") or "",
             "ended": investigation.get("ended") or "",
+            "alert_ids": _json(investigation.get("alert_ids") or [investigation["alert_id"]]),
+            "incident_id": investigation.get("incident_id", ""),
+            "queued": "",
+            "pending_since": "",
+            "pending_seconds": 0,
+            "runs": 0,
         },
     )
     db.conn.execute(
         "UPDATE alerts SET investigation_id = ?, status = ? WHERE id = ?",
         [investigation["id"], AlertStatus.IN_PROGRESS.value, investigation["alert_id"]],
     )
+    upsert(
+        db,
+        "investigation_status_history",
+        {
+            "event_id": f"{investigation['id']}:created",
+            "investigation_id": investigation["id"],
+            "time": investigation["created"],
+            "status": investigation["status"],
+            "reason": "The alert started the investigation.",
+            "actor": "system",
+        },
+    )
 
 
-def _status_changed(db: sqlite_utils.Database, payload: dict[str, Any]) -> None:
+def _scope_widened(db: sqlite_utils.Database, payload: dict[str, Any]) -> None:
+    row = db.conn.execute("SELECT alert_ids FROM investigations WHERE id = ?", [payload["investigation_id"]]).fetchone()
+    if row is None:
+        return
+    alert_ids = json.loads(row[0] or "[]")
+    if payload["alert_id"] not in alert_ids:
+        alert_ids.append(payload["alert_id"])
+    db.conn.execute("UPDATE investigations SET alert_ids = ? WHERE id = ?", [_json(alert_ids), payload["investigation_id"]])
+    db.conn.execute(
+        "UPDATE alerts SET investigation_id = ?, status = ? WHERE id = ?",
+        [payload["investigation_id"], AlertStatus.IN_PROGRESS.value, payload["alert_id"]],
+    )
+
+
+_WAITING_FOR_APPROVAL = ("Pending action", "Partially remediated")
+
+
+def _status_changed(db: sqlite_utils.Database, payload: dict[str, Any], event: Event) -> None:
+    investigation_id = payload["investigation_id"]
+    status = payload["status"]
+    row = db.conn.execute("SELECT status, pending_since, pending_seconds, runs FROM investigations WHERE id = ?", [investigation_id]).fetchone()
+    if row is None:
+        return
+    previous, pending_since, pending_seconds, runs = row[0], row[1] or "", int(row[2] or 0), int(row[3] or 0)
+    time = event.time.isoformat()
+    # Time waiting for approval adds up over every wait, so a rerun that waits again counts both.
+    if status in _WAITING_FOR_APPROVAL and not pending_since:
+        pending_since = time
+    elif status not in _WAITING_FOR_APPROVAL and pending_since:
+        pending_seconds += max(0, int((event.time - datetime.fromisoformat(pending_since)).total_seconds()))
+        pending_since = ""
+    if status == "Running" and previous != "Running":
+        runs += 1
+    db.conn.execute(
+        "UPDATE investigations SET pending_since = ?, pending_seconds = ?, runs = ?, "
+        "queued = CASE WHEN ? = 'Queued by throttling' AND queued = '' THEN ? ELSE queued END WHERE id = ?",
+        [pending_since, pending_seconds, runs, status, time, investigation_id],
+    )
+    upsert(
+        db,
+        "investigation_status_history",
+        {"event_id": event.id, "investigation_id": investigation_id, "time": time, "status": status, "reason": payload.get("reason", ""), "actor": event.actor},
+    )
     db.conn.execute(
         "UPDATE investigations SET status = :status, status_reason = :reason, "
         "started = CASE WHEN :started != '' THEN :started ELSE started END, "
@@ -109,8 +269,19 @@ def _step_logged(db: sqlite_utils.Database, payload: dict[str, Any]) -> None:
     )
 
 
-def _findings_recorded(db: sqlite_utils.Database, payload: dict[str, Any]) -> None:
+def _findings_recorded(db: sqlite_utils.Database, payload: dict[str, Any], event: Event) -> None:
     investigation_id = payload["investigation_id"]
+    # A rerun after the scope widened records everything it found again: the new set replaces the old.
+    db.conn.execute("DELETE FROM entities WHERE investigation_id = ?", [investigation_id])
+    db.conn.execute("DELETE FROM clusters WHERE investigation_id = ?", [investigation_id])
+    time = event.time.isoformat()
+    for entity in payload.get("entities", []):
+        if entity["kind"] == "message" and entity["verdict"] != "Unknown":
+            _record_verdict(db, entity["key"], entity["verdict"], "Investigation", investigation_id, time)
+    for cluster in payload.get("clusters", []):
+        if cluster["verdict"] in ("Malicious", "Suspicious"):
+            for message_id in cluster.get("message_ids", []):
+                _record_verdict(db, message_id, cluster["verdict"], "Cluster", investigation_id, time, worst=True)
     for position, entity in enumerate(payload.get("entities", [])):
         upsert(
             db,
@@ -168,6 +339,7 @@ def _action_proposed(db: sqlite_utils.Database, payload: dict[str, Any]) -> None
             "decided_by": "",
             "decided_at": "",
             "comment": "",
+            "setting": _json(action["setting"]) if action.get("setting") else "",
         },
     )
 
@@ -225,22 +397,41 @@ def _action_completed(db: sqlite_utils.Database, payload: dict[str, Any]) -> Non
     db.conn.execute("UPDATE actions SET status = ? WHERE id = ?", [payload["status"], payload["action_id"]])
 
 
+def _action_closed(db: sqlite_utils.Database, payload: dict[str, Any], event: Event) -> None:
+    db.conn.execute(
+        "UPDATE actions SET status = ?, decided_by = ?, decided_at = ?, comment = ? WHERE id = ? AND status = ?",
+        [payload["status"], event.actor, event.time.isoformat(), payload.get("reason", ""), payload["action_id"], ActionStatus.PENDING.value],
+    )
+
+
 _HANDLERS: dict[EventType, Callable[[sqlite_utils.Database, dict[str, Any]], None]] = {
     EventType.ALERT_RAISED: _alert_raised,
+    EventType.ALERT_FOLDED: _alert_folded,
+    EventType.INCIDENT_CREATED: _incident_changed,
+    EventType.INCIDENT_CHANGED: _incident_changed,
+    EventType.MESSAGE_REMOVED: _message_removed,
     EventType.INVESTIGATION_STARTED: _investigation_started,
-    EventType.INVESTIGATION_STATUS_CHANGED: _status_changed,
+    EventType.INVESTIGATION_SCOPE_WIDENED: _scope_widened,
     EventType.INVESTIGATION_STEP_LOGGED: _step_logged,
-    EventType.INVESTIGATION_FINDINGS_RECORDED: _findings_recorded,
     EventType.ACTION_PROPOSED: _action_proposed,
     EventType.ACTION_TARGET_EXECUTED: _target_executed,
     EventType.ACTION_COMPLETED: _action_completed,
 }
 
+# Handlers that also need the event's id, actor or time.
+_EVENT_HANDLERS: dict[EventType, Callable[[sqlite_utils.Database, dict[str, Any], Event], None]] = {
+    EventType.ACTION_DECIDED: _action_decided,
+    EventType.ACTION_CLOSED: _action_closed,
+    EventType.INVESTIGATION_STATUS_CHANGED: _status_changed,
+    EventType.INVESTIGATION_FINDINGS_RECORDED: _findings_recorded,
+}
+
 
 def apply_event(db: sqlite_utils.Database, event: Event) -> None:
     """Update the projections for one event. Events without a projection change nothing."""
-    if event.type is EventType.ACTION_DECIDED:
-        _action_decided(db, event.payload, event)
+    with_event = _EVENT_HANDLERS.get(event.type)
+    if with_event is not None:
+        with_event(db, event.payload, event)
         return
     handler = _HANDLERS.get(event.type)
     if handler is not None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from air_tui.domain.action import Decision, PendingAction
-from air_tui.domain.alert import Alert
-from air_tui.domain.investigation import Cluster, Entity, Investigation, LogStep
+from air_tui.domain.alert import Alert, Incident
+from air_tui.domain.investigation import Cluster, Entity, Investigation, LogStep, StatusChange
 from air_tui.domain.vocab import IN_MAILBOX_FOLDERS, ActionStatus, EntityKind
 from air_tui.store.database import Store
 from air_tui.store.messages import locations
@@ -37,24 +37,55 @@ class ActionRow:
 class InvestigationDetail:
     investigation: Investigation
     alert: Alert | None
+    """The alert that started the investigation."""
     entities: list[Entity]
     clusters: list[Cluster]
     log: list[LogStep]
     actions: list[PendingAction]
+    alerts: list[Alert] = field(default_factory=list)
+    """Every alert in scope, the starting one first."""
+    incident: Incident | None = None
+    status_history: list[StatusChange] = field(default_factory=list)
+    """Status timeline, oldest first."""
+    decisions: dict[str, list[Decision]] = field(default_factory=dict)
+    """Decisions by action id, oldest first."""
 
 
-def _alert(row: dict[str, Any]) -> Alert:
-    return Alert.model_validate(
-        {**row, "source_ids": json.loads(row["source_ids"] or "[]"), "message_ids": json.loads(row["message_ids"] or "[]")}
-    )
+_ALERT_LISTS = ("source_ids", "message_ids", "urls", "file_hashes", "users")
+
+
+def alert_from_row(row: dict[str, Any]) -> Alert:
+    """Build an alert from its `alerts` row, whose lists are stored as JSON."""
+    values = {key: value for key, value in row.items() if value is not None}
+    values.update({key: json.loads(row.get(key) or "[]") for key in _ALERT_LISTS})
+    values["last_occurred"] = row.get("last_occurred") or None
+    values["hit_count"] = row.get("hit_count") or 1
+    return Alert.model_validate(values)
 
 
 def _action(row: dict[str, Any]) -> PendingAction:
-    return PendingAction.model_validate({**row, "targets": json.loads(row["targets"] or "[]")})
+    setting = row.get("setting") or ""
+    return PendingAction.model_validate({**row, "targets": json.loads(row["targets"] or "[]"), "setting": json.loads(setting) if setting else None})
 
 
 def _investigation(row: dict[str, Any]) -> Investigation:
-    return Investigation.model_validate({**row, "started": row["started"] or None, "ended": row["ended"] or None})
+    values = {key: value for key, value in row.items() if value is not None}
+    values.update(
+        {
+            "started": row["started"] or None,
+            "ended": row["ended"] or None,
+            "queued": row.get("queued") or None,
+            "pending_since": row.get("pending_since") or None,
+            "alert_ids": json.loads(row.get("alert_ids") or "[]"),
+        }
+    )
+    return Investigation.model_validate(values)
+
+
+def _incident(row: dict[str, Any]) -> Incident:
+    return Incident.model_validate(
+        {**row, "alert_ids": json.loads(row["alert_ids"] or "[]"), "entity_keys": json.loads(row["entity_keys"] or "[]")}
+    )
 
 
 def alert_queue(store: Store) -> list[AlertRow]:
@@ -65,7 +96,7 @@ def alert_queue(store: Store) -> list[AlertRow]:
         f"ORDER BY alerts.occurred DESC, {_SEVERITY_ORDER}, alerts.id"
     )
     return [
-        AlertRow(alert=_alert(row), investigation_id=row["investigation_id"] or "", investigation_status=row["investigation_status"])
+        AlertRow(alert=alert_from_row(row), investigation_id=row["investigation_id"] or "", investigation_status=row["investigation_status"])
         for row in rows
     ]
 
@@ -112,14 +143,71 @@ def investigation_detail(store: Store, investigation_id: str) -> InvestigationDe
         for row in store.db.query("SELECT * FROM actions WHERE investigation_id = ? ORDER BY created, id", [investigation_id])
     ]
     _add_current_cluster_counts(store, entities, clusters)
+    scope = investigation.scope_alert_ids()
+    by_id = {alert.id: alert for alert in alerts_by_id(store, scope)}
+    incident_rows = list(store.db.query("SELECT * FROM incidents WHERE id = ?", [investigation.incident_id])) if investigation.incident_id else []
+    history = [
+        StatusChange.model_validate(row)
+        for row in store.db.query(
+            "SELECT time, status, reason, actor FROM investigation_status_history WHERE investigation_id = ? ORDER BY time, rowid",
+            [investigation_id],
+        )
+    ]
+    decided: dict[str, list[Decision]] = {}
+    for action_row in actions:
+        found = decisions(store, action_row.id)
+        if found:
+            decided[action_row.id] = found
     return InvestigationDetail(
         investigation=investigation,
-        alert=_alert(alert_rows[0]) if alert_rows else None,
+        alert=alert_from_row(alert_rows[0]) if alert_rows else None,
         entities=entities,
         clusters=clusters,
         log=log,
         actions=actions,
+        alerts=[by_id[alert_id] for alert_id in scope if alert_id in by_id],
+        incident=_incident(incident_rows[0]) if incident_rows else None,
+        status_history=history,
+        decisions=decided,
     )
+
+
+def alerts_by_id(store: Store, alert_ids: list[str]) -> list[Alert]:
+    found: list[Alert] = []
+    for start in range(0, len(alert_ids), 500):
+        chunk = alert_ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        found.extend(alert_from_row(row) for row in store.db.query(f"SELECT * FROM alerts WHERE id IN ({marks})", chunk))
+    return found
+
+
+def incidents(store: Store) -> list[Incident]:
+    """Every incident, the most recently updated first."""
+    return [_incident(row) for row in store.db.query("SELECT * FROM incidents ORDER BY updated DESC, id")]
+
+
+def open_incidents(store: Store) -> list[Incident]:
+    return [_incident(row) for row in store.db.query("SELECT * FROM incidents WHERE status = 'Active' ORDER BY created, id")]
+
+
+def alerts_open_for_folding(store: Store, policy_ids: list[str]) -> list[Alert]:
+    """The latest alert of each policy whose investigation has not finished, for aggregation."""
+    found: list[Alert] = []
+    for policy_id in policy_ids:
+        rows = list(
+            store.db.query(
+                "SELECT alerts.* FROM alerts LEFT JOIN investigations ON investigations.id = alerts.investigation_id "
+                "WHERE alerts.policy_id = ? AND COALESCE(investigations.status, '') IN ('', 'Starting', 'Queued by throttling') "
+                "AND alerts.status != 'Resolved' ORDER BY alerts.occurred DESC LIMIT 1",
+                [policy_id],
+            )
+        )
+        found.extend(alert_from_row(row) for row in rows)
+    return found
+
+
+def removals(store: Store) -> list[dict[str, Any]]:
+    return list(store.db.query("SELECT * FROM removals ORDER BY time, message_id"))
 
 
 def _add_current_cluster_counts(store: Store, entities: list[Entity], clusters: list[Cluster]) -> None:

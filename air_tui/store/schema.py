@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
     "events": (
@@ -75,6 +75,29 @@ _TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
             "source_ids": str,
             "message_ids": str,
             "investigation_id": str,
+            "hit_count": int,
+            "last_occurred": str,
+            "urls": str,
+            "file_hashes": str,
+            "users": str,
+            "details": str,
+            "triggered_by": str,
+            "incident_id": str,
+        },
+        "id",
+    ),
+    "incidents": (
+        {
+            "id": str,
+            "title": str,
+            "severity": str,
+            "status": str,
+            "created": str,
+            "updated": str,
+            "assigned_to": str,
+            "alert_ids": str,
+            "entity_keys": str,
+            "redirect_id": str,
         },
         "id",
     ),
@@ -89,8 +112,25 @@ _TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
             "created": str,
             "started": str,
             "ended": str,
+            "alert_ids": str,
+            "incident_id": str,
+            "queued": str,
+            "pending_since": str,
+            "pending_seconds": int,
+            "runs": int,
         },
         "id",
+    ),
+    "investigation_status_history": (
+        {
+            "event_id": str,
+            "investigation_id": str,
+            "time": str,
+            "status": str,
+            "reason": str,
+            "actor": str,
+        },
+        "event_id",
     ),
     "entities": (
         {
@@ -151,6 +191,7 @@ _TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
             "decided_by": str,
             "decided_at": str,
             "comment": str,
+            "setting": str,
         },
         "id",
     ),
@@ -177,6 +218,27 @@ _TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
             "time": str,
         },
         ("action_id", "message_id"),
+    ),
+    # Removal after delivery: one row per message moved (or not) after an intel refresh made it malicious.
+    "removals": (
+        {
+            "message_id": str,
+            "mailbox": str,
+            "policy_id": str,
+            "threat": str,
+            "reason": str,
+            "from_folder": str,
+            "to_folder": str,
+            "result": str,
+            "error": str,
+            "time": str,
+        },
+        "message_id",
+    ),
+    # The latest verdict on each message, from investigations and removals, for the explorer.
+    "message_verdicts": (
+        {"message_id": str, "verdict": str, "source": str, "investigation_id": str, "time": str},
+        "message_id",
     ),
     # Threat intelligence --------------------------------------------------------------------
     # Feeds, their indicators and cached online look-ups. Rows are replaced per feed by
@@ -239,6 +301,10 @@ _TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
 
 PROJECTION_TABLES = (
     "alerts",
+    "incidents",
+    "investigation_status_history",
+    "removals",
+    "message_verdicts",
     "investigations",
     "entities",
     "clusters",
@@ -272,12 +338,30 @@ def create_schema(db: sqlite_utils.Database) -> None:
     db["message_urls"].create_index(["registrable_domain"], if_not_exists=True)
     db["message_attachments"].create_index(["sha256"], if_not_exists=True)
     db["alerts"].create_index(["created"], if_not_exists=True)
+    db["alerts"].create_index(["occurred"], if_not_exists=True)
+    db["alerts"].create_index(["policy_id", "occurred"], if_not_exists=True)
+    db["investigation_status_history"].create_index(["investigation_id", "time"], if_not_exists=True)
+    db["message_verdicts"].create_index(["verdict"], if_not_exists=True)
     db["actions"].create_index(["status"], if_not_exists=True)
     db["intel_indicators"].create_index(["kind", "indicator"], if_not_exists=True)
     # Covering index: a band look-up reads fingerprints without visiting the table.
     db["message_body_bands"].create_index(["band_key", "fingerprint", "message_id"], if_not_exists=True)
     db["message_subjects"].create_index(["subject_key", "sender_domain"], if_not_exists=True)
     db["message_subjects"].create_index(["subject_key", "sender_ip"], if_not_exists=True)
+    # Explorer windows: each index gives one term's matches already newest first, so a window
+    # is read with LIMIT and OFFSET over the index instead of sorting every match.
+    db["messages"].create_index(["received_at"], if_not_exists=True)
+    db["messages"].create_index(["sender_address", "received_at"], if_not_exists=True)
+    db["messages"].create_index(["sender_domain", "received_at"], if_not_exists=True)
+    db["messages"].create_index(["mailbox", "received_at"], if_not_exists=True)
+    db["messages"].create_index(["folder", "received_at"], if_not_exists=True)
+    db["message_urls"].create_index(["host"], if_not_exists=True)
+    # The alert queue's order. The expression must stay identical to the ORDER BY in
+    # `air_tui.store.windows`, or SQLite sorts every alert for each window.
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_alerts_queue_order ON alerts (occurred DESC, "
+        "CASE severity WHEN 'High' THEN 0 WHEN 'Medium' THEN 1 WHEN 'Low' THEN 2 ELSE 3 END, id)"
+    )
     if "messages_fts" not in db.table_names():
         db["messages"].enable_fts(
             ["sender_address", "sender_name", "subject", "body_text"],
