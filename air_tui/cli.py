@@ -68,6 +68,29 @@ def build_parser() -> argparse.ArgumentParser:
     rules_command = commands.add_parser("rules", help="list the verdict rules with their weights, as configured")
     rules_command.add_argument("--json", action="store_true", help="print the rules as JSON")
 
+    policies_command = commands.add_parser("policies", parents=[common], help="list the alert policies, their severity, playbook and whether they are on")
+    policies_command.add_argument("--json", action="store_true", help="print the policies as JSON")
+
+    incidents_command = commands.add_parser("incidents", help="list incidents and assign them")
+    incident_commands = incidents_command.add_subparsers(dest="incident_command", metavar="ACTION", required=True)
+    incident_list = incident_commands.add_parser("list", parents=[common], help="list incidents, most recent first")
+    incident_list.add_argument("--json", action="store_true", help="print the incidents as JSON")
+    assign = incident_commands.add_parser("assign", parents=[common], help="assign an incident to an analyst")
+    assign.add_argument("incident_id", metavar="ID")
+    assign.add_argument("assignee", metavar="ANALYST")
+
+    investigations_command = commands.add_parser("investigations", help="list investigations, start one by hand or stop one")
+    investigation_commands = investigations_command.add_subparsers(dest="investigation_command", metavar="ACTION", required=True)
+    investigation_list = investigation_commands.add_parser("list", parents=[common], help="list investigations with status, type and queue")
+    investigation_list.add_argument("--json", action="store_true", help="print the investigations as JSON")
+    start = investigation_commands.add_parser("start", parents=[common], help="start a manual investigation of an email, its recipient or its sender")
+    start.add_argument("message_id", metavar="MESSAGE_ID", help="as `air-tui explore` prints it")
+    start.add_argument("--on", dest="target", choices=["email", "recipient", "sender"], default="email", help="what to investigate (default: email)")
+    start.add_argument("--json", action="store_true", help="print the alert and investigation as JSON")
+    stop = investigation_commands.add_parser("stop", parents=[common], help="stop an unfinished investigation (Terminated by user)")
+    stop.add_argument("investigation_id", metavar="ID")
+    stop.add_argument("--comment", default="", help="why; required")
+
     ingest = commands.add_parser("ingest", help="parse a .eml file, a folder of them, an mbox or a Maildir")
     ingest.add_argument("paths", type=Path, nargs="+", metavar="PATH")
     ingest.add_argument("--json", action="store_true", help="print one JSON object per message")
@@ -92,6 +115,12 @@ def main(argv: list[str] | None = None) -> int:
             return _actions(args)
         if command == "intel":
             return _intel(args)
+        if command == "policies":
+            return _policies(args)
+        if command == "incidents":
+            return _incidents(args)
+        if command == "investigations":
+            return _investigations(args)
     except (SourceError, TenantError, StoreError, IntelError, ConfigError, FileNotFoundError, PermissionError) as error:
         print(f"air-tui: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -335,6 +364,15 @@ def _intel(args: argparse.Namespace) -> int:
                         print(f"air-tui: warning: intel feed {status.name} was last fetched {status.age}, longer ago than max_age_days ({max_age}); run: air-tui intel refresh", file=sys.stderr)
             return EXIT_OK
         outcomes = service.refresh_intel()
+        if any(outcome.status.value == "updated" for outcome in outcomes):
+            # New indicators can make delivered mail malicious: move it, raise the alerts, investigate.
+            with service.exclusive():
+                removed = service.remove_after_delivery()
+                raised = service.raise_alerts()
+                service.run_investigations()
+            if removed and not args.json:
+                moved = sum(1 for record in removed if record["result"] == "Succeeded")
+                print(f"Removal after delivery: {moved} moved, {len(removed) - moved} not moved; {raised} alerts raised.")
     failed = [outcome for outcome in outcomes if outcome.status.value == "failed"]
     if args.json:
         print(json.dumps([outcome.to_json() for outcome in outcomes], indent=2, ensure_ascii=False))
@@ -458,3 +496,80 @@ def _plain(text: str) -> str:
     """Show hidden characters as markers and drop any other unprintable one, so attacker-controlled
     text can neither steer the terminal nor hide what it contains."""
     return "".join(ch if ch.isprintable() else " " for ch in reveal(text))
+
+
+def _policies(args: argparse.Namespace) -> int:
+    with _service(args) as service:
+        in_force = list(service.policies.values())
+    if args.json:
+        print(json.dumps([policy.model_dump(mode="json") for policy in in_force], indent=2, ensure_ascii=False))
+        return EXIT_OK
+    for policy in in_force:
+        state = "on " if policy.enabled else "OFF"
+        playbook = policy.playbook or "no investigation"
+        fold = "" if policy.aggregate else ", never aggregated"
+        print(f"{state} {policy.severity.value:<13} {policy.id:<24} {policy.name} -> {playbook}{fold}")
+    print("Turn a policy off with its id in [alerts] disabled = [...] in config.toml.")
+    return EXIT_OK
+
+
+def _incidents(args: argparse.Namespace) -> int:
+    with _service(args) as service:
+        if args.incident_command == "assign":
+            incident = service.assign_incident(args.incident_id, args.assignee)
+            print(f"Incident {incident.id} assigned to {_plain(incident.assigned_to)}.")
+            return EXIT_OK
+        found = service.incidents()
+    if args.json:
+        print(json.dumps([incident.model_dump(mode="json") for incident in found], indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if not found:
+        print("No incidents yet. Run: air-tui investigate")
+    for incident in found:
+        moved = f" -> {incident.redirect_id}" if incident.redirect_id else ""
+        owner = f" · {_plain(incident.assigned_to)}" if incident.assigned_to else ""
+        print(
+            f"{incident.id} {incident.status.value:<10}{moved} {incident.severity.value:<13} {len(incident.alert_ids):>3} alerts "
+            f"{len(incident.entity_keys):>3} entities{owner} · {_plain(incident.title)}"
+        )
+    return EXIT_OK
+
+
+def _investigations(args: argparse.Namespace) -> int:
+    with _service(args) as service:
+        if args.investigation_command == "start":
+            alert = service.start_manual_investigation(args.message_id, args.target)
+            detail = service.investigation_detail(alert.investigation_id) if alert.investigation_id else None
+            status = detail.investigation.status.value if detail else "not started"
+            if args.json:
+                print(json.dumps({"alert": alert.model_dump(mode="json"), "investigation_id": alert.investigation_id, "status": status}, indent=2, ensure_ascii=False))
+            else:
+                print(f"Alert {alert.id} ({alert.title}) raised; investigation {alert.investigation_id or '(none)'}: {status}.")
+            return EXIT_OK
+        if args.investigation_command == "stop":
+            service.terminate_investigation(args.investigation_id, args.comment)
+            print(f"Investigation {args.investigation_id} stopped: Terminated by user.")
+            return EXIT_OK
+        rows = service.investigations()
+        now = service.clock()
+        listing = [
+            {
+                "id": item.id,
+                "status": item.status.value,
+                "playbook": item.playbook,
+                "title": item.title,
+                "alerts": len(item.scope_alert_ids()),
+                "incident_id": item.incident_id,
+                "created": item.created.isoformat(),
+                "ended": item.ended.isoformat() if item.ended else None,
+                "pending_seconds": item.pending_seconds + (int((now - item.pending_since).total_seconds()) if item.pending_since else 0),
+                "runs": item.runs,
+            }
+            for item in rows
+        ]
+    if args.json:
+        print(json.dumps(listing, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    for item in listing:
+        print(f"{item['id']} {item['status']:<24} {item['playbook']:<38} {item['alerts']:>2} alerts · {_plain(item['title'])[:80]}")
+    return EXIT_OK

@@ -9,16 +9,35 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
+from datetime import date, datetime, timedelta
+
 from air_tui.domain.action import Decision, PendingAction
+from air_tui.domain.alert import Alert, AlertPolicy, Incident
 from air_tui.domain.investigation import Investigation, LogStep
 from air_tui.domain.event import Event, EventType
 from air_tui.domain.ids import Clock, IdFactory, system_clock, ulid_factory
 from air_tui.domain.message import EmailMessage, MessageLocation
-from air_tui.domain.vocab import ActionStatus, DecisionKind, InvestigationStatus, ParseStatus
-from air_tui.engine import policies, runner
+from air_tui.domain.tenant import MailboxSettings
+from air_tui.domain.vocab import (
+    IN_MAILBOX_FOLDERS,
+    ActionStatus,
+    ActionType,
+    AlertStatus,
+    DecisionKind,
+    Folder,
+    IncidentStatus,
+    InvestigationStatus,
+    ManualTarget,
+    ParseStatus,
+    TargetResult,
+)
+from air_tui.domain.config import ConfigError
+from air_tui.engine import detection, incidents, policies, removal, runner
+from air_tui.engine.analyzers import MessageAnalyzer
 from air_tui.engine.context import PlaybookContext
 from air_tui.domain.config import Config, load_config
 from air_tui.engine.rules import Scoring
@@ -30,7 +49,7 @@ from air_tui.intel.skipped import describe_skipped, skipped_columns, stored_skip
 from air_tui.intel.status import FeedStatus, feed_status
 from air_tui.mail import FailedRead, iter_messages, message_id_for, parse_message
 from air_tui.remediation import executor
-from air_tui.store import Store, ledger, queries
+from air_tui.store import Store, explorer, ledger, queries, windows
 from air_tui.store import intel as intel_store
 from air_tui.store.database import file_lock
 from air_tui.store import messages as message_index
@@ -115,6 +134,9 @@ class StoreMessageIndex:
     def locations(self, message_ids: list[str]) -> dict[str, tuple[str, str]]:
         return message_index.locations(self.store, message_ids)
 
+    def sent_messages(self, mailbox: str, since: str, until: str) -> list[tuple[str, str]]:
+        return message_index.sent_messages(self.store, mailbox, since, until)
+
 
 class AirService:
     def __init__(
@@ -128,6 +150,11 @@ class AirService:
     ) -> None:
         self.workspace = workspace
         self.config = config if config is not None else load_config(config_path(), required=config_is_explicit())
+        unknown = policies.unknown_policy_ids(self.config.alerts.disabled)
+        if unknown:
+            raise ConfigError(
+                f"[alerts] disabled names unknown alert policies: {', '.join(unknown)}. List the ids with: air-tui policies"
+            )
         self.scoring = Scoring(self.config.analysis)
         self._online: OnlineLookup | None = None
         self.analyst = validate_analyst(analyst)
@@ -334,6 +361,12 @@ class AirService:
             mailbox_settings=self.tenant.mailbox_settings(),
             clock=self.clock,
             new_id=self.new_id,
+            signins=self.tenant.signins(),
+            audit=self.tenant.audit_records(),
+            restrictions=self.tenant.restrictions(),
+            now=self.tenant_now,
+            settings=self.config.investigations,
+            removals={row["message_id"]: row for row in queries.removals(self.store)},
             emit=emit or self._append,
             scoring=self.scoring,
             online=self._online_for_investigations(),
@@ -347,52 +380,425 @@ class AirService:
             self._online = self.online_lookup()
         return self._online
 
-    def raise_alerts(self) -> int:
-        """Raise alerts for submissions that have none yet, and start an investigation for each."""
+    def tenant_now(self) -> datetime:
+        """The tenant's present: its reference time when it has one (the demo), else the clock."""
+        return self.tenant.organisation.reference_time or self.clock()
+
+    @property
+    def policies(self) -> dict[str, AlertPolicy]:
+        return policies.policies_in_force(self.config.alerts.disabled)
+
+    def _analyzer(self) -> MessageAnalyzer:
+        return MessageAnalyzer(self.tenant.organisation, self.tenant.users, self.intel, self.scoring)
+
+    # Removal after delivery ------------------------------------------------------------------
+
+    def remove_after_delivery(self) -> list[dict[str, Any]]:
+        """Move delivered mail that the intel in force shows to be malicious, and record each move.
+
+        Only mail delivered within `[removal] window_hours` of the tenant's present is moved, and
+        a message is moved at most once. Returns the removal records written, failures included.
+        """
+        if not self.config.removal.enabled:
+            return []
+        now = self.tenant_now()
+        since = (now - timedelta(hours=self.config.removal.window_hours)).isoformat()
+        rows = list(
+            self.store.db.query(
+                "SELECT id, mailbox, folder, subject, sender_domain FROM messages WHERE received_at >= ? AND received_at <= ? "
+                "AND parse_status != 'failed' AND id NOT IN (SELECT message_id FROM removals)",
+                [since, now.isoformat()],
+            )
+        )
+        if not rows:
+            return []
+        ids = [row["id"] for row in rows]
+        urls: dict[str, list[tuple[str, str]]] = {}
+        hashes: dict[str, list[str]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for message_id, url, host in self.store.db.execute(f"SELECT message_id, url, host FROM message_urls WHERE message_id IN ({marks})", chunk):
+                urls.setdefault(message_id, []).append((url, host))
+            for message_id, sha256 in self.store.db.execute(f"SELECT message_id, sha256 FROM message_attachments WHERE message_id IN ({marks})", chunk):
+                hashes.setdefault(message_id, []).append(sha256)
+        candidates = [
+            removal.Candidate(
+                message_id=row["id"],
+                mailbox=row["mailbox"],
+                folder=row["folder"],
+                subject=row["subject"] or "",
+                sender_domain=row["sender_domain"] or "",
+                urls=tuple(urls.get(row["id"], [])),
+                file_hashes=tuple(hashes.get(row["id"], [])),
+            )
+            for row in rows
+        ]
+        plans = removal.plan_removals(candidates, self._analyzer(), self.config.removal, self.tenant.users)
+        records: list[dict[str, Any]] = []
+        for plan in plans:
+            record = self._remove(plan)
+            self._append([self._event(EventType.MESSAGE_REMOVED, {"removal": record}, actor="system")])
+            records.append(record)
+        if records:
+            log.info("Removal after delivery: %d messages handled", len(records))
+        return records
+
+    def _remove(self, plan: removal.PlannedRemoval) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "message_id": plan.message_id,
+            "mailbox": plan.mailbox,
+            "policy_id": plan.policy_id,
+            "threat": plan.threat,
+            "reason": plan.reason,
+            "from_folder": plan.folder,
+            "to_folder": plan.destination,
+            "subject": plan.subject,
+            "kind": plan.kind,
+            "indicator": plan.indicator,
+            "time": self.tenant_now().isoformat(),
+            "error": "",
+            "new_path": "",
+        }
+        if plan.blocked_reason:
+            record.update(result=TargetResult.FAILED.value, error=plan.blocked_reason)
+            return record
+        row = self.store.db.execute("SELECT mailbox, key FROM messages WHERE id = ?", [plan.message_id]).fetchone()
+        try:
+            result, from_folder, path = self.tenant.move_message(row[0], row[1], Folder(plan.destination))
+        except OSError as error:
+            record.update(result=TargetResult.FAILED.value, error=f"{type(error).__name__}: {error}")
+            return record
+        record.update(result=result.value, from_folder=from_folder or plan.folder, new_path=str(path) if path else "")
+        if result is TargetResult.NOT_FOUND:
+            record["error"] = "The copy was no longer in the mailbox."
+        return record
+
+    # Alerts, incidents and investigations -------------------------------------------------------
+
+    def _signals(self) -> list[policies.AlertSignal]:
+        """Every event in the tenant that matches a policy, raised before or not."""
         submissions = self.tenant.submissions()
-        subjects: dict[str, str] = {}
-        message_ids: dict[str, str] = {}
+        wanted = [message_id_for(item.mailbox, item.key) for item in submissions]
+        subjects = {mid: row[0] or "" for mid in wanted for row in [self.store.db.execute("SELECT subject FROM messages WHERE id = ?", [mid]).fetchone()] if row}
         for submission in submissions:
-            message_id = message_id_for(submission.mailbox, submission.key)
-            message = message_index.load_message(self.store, message_id)
-            if message is not None:
-                subjects[submission.id] = message.subject
-                message_ids[submission.id] = message_id
-            else:
+            if message_id_for(submission.mailbox, submission.key) not in subjects:
                 log.warning("Submission %s names a message that is not in the tenant: %s/%s", submission.id, submission.mailbox, submission.key)
-        alerts = policies.alerts_for_submissions(
-            submissions,
-            already_raised=queries.raised_source_ids(self.store),
-            subjects=subjects,
-            message_ids=message_ids,
+        analyzer = self._analyzer()
+        signals = detection.submission_signals(submissions, subjects)
+        signals += detection.click_signals(self.tenant.url_clicks(), analyzer)
+        signals += detection.restriction_signals(self.tenant.restrictions())
+        signals += detection.admin_action_signals(self.tenant.admin_actions())
+        signals += detection.audit_signals(self.tenant.audit_records(), self.tenant.organisation.domains)
+        signals += self._sending_signals()
+        signals += self._removal_signals()
+        return signals
+
+    def _sending_signals(self) -> list[policies.AlertSignal]:
+        now = self.tenant_now()
+        day_start = now - timedelta(hours=24)
+        baseline_start = day_start - timedelta(days=detection.BASELINE_DAYS)
+        last_day: dict[str, int] = {}
+        daily: dict[str, dict[date, int]] = {}
+        rows = self.store.db.execute(
+            "SELECT mailbox, received_at FROM messages WHERE folder = ? AND received_at >= ? AND received_at <= ?",
+            [Folder.SENT.value, baseline_start.isoformat(), now.isoformat()],
+        )
+        for mailbox, received in rows:
+            try:
+                when = datetime.fromisoformat(received)
+            except (TypeError, ValueError):
+                continue
+            if when >= day_start:
+                last_day[mailbox] = last_day.get(mailbox, 0) + 1
+            else:
+                days = daily.setdefault(mailbox, {})
+                days[when.date()] = days.get(when.date(), 0) + 1
+        return detection.sending_signals(daily, last_day, now)
+
+    def _removal_signals(self) -> list[policies.AlertSignal]:
+        signals = []
+        for row in queries.removals(self.store):
+            signals.append(
+                policies.AlertSignal(
+                    policy_id=row["policy_id"],
+                    time=datetime.fromisoformat(row["time"]),
+                    source_id=f"removal:{row['message_id']}",
+                    user=row["mailbox"],
+                    message_ids=[row["message_id"]],
+                    subject=(self.store.db.execute("SELECT subject FROM messages WHERE id = ?", [row["message_id"]]).fetchone() or [""])[0] or "",
+                    details=(row["reason"] + (f" Not moved: {row['error']}" if row["result"] == TargetResult.FAILED.value else f" Moved to {row['to_folder']}.")),
+                )
+            )
+        return signals
+
+    def raise_alerts(self) -> int:
+        """Raise alerts for tenant activity that has none yet, correlate them into incidents, and
+        start or widen an investigation for each alert whose policy starts one."""
+        self.remove_after_delivery()
+        raised = queries.raised_source_ids(self.store)
+        signals = [signal for signal in self._signals() if signal.source_id not in raised]
+        return self._raise(signals)
+
+    def _raise(self, signals: list[policies.AlertSignal]) -> int:
+        if not signals:
+            return 0
+        in_force = self.policies
+        folded = policies.fold_signals(
+            signals,
+            policies=in_force,
+            window_seconds=self.config.alerts.aggregation_seconds,
+            open_alerts=queries.alerts_open_for_folding(self.store, sorted({signal.policy_id for signal in signals})),
             clock=self.clock,
             new_id=self.new_id,
         )
         context = self.playbook_context()
         events: list[Event] = []
-        for alert in alerts:
+        for alert in folded.grown:
+            events.append(
+                self._event(
+                    EventType.ALERT_FOLDED,
+                    {
+                        "alert_id": alert.id,
+                        "hit_count": alert.hit_count,
+                        "last_occurred": (alert.last_occurred or alert.occurred).isoformat(),
+                        "source_ids": alert.source_ids,
+                        "message_ids": alert.message_ids,
+                        "urls": alert.urls,
+                        "file_hashes": alert.file_hashes,
+                        "users": alert.users,
+                        "details": alert.details,
+                        "subject": alert.subject,
+                    },
+                    actor="system",
+                )
+            )
+        incident_list = queries.open_incidents(self.store)
+        settings = self.config.investigations
+        open_investigations = [item for item in queries.investigations(self.store) if not item.status.is_terminal]
+        scope_alerts = {alert.id: alert for alert in queries.alerts_by_id(self.store, [a for item in open_investigations for a in item.scope_alert_ids()])}
+        for alert in folded.new:
+            placed = incidents.correlate(alert, incident_list, window_hours=settings.incident_window_hours, max_entities=settings.max_incident_entities, new_id=self.new_id)
+            alert.incident_id = placed.incident.id
+            members = [*queries.alerts_by_id(self.store, placed.incident.alert_ids), *(a for a in folded.new if a.id in placed.incident.alert_ids)]
+            incidents.retitle(placed.incident, list({a.id: a for a in members}.values()))
             events.append(self._event(EventType.ALERT_RAISED, {"alert": alert.model_dump(mode="json")}, actor="system"))
-            policy = policies.POLICIES[alert.policy_id]
-            if policy.starts_investigation:
-                _, start = runner.start_event(context, alert, policy.playbook)
-                events.append(start)
+            kind = EventType.INCIDENT_CREATED if placed.created else EventType.INCIDENT_CHANGED
+            events.append(self._event(kind, {"incident": placed.incident.model_dump(mode="json")}, actor="system"))
+            events.extend(self._event(EventType.INCIDENT_CHANGED, {"incident": other.model_dump(mode="json")}, actor="system") for other in placed.changed)
+            policy = in_force[alert.policy_id]
+            if not policy.starts_investigation:
+                continue
+            joined = self._related_investigation(alert, policy.playbook, open_investigations, scope_alerts)
+            if joined is not None:
+                events.append(self._event(EventType.INVESTIGATION_SCOPE_WIDENED, {"investigation_id": joined.id, "alert_id": alert.id}, actor="system"))
+                joined.alert_ids = [*joined.scope_alert_ids(), alert.id]
+                scope_alerts[alert.id] = alert
+                if joined.status in (InvestigationStatus.PENDING_ACTION, InvestigationStatus.PARTIALLY_REMEDIATED, InvestigationStatus.RUNNING):
+                    events.append(
+                        runner.status_event(context, joined.id, InvestigationStatus.STARTING, f"The alert '{alert.title}' joined: the investigation widens to its entities and runs again.")
+                    )
+                    joined.status = InvestigationStatus.STARTING
+                continue
+            investigation, start = runner.start_event(context, alert, policy.playbook)
+            events.append(start)
+            open_investigations.append(investigation)
+            scope_alerts[alert.id] = alert
         self._append(events)
-        return len(alerts)
+        return len(folded.new)
+
+    def _related_investigation(
+        self, alert: Alert, playbook: str, investigations: list[Investigation], alerts: dict[str, Alert]
+    ) -> Investigation | None:
+        """An unfinished investigation of the same playbook that shares an entity with the alert."""
+        keys = alert.entity_keys()
+        for investigation in investigations:
+            if investigation.playbook != playbook or investigation.status.is_terminal:
+                continue
+            for alert_id in investigation.scope_alert_ids():
+                other = alerts.get(alert_id)
+                if other is not None and keys & other.entity_keys():
+                    return investigation
+        return None
+
+    def start_manual_investigation(self, message_id: str, target: ManualTarget | str) -> Alert:
+        """Raise the admin-triggered alert for an email, its recipient or its sender, and run it.
+
+        Raises:
+            ActionError: The message is unknown, or the sender is outside the organisation.
+        """
+        target = ManualTarget(target)
+        message = self.message(message_id)
+        if message is None:
+            raise ActionError(f"No message with id {message_id}. Find one with: air-tui explore QUERY")
+        now = self.clock()
+        source = f"manual:{self.new_id()}"
+        if target is ManualTarget.EMAIL:
+            signal = policies.AlertSignal(
+                policy_id=policies.MANUAL_EMAIL, time=now, source_id=source, user=message.location.mailbox,
+                subject=message.subject, message_ids=[message.id], triggered_by=self.analyst,
+                details=f"{self.analyst} started an investigation of the email '{message.subject or '(no subject)'}' in {message.location.mailbox}",
+            )
+        else:
+            address = message.location.mailbox if target is ManualTarget.RECIPIENT else message.sender.address
+            own = {domain.lower() for domain in self.tenant.organisation.domains}
+            sender_domain = address.rsplit("@", 1)[-1].lower()
+            if target is ManualTarget.SENDER and not any(sender_domain == domain or sender_domain.endswith("." + domain) for domain in own):
+                raise ActionError(
+                    f"Sender investigations are for senders inside the organisation, and {address or '(no sender)'} is not. "
+                    "Investigate the email or its recipient instead."
+                )
+            signal = policies.AlertSignal(
+                policy_id=policies.MANUAL_USER, time=now, source_id=source, user=address,
+                subject=f"{target.value.capitalize()} {address}", triggered_by=self.analyst,
+                details=f"{self.analyst} started a compromise investigation of the {target.value} {address}",
+            )
+        policy = self.policies[signal.policy_id]
+        if not policy.enabled:
+            raise ActionError(f"The alert policy '{policy.name}' is turned off in [alerts] disabled; turn it on to start manual investigations.")
+        with self.exclusive():
+            self._raise([signal])
+            self.run_investigations()
+        alert_rows = [row.alert for row in queries.alert_queue(self.store) if signal.source_id in row.alert.source_ids]
+        return alert_rows[0]
 
     def run_investigations(self, on_finished: Callable[[str, InvestigationStatus], None] | None = None) -> int:
-        """Run every investigation that has not finished, oldest first; return how many ran."""
+        """Run waiting investigations, oldest first, within the concurrency limit; return how many ran.
+
+        Investigations beyond `[investigations] max_concurrent` wait as Queued by throttling, and
+        end as Terminated by throttling after `queue_timeout_hours`. Investigations waiting for
+        approval count against the limit, as in Microsoft's AIR.
+        """
+        self.maintain()
         context = self.playbook_context()
-        waiting = [
-            investigation
-            for investigation in queries.investigations(self.store)
-            if investigation.status in (InvestigationStatus.STARTING, InvestigationStatus.RUNNING)
-        ]
-        alerts = {row.alert.id: row.alert for row in queries.alert_queue(self.store)}
-        for investigation in waiting:
-            status = runner.run_investigation(context, investigation, alerts[investigation.alert_id])
+        settings = self.config.investigations
+        ran = 0
+        queued: list[Event] = []
+        for investigation in queries.investigations(self.store):
+            if investigation.status not in (InvestigationStatus.STARTING, InvestigationStatus.RUNNING, InvestigationStatus.QUEUED_BY_THROTTLING):
+                continue
+            # A rerun after new alerts joined keeps the slot the investigation already had.
+            rerun = investigation.runs > 0
+            if not rerun and investigation.status is not InvestigationStatus.RUNNING and self._active_count() >= settings.max_concurrent:
+                waited = self.clock() - (investigation.queued or investigation.created)
+                if investigation.status is InvestigationStatus.QUEUED_BY_THROTTLING and waited > timedelta(hours=settings.queue_timeout_hours):
+                    queued.append(
+                        runner.status_event(context, investigation.id, InvestigationStatus.TERMINATED_BY_THROTTLING, f"Waited in the queue longer than {settings.queue_timeout_hours} hours.")
+                    )
+                elif investigation.status is InvestigationStatus.STARTING:
+                    queued.append(
+                        runner.status_event(
+                            context, investigation.id, InvestigationStatus.QUEUED_BY_THROTTLING,
+                            f"{self._active_count()} investigations are running or waiting for approval, the limit is {settings.max_concurrent}: this one runs when a slot frees.",
+                        )
+                    )
+                continue
+            if queued:
+                self._append(queued)
+                queued = []
+            alerts = queries.alerts_by_id(self.store, investigation.scope_alert_ids())
+            alerts.sort(key=lambda alert: investigation.scope_alert_ids().index(alert.id))
+            context.log_start = queries.next_log_position(self.store, investigation.id) - 1
+            context.existing_actions = [row.action for row in queries.action_rows(self.store) if row.action.investigation_id == investigation.id]
+            status = runner.run_investigation(context, investigation, alerts)
+            ran += 1
             if on_finished is not None:
                 on_finished(investigation.id, status)
-        return len(waiting)
+        if queued:
+            self._append(queued)
+        self._sync_incidents()
+        return ran
+
+    def _active_count(self) -> int:
+        row = self.store.db.execute(
+            "SELECT COUNT(*) FROM investigations WHERE status IN (?, ?, ?)",
+            [InvestigationStatus.RUNNING.value, InvestigationStatus.PENDING_ACTION.value, InvestigationStatus.PARTIALLY_REMEDIATED.value],
+        ).fetchone()
+        return int(row[0])
+
+    def maintain(self) -> int:
+        """Close pending actions that expired or have nothing left to do, and settle their investigations.
+
+        Returns how many actions closed. Safe to call often: the TUI calls it on a timer.
+        """
+        settings = self.config.investigations
+        now = self.clock()
+        closed: list[Event] = []
+        touched: set[str] = set()
+        expired_in: dict[str, int] = {}
+        current_settings = self.tenant.mailbox_settings()
+        for row in queries.action_rows(self.store, status=ActionStatus.PENDING):
+            action = row.action
+            if now - action.created > timedelta(days=settings.pending_action_days):
+                reason = f"No decision within {settings.pending_action_days} days: the action expired."
+                expired_in[action.investigation_id] = expired_in.get(action.investigation_id, 0) + 1
+            elif action.action_type.on_messages:
+                where = message_index.locations(self.store, [target.message_id for target in action.targets])
+                if any(folder in IN_MAILBOX_FOLDERS for _, folder in where.values()):
+                    continue
+                reason = "Every target left the mailboxes before a decision (moved by its user, removal after delivery or another action): nothing is left to do."
+            elif action.setting is not None and not _setting_present(current_settings, action):
+                reason = "The setting was already removed before a decision: nothing is left to do."
+            else:
+                continue
+            closed.append(
+                self._event(EventType.ACTION_CLOSED, {"action_id": action.id, "status": ActionStatus.EXPIRED.value, "reason": reason}, actor="Automation")
+            )
+            touched.add(action.investigation_id)
+        if closed:
+            self._append(closed)
+        context = self.playbook_context()
+        for investigation_id in sorted(touched):
+            if investigation_id in expired_in:
+                detail = queries.investigation_detail(self.store, investigation_id)
+                if detail is not None and not detail.investigation.status.is_terminal:
+                    count_text = f"{expired_in[investigation_id]} pending {'action' if expired_in[investigation_id] == 1 else 'actions'}"
+                    self._append(
+                        [runner.status_event(context, investigation_id, InvestigationStatus.TERMINATED_BY_SYSTEM, f"{count_text} expired after {settings.pending_action_days} days without a decision.")]
+                    )
+                continue
+            self._update_investigation(investigation_id, actor="Automation")
+        if closed:
+            self._sync_incidents()
+        return len(closed)
+
+    def _sync_incidents(self) -> None:
+        """Resolve active incidents whose alerts are all resolved."""
+        events = []
+        for incident in queries.open_incidents(self.store):
+            alerts = queries.alerts_by_id(self.store, incident.alert_ids)
+            if alerts and all(alert.status is AlertStatus.RESOLVED for alert in alerts):
+                incident.status = IncidentStatus.RESOLVED
+                events.append(self._event(EventType.INCIDENT_CHANGED, {"incident": incident.model_dump(mode="json")}, actor="system"))
+        if events:
+            self._append(events)
+
+    def assign_incident(self, incident_id: str, analyst: str) -> Incident:
+        found = [item for item in queries.incidents(self.store) if item.id in (incident_id, incident_id.upper())]
+        if not found:
+            raise ActionError(f"No incident with id {incident_id}. List them with: air-tui incidents")
+        incident = found[0]
+        incident.assigned_to = validate_analyst(analyst)
+        self._append([self._event(EventType.INCIDENT_CHANGED, {"incident": incident.model_dump(mode="json")})])
+        return incident
+
+    def terminate_investigation(self, investigation_id: str, reason: str) -> None:
+        """Stop an unfinished investigation: its pending actions close and it ends as Terminated by user."""
+        detail = queries.investigation_detail(self.store, investigation_id) or queries.investigation_detail(self.store, investigation_id.upper())
+        if detail is None:
+            raise ActionError(f"No investigation with id {investigation_id}. List them with: air-tui investigations")
+        if detail.investigation.status.is_terminal:
+            raise ActionError(f"Investigation {investigation_id} has ended already ({detail.investigation.status.value}).")
+        if not reason.strip():
+            raise ActionError("Stopping an investigation needs a reason. Give one with --comment.")
+        events = [
+            self._event(EventType.ACTION_CLOSED, {"action_id": action.id, "status": ActionStatus.EXPIRED.value, "reason": f"The investigation was stopped: {reason.strip()}"})
+            for action in detail.actions
+            if action.status is ActionStatus.PENDING
+        ]
+        events.append(runner.status_event(self.playbook_context(), detail.investigation.id, InvestigationStatus.TERMINATED_BY_USER, reason.strip(), actor=self.analyst))
+        self._append(events)
+        self._sync_incidents()
 
     def investigate(self) -> IngestSummary | None:
         """Ingest if needed, raise alerts and run every open investigation."""
@@ -490,8 +896,9 @@ class AirService:
         )
         return decision
 
-    def _update_investigation(self, investigation_id: str) -> None:
-        """Close the investigation as Remediated once every action in it is decided."""
+    def _update_investigation(self, investigation_id: str, *, actor: str | None = None) -> None:
+        """Close the investigation as Remediated once every action in it is decided or closed."""
+        actor = actor or self.analyst
         actions = [row.action for row in queries.action_rows(self.store) if row.action.investigation_id == investigation_id]
         undecided = [action for action in actions if action.status is ActionStatus.PENDING]
         detail = queries.investigation_detail(self.store, investigation_id)
@@ -500,17 +907,21 @@ class AirService:
         context = self.playbook_context()
         if not undecided:
             rejected = [action for action in actions if action.status is ActionStatus.REJECTED]
-            reason = f"Every recommended action was decided: {len(actions) - len(rejected)} approved, {len(rejected)} rejected."
+            closed = [action for action in actions if action.status is ActionStatus.EXPIRED]
+            approved = len(actions) - len(rejected) - len(closed)
+            reason = f"Every recommended action was decided: {approved} approved, {len(rejected)} rejected."
+            if closed:
+                reason += f" {len(closed)} closed with nothing left to do."
             if rejected:
                 left = sum(len(action.targets) for action in rejected)
                 reason += f" The rejected actions leave {left} {'message' if left == 1 else 'messages'} where they were."
-            event = runner.status_event(context, investigation_id, InvestigationStatus.REMEDIATED, reason, actor=self.analyst)
-        elif any(action.status not in (ActionStatus.PENDING, ActionStatus.REJECTED) for action in actions):
+            event = runner.status_event(context, investigation_id, InvestigationStatus.REMEDIATED, reason, actor=actor)
+        elif any(action.status not in (ActionStatus.PENDING, ActionStatus.REJECTED, ActionStatus.EXPIRED) for action in actions):
             # Partially remediated means something ran; rejections alone leave it Pending action.
             if detail.investigation.status is InvestigationStatus.PARTIALLY_REMEDIATED:
                 return
             waiting = f"{len(undecided)} of {len(actions)} {'action still waits' if len(undecided) == 1 else 'actions still wait'} for a decision."
-            event = runner.status_event(context, investigation_id, InvestigationStatus.PARTIALLY_REMEDIATED, waiting, actor=self.analyst)
+            event = runner.status_event(context, investigation_id, InvestigationStatus.PARTIALLY_REMEDIATED, waiting, actor=actor)
         else:
             return
         self._append([event])
@@ -544,6 +955,9 @@ class AirService:
     def investigations(self) -> list[Investigation]:
         return queries.investigations(self.store)
 
+    def incidents(self) -> list[Incident]:
+        return queries.incidents(self.store)
+
     def verdict_counts(self) -> dict[str, int]:
         return queries.verdict_counts(self.store)
 
@@ -555,6 +969,61 @@ class AirService:
 
     def message_count(self) -> int:
         return message_index.message_count(self.store)
+
+    def raw_headers(self, message_id: str, limit: int = 256 * 1024) -> str:
+        """Return the message's header block as stored, up to `limit` bytes, or a line saying why not.
+
+        The text is attacker-controlled: front ends must show it without markup or control characters.
+        """
+        message = self.message(message_id.split("/", 1)[0])
+        if message is None or not message.location.path:
+            return f"(No stored file for message {message_id}.)"
+        path = Path(message.location.path)
+        try:
+            with path.open("rb") as handle:
+                data = handle.read(limit + 1)
+        except OSError as error:
+            return f"(Cannot read {path}: {error.strerror or error}.)"
+        end = min((index for index in (data.find(b"\r\n\r\n"), data.find(b"\n\n")) if index >= 0), default=-1)
+        header = data[:end] if end >= 0 else data[:limit]
+        text = header.decode("utf-8", errors="replace")
+        if end < 0 and len(data) > limit:
+            text += f"\n(Header block cut at {limit} bytes.)"
+        return text
+
+    # Windows over the explorer's results and the alert queue ------------------------------------
+
+    def explore_count(self, query: str, cap: int = 10_000) -> explorer.MessageCount:
+        """Count the messages an explorer query matches, up to `cap`; see `air_tui.store.explorer.count`."""
+        return explorer.count(self.store, query, cap)
+
+    def explore_window(self, query: str, offset: int, limit: int, *, total: int | None = None) -> list[explorer.ExplorerRow]:
+        """Return one window of an explorer query's messages, newest first; see `air_tui.store.explorer.window`."""
+        return explorer.window(self.store, query, offset, limit, total=total)
+
+    def alert_count(self, filter_text: str = "") -> int:
+        return windows.alert_count(self.store, filter_text)
+
+    def alert_window(self, offset: int, limit: int, filter_text: str = "", *, total: int | None = None) -> list[queries.AlertRow]:
+        return windows.alert_window(self.store, offset, limit, filter_text, total=total)
+
+    def alert_position(self, alert_id: str, filter_text: str = "") -> int | None:
+        return windows.alert_position(self.store, alert_id, filter_text)
+
+
+def _setting_present(settings: dict[str, MailboxSettings], action: PendingAction) -> bool:
+    """Whether the mailbox setting an action would remove is still there."""
+    assert action.setting is not None
+    current = settings.get(action.setting.mailbox) or settings.get(action.setting.mailbox.lower())
+    if current is None:
+        return False
+    if action.action_type is ActionType.REMOVE_FORWARDING:
+        return current.forwarding is not None
+    if action.action_type is ActionType.REMOVE_INBOX_RULE:
+        return any(rule.id == action.setting.item_id for rule in current.inbox_rules)
+    if action.action_type is ActionType.REMOVE_DELEGATION:
+        return any(delegate.address.lower() == action.setting.item_id.lower() for delegate in current.delegates)
+    return True
 
 
 __all__ = ["ActionError", "AirService", "AnalystError", "DecisionOutcome", "IngestSummary", "validate_analyst"]

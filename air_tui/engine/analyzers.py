@@ -293,6 +293,13 @@ class MessageAnalyzer:
                 finding.note(contact.sentence, "Sender history")
         return finding
 
+    def listed_domain(self, host: str) -> IntelMatch | None:
+        """Return the intel listing of `host` that counts: none for allowed domains, the
+        organisation's own or a brand's real ones."""
+        if not host or self.intel.allowed(host) is not None:
+            return None
+        return self._domain_listing(host, self.finding())
+
     def _domain_listing(self, host: str, finding: Finding) -> IntelMatch | None:
         """Return the intel listing of `host`, unless it names the organisation's own domain or a
         brand's real one: such a listing is a feed error that would flag ordinary mail, so it is

@@ -26,6 +26,8 @@ CLUSTER_BY_BODY_SENDER_IP = "body_fingerprint+sender_ip"
 CLUSTER_BY_BODY_SENDER_DOMAIN = "body_fingerprint+sender_domain"
 CLUSTER_BY_SENDER_SUBJECT = "sender_domain+subject"
 CLUSTER_BY_SENDER_IP_SUBJECT = "sender_ip+subject"
+CLUSTER_BY_OUTBOUND = "outbound_sender"
+"""What a user sent: informational, never remediated, since it left the organisation."""
 
 CLUSTER_NAMES = {
     CLUSTER_BY_FILE: "Same attachment",
@@ -35,6 +37,7 @@ CLUSTER_NAMES = {
     CLUSTER_BY_BODY_SENDER_DOMAIN: "Similar body from the same sender domain",
     CLUSTER_BY_SENDER_SUBJECT: "Same subject from the same sender domain",
     CLUSTER_BY_SENDER_IP_SUBJECT: "Same subject from the same sender IP",
+    CLUSTER_BY_OUTBOUND: "Sent by the user",
 }
 """Readable name of each `Cluster.cluster_by` value."""
 

@@ -10,6 +10,7 @@ from air_tui.domain.message import EmailMessage
 from air_tui.domain.vocab import EntityKind, Verdict
 from air_tui.engine.context import PlaybookContext
 from air_tui.engine.findings import Findings, count
+from air_tui.mail import message_id_for
 
 
 def correlate_clicks(context: PlaybookContext, findings: Findings, url_entities: list[Entity]) -> str:
@@ -54,6 +55,37 @@ def correlate_clicks(context: PlaybookContext, findings: Findings, url_entities:
     return f"{count(hits, 'click')} on URLs in scope"
 
 
+def correlate_reports(context: PlaybookContext, findings: Findings, alerts: list[Alert]) -> str:
+    """Note every other user report of an email in scope, on the email or the cluster holding it."""
+    own = {source for alert in alerts for source in alert.source_ids}
+    by_message: dict[str, list[Entity]] = {}
+    for cluster in findings.clusters:
+        entity = findings.entities.get(f"cluster:{cluster.id}")
+        if entity is None:
+            continue
+        for message_id in cluster.message_ids:
+            by_message.setdefault(message_id, []).append(entity)
+    for entity in findings.entities.values():
+        if entity.kind is EntityKind.MESSAGE:
+            by_message.setdefault(entity.key, []).insert(0, entity)
+    reports = 0
+    for submission in context.submissions:
+        if submission.id in own:
+            continue
+        targets = by_message.get(message_id_for(submission.mailbox, submission.key))
+        if not targets:
+            continue
+        reports += 1
+        targets[0].evidence.append(
+            Evidence(
+                text=f"{submission.reporter} also reported a copy as {submission.report_type.value} at {submission.time:%Y-%m-%d %H:%M} UTC.",
+                verdict=Verdict.UNKNOWN,
+                source="User reports correlation",
+            )
+        )
+    return f"{count(reports, 'other report')} of emails in scope"
+
+
 def _entity_for_domain(url: str, domains: dict[str, Entity]) -> Entity | None:
     try:
         host = (urlsplit(url).hostname or "").lower()
@@ -88,13 +120,13 @@ def investigate_mailboxes(context: PlaybookContext, findings: Findings, message:
         checked += 1
         if settings is None:
             continue
-        if settings.forwarding and not settings.forwarding.smtp_address.lower().endswith(own_domains):
+        if settings.forwarding and not _internal(settings.forwarding.smtp_address, own_domains):
             mailbox.evidence.append(
                 Evidence(text=f"Mail is forwarded outside the organisation to {settings.forwarding.smtp_address}.", verdict=Verdict.SUSPICIOUS, source="Mail forwarding rules investigation")
             )
         for rule in settings.inbox_rules:
             targets = [*_as_list(rule.actions.get("forward_to")), *_as_list(rule.actions.get("redirect_to"))]
-            external = [target for target in targets if not target.lower().endswith(own_domains)]
+            external = [target for target in targets if not _internal(target, own_domains)]
             if rule.enabled and external:
                 mailbox.evidence.append(
                     Evidence(text=f"Inbox rule '{rule.name}' forwards mail outside the organisation to {', '.join(external)}.", verdict=Verdict.SUSPICIOUS, source="Mail forwarding rules investigation")
@@ -102,6 +134,13 @@ def investigate_mailboxes(context: PlaybookContext, findings: Findings, message:
         if any(item.verdict is Verdict.SUSPICIOUS for item in mailbox.evidence):
             mailbox.verdict = Verdict.worst([mailbox.verdict, Verdict.SUSPICIOUS])
     return checked
+
+
+def _internal(address: str, own_domains: tuple[str, ...]) -> bool:
+    """Whether the address is in one of the organisation's domains or their subdomains; a
+    look-alike such as `notlarkspur.example` is outside."""
+    domain = address.rsplit("@", 1)[-1].lower().rstrip(".")
+    return any(domain == own or domain.endswith("." + own) for own in own_domains)
 
 
 def _as_list(value: object) -> list[str]:

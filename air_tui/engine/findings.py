@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from air_tui.domain.action import PendingAction
 from air_tui.domain.investigation import Cluster, Entity
-from air_tui.domain.vocab import EntityKind
+from air_tui.domain.vocab import EntityKind, InvestigationStatus
 
 ENTITY_NAMES = {
     EntityKind.ALERT: "Alert",
@@ -18,6 +18,8 @@ ENTITY_NAMES = {
     EntityKind.IP: "IP",
     EntityKind.MAILBOX: "Mailbox",
     EntityKind.CLUSTER: "Cluster",
+    EntityKind.USER: "User",
+    EntityKind.MAILBOX_CONFIG: "Setting",
 }
 
 
@@ -39,3 +41,12 @@ def count(number: int, noun: str) -> str:
     """Return `number noun` with the noun in plural unless the number is 1."""
     plural = noun + ("es" if noun.endswith("x") else "s")
     return f"{number} {noun if number == 1 else plural}"
+
+
+@dataclass
+class Outcome:
+    """What a playbook run ends with: the status it leads to, why, and what it found."""
+
+    status: InvestigationStatus
+    reason: str
+    findings: Findings

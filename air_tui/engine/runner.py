@@ -3,25 +3,33 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from air_tui.domain.alert import Alert
 from air_tui.domain.event import Event, EventType
 from air_tui.domain.investigation import Investigation
-from air_tui.domain.vocab import InvestigationStatus
-from air_tui.engine import user_reported
+from air_tui.domain.vocab import InvestigationStatus, Playbook
+from air_tui.engine import compromised_user, url_click, user_reported
 from air_tui.engine.context import PlaybookContext
+from air_tui.engine.findings import Outcome
 
 log = logging.getLogger(__name__)
 
-PLAYBOOKS = {user_reported.PLAYBOOK_NAME: user_reported.run}
+PlaybookRun = Callable[[PlaybookContext, Investigation, list[Alert]], Outcome]
+
+PLAYBOOKS: dict[str, PlaybookRun] = {playbook.value: user_reported.run for playbook in user_reported.EMAIL_PLAYBOOKS}
+PLAYBOOKS[Playbook.URL_CLICK.value] = url_click.run
+PLAYBOOKS[Playbook.COMPROMISED_USER.value] = compromised_user.run
 
 
 def start_event(context: PlaybookContext, alert: Alert, playbook: str) -> tuple[Investigation, Event]:
     investigation = Investigation(
         id=context.new_id(),
         alert_id=alert.id,
+        alert_ids=[alert.id],
+        incident_id=alert.incident_id,
         playbook=playbook,
-        title=f"{playbook}: {alert.subject or alert.title}",
+        title=f"{playbook}: {alert.subject or alert.details or alert.user or alert.title}",
         created=context.clock(),
     )
     event = Event(
@@ -59,16 +67,18 @@ def status_event(
     )
 
 
-def run_investigation(context: PlaybookContext, investigation: Investigation, alert: Alert) -> InvestigationStatus:
-    """Run the playbook; a step that raises ends the investigation as Failed, with the reason logged."""
-    context.emit([status_event(context, investigation.id, InvestigationStatus.RUNNING, "Playbook steps are running.", started=True)])
+def run_investigation(context: PlaybookContext, investigation: Investigation, alerts: list[Alert]) -> InvestigationStatus:
+    """Run the playbook over every alert in scope; a step that raises ends the investigation as
+    Failed, with the reason logged."""
+    reason = "Playbook steps are running." if investigation.runs == 0 else f"The scope widened to {len(alerts)} alerts: every step runs again."
+    context.emit([status_event(context, investigation.id, InvestigationStatus.RUNNING, reason, started=investigation.started is None)])
     playbook = PLAYBOOKS.get(investigation.playbook)
     if playbook is None:
         reason = f"No playbook named {investigation.playbook!r}."
         context.emit([status_event(context, investigation.id, InvestigationStatus.FAILED, reason)])
         return InvestigationStatus.FAILED
     try:
-        outcome = playbook(context, investigation.id, alert)
+        outcome = playbook(context, investigation, alerts)
     except Exception as error:  # noqa: BLE001 - any analyzer bug must end as Failed, not hang as Running
         log.exception("Investigation %s failed", investigation.id)
         context.emit([status_event(context, investigation.id, InvestigationStatus.FAILED, f"{type(error).__name__}: {error}")])

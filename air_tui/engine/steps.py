@@ -28,7 +28,7 @@ class StepLogger:
     def __init__(self, context: PlaybookContext, investigation_id: str) -> None:
         self.context = context
         self.investigation_id = investigation_id
-        self.position = 0
+        self.position = context.log_start
 
     @contextmanager
     def step(self, name: str) -> Iterator[StepOutcome]:

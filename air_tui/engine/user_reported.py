@@ -1,4 +1,8 @@
-"""The user-reported message playbook: root analysis, cluster hunting, correlation, recommendations."""
+"""The email playbooks: user-reported, removal after delivery and manual email investigations.
+
+Each runs root analysis of its emails, cluster hunting, correlation with clicks and other reports,
+and recommendations.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ from dataclasses import dataclass
 from air_tui.domain.alert import Alert
 from air_tui.domain.investigation import Cluster, Entity, Evidence
 from air_tui.domain.message import Attachment, EmailMessage, Url
-from air_tui.domain.vocab import EntityKind, InvestigationStatus, Verdict
+from air_tui.domain.investigation import Investigation
+from air_tui.domain.vocab import EntityKind, InvestigationStatus, Playbook, Verdict
 from air_tui.engine.analyzers import EntityResult, MessageAnalysis, MessageAnalyzer, verdict_words
 from air_tui.engine.entity_details import file_attributes, url_attributes
 from air_tui.engine import rules
@@ -18,59 +23,206 @@ from air_tui.engine.clustering import (
     hunt_clusters,
 )
 from air_tui.engine.context import PlaybookContext
-from air_tui.engine.correlation import correlate_clicks, investigate_mailboxes
-from air_tui.engine.findings import Findings, count
-from air_tui.engine.recommendations import recommend_soft_deletes
+from air_tui.engine.correlation import correlate_clicks, correlate_reports, investigate_mailboxes
+from air_tui.engine.findings import Findings, Outcome, count
+from air_tui.engine.recommendations import recommend_soft_deletes, unreachable_copies
 from air_tui.engine.steps import StepLogger
+from air_tui.mail import message_id_for
 from air_tui.mail.reports import reported_message
 
-PLAYBOOK_NAME = "User-reported message"
+PLAYBOOK_NAME = Playbook.USER_REPORTED.value
+
+EMAIL_PLAYBOOKS = frozenset(
+    {
+        Playbook.USER_REPORTED,
+        Playbook.FILE_REMOVED,
+        Playbook.URL_REMOVED,
+        Playbook.REMOVED,
+        Playbook.REMOVAL_FAILED,
+        Playbook.MANUAL_EMAIL,
+    }
+)
+
+MAX_ROOT_MESSAGES = 10
+"""Emails analysed one by one; further emails of a folded alert are covered by the clusters."""
+
+
+def run(context: PlaybookContext, investigation: Investigation, alerts: list[Alert]) -> Outcome:
+    """Run every step of an email playbook for the alerts in scope and return what it found.
+
+    The user-reported, removal-after-delivery and manual email playbooks share these steps: root
+    analysis of each email, cluster hunting, correlation with clicks and other reports, and
+    recommendations. They differ in where the emails come from and in the first step's name.
+    """
+    playbook = Playbook(investigation.playbook)
+    steps = StepLogger(context, investigation.id)
+    findings = Findings()
+    alert_entities = [
+        findings.add(Entity(id=f"alert:{alert.id}", kind=EntityKind.ALERT, key=alert.id, label=alert.title, verdict=Verdict.UNKNOWN, attributes=_alert_attributes(alert)))
+        for alert in alerts
+    ]
+    message_ids = list(dict.fromkeys(message_id for alert in alerts for message_id in alert.message_ids))
+    first_step = "User-reported emails indicators extraction" if playbook is Playbook.USER_REPORTED else "Email indicators extraction"
+    roots: list[_Root] = []
+    with steps.step(first_step) as outcome:
+        submission_entities = _submission_entities(context, alerts, findings, alert_entities)
+        for message_id in message_ids[:MAX_ROOT_MESSAGES]:
+            message = context.messages.load(message_id)
+            if message is None:
+                continue
+            parent = _parent_for(message_id, alerts, alert_entities, submission_entities, context)
+            roots.append(_extract(context, findings, message, parent, playbook))
+        if not roots:
+            outcome.summary = f"The {'reported message is' if playbook is Playbook.USER_REPORTED else 'emails are'} no longer in the tenant."
+            return Outcome(InvestigationStatus.NO_THREATS_FOUND, outcome.summary, findings)
+        outcome.summary = "; ".join(root.summary for root in roots[:3])
+        if len(roots) > 3:
+            outcome.summary += f"; {count(len(roots) - 3, 'more email')}"
+        if len(message_ids) > MAX_ROOT_MESSAGES:
+            outcome.summary += f". {count(len(message_ids) - MAX_ROOT_MESSAGES, 'more email')} of the alert are covered by the clusters"
+        outcome.entities_touched = sum(root.touched for root in roots)
+
+    analyzer = MessageAnalyzer(context.organisation, context.users, context.intel, context.scoring)
+    url_entities: list[Entity] = []
+    file_entities: list[Entity] = []
+    for root in roots:
+        urls, files = _analyse_root(context, steps, findings, analyzer, root, several=len(roots) > 1)
+        url_entities.extend(urls)
+        file_entities.extend(files)
+
+    with steps.step("Mail cluster identification") as outcome:
+        seen: set[str] = set()
+        for root in roots:
+            for cluster in hunt_clusters(context, root.message, root.entity, [e for e in url_entities if e.parent_id == root.entity.id], [e for e in file_entities if e.parent_id == root.entity.id]):
+                if cluster.id in seen:
+                    continue
+                seen.add(cluster.id)
+                findings.clusters.append(cluster)
+                findings.add(_cluster_entity(cluster, root.entity.id))
+        total = len({mid for cluster in findings.clusters for mid in cluster.message_ids})
+        outcome.summary = f"{count(len(findings.clusters), 'cluster')}, {count(total, 'message')} across all mailboxes"
+        outcome.entities_touched = len(findings.clusters)
+        largest = max((len(cluster.message_ids) for cluster in findings.clusters), default=0)
+        if largest > context.settings.max_cluster_messages:
+            reason = (
+                f"A cluster holds {largest} messages, more than the {context.settings.max_cluster_messages} one investigation "
+                "analyses ([investigations] max_cluster_messages). Narrow it down in the explorer."
+            )
+            outcome.summary += ". " + reason
+            return Outcome(InvestigationStatus.TERMINATED_BY_SYSTEM, reason, findings)
+
+    with steps.step("URL clicks investigation") as outcome:
+        outcome.summary = correlate_clicks(context, findings, url_entities)
+
+    with steps.step("User reports correlation") as outcome:
+        outcome.summary = correlate_reports(context, findings, alerts)
+
+    with steps.step("Recipient mailbox investigation") as outcome:
+        checked = 0
+        for root in roots:
+            checked += investigate_mailboxes(context, findings, root.message, alerts[0])
+        outcome.entities_touched = checked
+        outcome.summary = f"{count(checked, 'mailbox')} checked"
+
+    with steps.step("Recommended remediation") as outcome:
+        findings.actions = recommend_soft_deletes(context, investigation.id, findings.clusters, existing=context.existing_actions)
+        outcome.summary = f"{count(len(findings.actions), 'pending action')}"
+        outcome.entities_touched = sum(len(action.targets) for action in findings.actions)
+        unreachable = unreachable_copies(context, findings.clusters)
+        if unreachable:
+            outcome.summary += f"; {count(len(unreachable), 'malicious copy')} in on-premises mailboxes, out of reach"
+
+    worst = Verdict.worst([root.entity.verdict for root in roots])
+    # The alert and the report take the verdict of what was reported: a report of a clean
+    # newsletter is a false alarm, a report of phish was right.
+    for entity in (*alert_entities, *submission_entities):
+        entity.verdict = worst
+        entity.evidence.append(
+            Evidence(
+                text=f"The {'reported ' if playbook is Playbook.USER_REPORTED else ''}email is {verdict_words(worst)}.",
+                verdict=worst,
+                source="Verdict roll-up",
+            )
+        )
+    return Outcome(*_status_for([root.entity for root in roots], findings, unreachable_copies(context, findings.clusters), context), findings)
 
 
 @dataclass
-class Outcome:
-    status: InvestigationStatus
-    reason: str
-    findings: Findings
+class _Root:
+    """One email the playbook starts from, with its entity."""
+
+    message: EmailMessage
+    entity: Entity
+    summary: str
+    touched: int
 
 
-def run(context: PlaybookContext, investigation_id: str, alert: Alert) -> Outcome:
-    """Run every step for one alert and return the findings and the status they lead to."""
-    steps = StepLogger(context, investigation_id)
-    findings = Findings()
-    alert_entity = findings.add(
-        Entity(id=f"alert:{alert.id}", kind=EntityKind.ALERT, key=alert.id, label=alert.title, verdict=Verdict.UNKNOWN)
-    )
+def _alert_attributes(alert: Alert) -> dict[str, str | int | bool | list[str]]:
+    attributes: dict[str, str | int | bool | list[str]] = {
+        "severity": alert.severity.value,
+        "policy": alert.policy_id,
+        "occurred": alert.occurred.isoformat(),
+        "hit_count": alert.hit_count,
+    }
+    if alert.users:
+        attributes["users"] = list(alert.users)
+    if alert.details:
+        attributes["details"] = alert.details
+    if alert.triggered_by:
+        attributes["triggered_by"] = alert.triggered_by
+    return attributes
 
-    with steps.step("User-reported emails indicators extraction") as outcome:
-        message = _reported_message(context, alert)
-        submission_entities = _submission_entities(context, alert, findings, alert_entity.id)
-        if message is None:
-            outcome.summary = "The reported message is no longer in the tenant."
-            return Outcome(InvestigationStatus.NO_THREATS_FOUND, outcome.summary, findings)
-        # A report sent as a new mail with the suspect attached: the attached email is what the user
-        # reported, so it is investigated and the reporter's own wrapper is not.
-        wrapper = message
-        inner = reported_message(message, context.organisation.domains)
-        if inner is not None:
-            message = inner
-        message_entity = findings.add(_message_entity(message, parent_id=submission_entities[0].id if submission_entities else alert_entity.id))
-        if inner is not None:
-            message_entity.evidence.insert(
-                0,
-                Evidence(
-                    text=f"Unwrapped from the report {wrapper.subject or '(no subject)'!r} sent by {wrapper.sender.address}: the attached email is investigated.",
-                    verdict=Verdict.UNKNOWN,
-                    source="Report unwrapping",
-                ),
-            )
-        outcome.summary = f"{count(len(message.urls), 'URL')}, {count(len(message.attachments), 'attachment')}, sender {message.sender.address or '(none)'}"
-        if message.attached_messages:
-            outcome.summary += f", {count(len(message.attached_messages), 'attached email')}"
-        outcome.entities_touched = 1 + len(message.urls) + len(message.attachments) + len(message.attached_messages)
 
-    analyzer = MessageAnalyzer(context.organisation, context.users, context.intel, context.scoring)
-    with steps.step("Sender domain investigation") as outcome:
+def _parent_for(message_id: str, alerts: list[Alert], alert_entities: list[Entity], submission_entities: list[Entity], context: PlaybookContext) -> str:
+    """The report that names the email, else the alert that names it."""
+    for entity in submission_entities:
+        if entity.attributes.get("message_id") == message_id:
+            return entity.id
+    for alert, entity in zip(alerts, alert_entities, strict=True):
+        if message_id in alert.message_ids:
+            return entity.id
+    return alert_entities[0].id
+
+
+def _extract(context: PlaybookContext, findings: Findings, message: EmailMessage, parent_id: str, playbook: Playbook) -> _Root:
+    # A report sent as a new mail with the suspect attached: the attached email is what the user
+    # reported, so it is investigated and the reporter's own wrapper is not.
+    wrapper = message
+    inner = reported_message(message, context.organisation.domains) if playbook is Playbook.USER_REPORTED else None
+    if inner is not None:
+        message = inner
+    entity = findings.add(_message_entity(message, parent_id=parent_id))
+    if inner is not None:
+        entity.evidence.insert(
+            0,
+            Evidence(
+                text=f"Unwrapped from the report {wrapper.subject or '(no subject)'!r} sent by {wrapper.sender.address}: the attached email is investigated.",
+                verdict=Verdict.UNKNOWN,
+                source="Report unwrapping",
+            ),
+        )
+    removal = context.removals.get(wrapper.id)
+    if removal is not None:
+        moved = f"moved from {removal['from_folder']} to {removal['to_folder']}" if removal["result"] == "Succeeded" else f"could not be moved: {removal.get('error') or removal['result']}"
+        entity.evidence.insert(
+            0,
+            Evidence(text=f"Removal after delivery: {removal['reason']} The copy {moved}.", verdict=Verdict.MALICIOUS, source="Removal after delivery"),
+        )
+    summary = f"{count(len(message.urls), 'URL')}, {count(len(message.attachments), 'attachment')}, sender {message.sender.address or '(none)'}"
+    if message.attached_messages:
+        summary += f", {count(len(message.attached_messages), 'attached email')}"
+    touched = 1 + len(message.urls) + len(message.attachments) + len(message.attached_messages)
+    return _Root(message=message, entity=entity, summary=summary, touched=touched)
+
+
+def _analyse_root(
+    context: PlaybookContext, steps: StepLogger, findings: Findings, analyzer: MessageAnalyzer, root: _Root, *, several: bool
+) -> tuple[list[Entity], list[Entity]]:
+    """Run the sender, IP, content, URL and file steps on one email and roll its verdict up."""
+    message, message_entity = root.message, root.entity
+    # With several emails, each step name says which one, so the log reads without guessing.
+    suffix = f" ({plain_subject(message)})" if several else ""
+    with steps.step("Sender domain investigation" + suffix) as outcome:
         earlier = None
         if message.sender.address and message.received_at is not None:
             earlier = context.messages.earlier_from_sender(message.sender.address, message.received_at.isoformat())
@@ -82,7 +234,7 @@ def run(context: PlaybookContext, investigation_id: str, alert: Alert) -> Outcom
         outcome.summary = f"{sender.verdict.value}: {count(len(sender_finding.evidence), 'fact')}, {sender_finding.score} points"
         outcome.entities_touched = 1
 
-    with steps.step("Sender IP investigation") as outcome:
+    with steps.step("Sender IP investigation" + suffix) as outcome:
         if message.sender_ip:
             ip_finding = analyzer.finding()
             ip_finding.note(
@@ -93,7 +245,7 @@ def run(context: PlaybookContext, investigation_id: str, alert: Alert) -> Outcom
             outcome.entities_touched = 1
         outcome.summary = message.sender_ip or "No originating IP in the Received chain"
 
-    with steps.step("Email content analysis") as outcome:
+    with steps.step("Email content analysis" + suffix) as outcome:
         content = analyzer.content(message)
         nested = [analyzer.analyse(inner, None, depth=1) for inner in message.attached_messages]
         outcome.summary = f"{count(len([e for e in content.evidence if e.weight > 0]), 'rule')} fired, {content.score} points"
@@ -103,29 +255,27 @@ def run(context: PlaybookContext, investigation_id: str, alert: Alert) -> Outcom
 
     url_entities: list[Entity] = []
     url_results: list[EntityResult] = []
-    with steps.step("URL reputation investigation") as outcome:
+    with steps.step("URL reputation investigation" + suffix) as outcome:
         sender_sites = analyzer.sender_sites(message)
         for url in message.urls:
             finding = analyzer.url(url, sender_sites)
             if context.online is not None and not finding.fired(rules.URL_LISTED):
                 _ask_online(finding, context.online.check_url(url.unwrapped or url.url), rules.URL_LISTED, "URL")
             url_results.append(EntityResult(finding, url=url))
-            entity = _url_entity(findings, url, finding, message_entity.id)
-            url_entities.append(entity)
+            url_entities.append(_url_entity(findings, url, finding, message_entity.id))
         malicious = sum(1 for entity in url_entities if entity.verdict is Verdict.MALICIOUS)
         outcome.summary = f"{count(len(url_entities), 'URL')} checked, {malicious} malicious"
         outcome.entities_touched = len(url_entities)
 
     file_entities: list[Entity] = []
     file_results: list[EntityResult] = []
-    with steps.step("File hash reputation") as outcome:
+    with steps.step("File hash reputation" + suffix) as outcome:
         for attachment in message.attachments:
             finding = analyzer.attachment(attachment)
             if context.online is not None and attachment.sha256 and not finding.fired(rules.FILE_LISTED):
                 _ask_online(finding, context.online.check_file(attachment.sha256), rules.FILE_LISTED, "File hash")
             file_results.append(EntityResult(finding, attachment=attachment))
-            entity = _file_entity(findings, attachment, finding, message_entity.id)
-            file_entities.append(entity)
+            file_entities.append(_file_entity(findings, attachment, finding, message_entity.id))
         malicious = sum(1 for entity in file_entities if entity.verdict is Verdict.MALICIOUS)
         outcome.summary = f"{count(len(file_entities), 'attachment')} checked, {malicious} malicious"
         outcome.entities_touched = len(file_entities)
@@ -133,66 +283,39 @@ def run(context: PlaybookContext, investigation_id: str, alert: Alert) -> Outcom
     analysis = MessageAnalysis(sender=sender_finding, content=content, subject=message.subject, urls=url_results, attachments=file_results, nested=nested)
     analysis.roll_up = analyzer.roll_up(analysis)
     _apply_roll_up(message_entity, analysis)
+    # A message removed after delivery was judged by the intel refresh; analysis adds to it, never clears it.
+    if any(item.source == "Removal after delivery" for item in message_entity.evidence):
+        message_entity.verdict = Verdict.worst([message_entity.verdict, Verdict.MALICIOUS])
     for inner, inner_analysis in zip(message.attached_messages, nested, strict=False):
         _add_nested_message(findings, inner, inner_analysis, message_entity.id)
-
-    with steps.step("Mail cluster identification") as outcome:
-        findings.clusters = hunt_clusters(context, message, message_entity, url_entities, file_entities)
-        for cluster in findings.clusters:
-            findings.add(_cluster_entity(cluster, message_entity.id))
-        total = len({mid for cluster in findings.clusters for mid in cluster.message_ids})
-        outcome.summary = f"{count(len(findings.clusters), 'cluster')}, {count(total, 'message')} across all mailboxes"
-        outcome.entities_touched = len(findings.clusters)
-
-    with steps.step("URL clicks investigation") as outcome:
-        outcome.summary = correlate_clicks(context, findings, url_entities)
-
-    with steps.step("Recipient mailbox investigation") as outcome:
-        outcome.entities_touched = investigate_mailboxes(context, findings, message, alert)
-        outcome.summary = f"{count(outcome.entities_touched, 'mailbox')} checked"
-
-    with steps.step("Recommended remediation") as outcome:
-        findings.actions = recommend_soft_deletes(context, investigation_id, findings.clusters)
-        outcome.summary = f"{count(len(findings.actions), 'pending action')}"
-        outcome.entities_touched = sum(len(action.targets) for action in findings.actions)
-
-    # The alert and the report take the verdict of what was reported: a report of a clean
-    # newsletter is a false alarm, a report of phish was right.
-    for entity in (alert_entity, *submission_entities):
-        entity.verdict = message_entity.verdict
-        entity.evidence.append(
-            Evidence(
-                text=f"The reported email is {verdict_words(message_entity.verdict)}.",
-                verdict=message_entity.verdict,
-                source="Verdict roll-up",
-            )
-        )
-    return Outcome(*_status_for(message_entity, findings), findings)
+    return url_entities, file_entities
 
 
-def _reported_message(context: PlaybookContext, alert: Alert) -> EmailMessage | None:
-    for message_id in alert.message_ids:
-        message = context.messages.load(message_id)
-        if message is not None:
-            return message
-    return None
+def plain_subject(message: EmailMessage) -> str:
+    subject = message.subject or "(no subject)"
+    return subject if len(subject) <= 40 else subject[:39] + "…"
 
 
-def _submission_entities(context: PlaybookContext, alert: Alert, findings: Findings, parent_id: str) -> list[Entity]:
+def _submission_entities(context: PlaybookContext, alerts: list[Alert], findings: Findings, alert_entities: list[Entity]) -> list[Entity]:
     entities = []
-    for submission in context.submissions:
-        if submission.id not in alert.source_ids:
-            continue
-        entity = Entity(
-            id=f"submission:{submission.id}",
-            kind=EntityKind.SUBMISSION,
-            key=submission.id,
-            label=f"Reported as {submission.report_type.value} by {submission.reporter}",
-            verdict=Verdict.UNKNOWN,
-            parent_id=parent_id,
-            attributes={"reporter": submission.reporter, "time": submission.time.isoformat()},
-        )
-        entities.append(findings.add(entity))
+    for alert, parent in zip(alerts, alert_entities, strict=True):
+        for submission in context.submissions:
+            if submission.id not in alert.source_ids:
+                continue
+            entity = Entity(
+                id=f"submission:{submission.id}",
+                kind=EntityKind.SUBMISSION,
+                key=submission.id,
+                label=f"Reported as {submission.report_type.value} by {submission.reporter}",
+                verdict=Verdict.UNKNOWN,
+                parent_id=parent.id,
+                attributes={
+                    "reporter": submission.reporter,
+                    "time": submission.time.isoformat(),
+                    "message_id": message_id_for(submission.mailbox, submission.key),
+                },
+            )
+            entities.append(findings.add(entity))
     return entities
 
 
@@ -343,16 +466,23 @@ def _cluster_entity(cluster: Cluster, parent_id: str) -> Entity:
     return entity
 
 
-def _status_for(message_entity: Entity, findings: Findings) -> tuple[InvestigationStatus, str]:
+def _status_for(roots: list[Entity], findings: Findings, unreachable: list[str], context: PlaybookContext) -> tuple[InvestigationStatus, str]:
     if findings.actions:
         waiting = len(findings.actions)
         return InvestigationStatus.PENDING_ACTION, f"{waiting} remediation {'action waits' if waiting == 1 else 'actions wait'} for approval."
+    if unreachable:
+        return (
+            InvestigationStatus.PARTIALLY_INVESTIGATED,
+            f"{count(len(unreachable), 'malicious copy')} {'sits' if len(unreachable) == 1 else 'sit'} in on-premises mailboxes, "
+            "out of reach of any action here: remove them in Exchange on premises.",
+        )
+    worst = Verdict.worst([entity.verdict for entity in roots])
     malicious_clusters = [c for c in findings.clusters if c.verdict is Verdict.MALICIOUS]
-    if message_entity.verdict is Verdict.MALICIOUS or malicious_clusters:
+    if worst is Verdict.MALICIOUS or malicious_clusters:
         return InvestigationStatus.REMEDIATED, "The threat was found, but no malicious copy is left in a mailbox."
     # Mailbox findings such as external forwarding stay visible as evidence, but a clean report
     # is still a false alarm: they belong to the recipient, not to the reported message.
-    if message_entity.verdict is Verdict.SUSPICIOUS:
+    if worst is Verdict.SUSPICIOUS:
         return InvestigationStatus.PARTIALLY_INVESTIGATED, "Suspicious findings that no remediation action can clean up."
     flagged = sorted(
         entity.key for entity in findings.entities.values() if entity.kind is EntityKind.MAILBOX and entity.verdict is Verdict.SUSPICIOUS
@@ -360,7 +490,7 @@ def _status_for(message_entity: Entity, findings: Findings) -> tuple[Investigati
     if flagged:
         return (
             InvestigationStatus.NO_THREATS_FOUND,
-            f"The reported email is clean. {count(len(flagged), 'mailbox')} in scope {'has' if len(flagged) == 1 else 'have'} "
+            f"The email is clean. {count(len(flagged), 'mailbox')} in scope {'has' if len(flagged) == 1 else 'have'} "
             f"suspicious settings or activity of its own ({', '.join(flagged)}): see Mailboxes.",
         )
     return InvestigationStatus.NO_THREATS_FOUND, "No analyzer found anything malicious or suspicious."

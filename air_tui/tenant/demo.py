@@ -2,20 +2,43 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import stat
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from air_tui.domain.tenant import MailboxSettings, Organisation, SignIn, Submission, UrlClick, User
+from air_tui.domain.tenant import (
+    AdminAction,
+    AuditRecord,
+    MailboxSettings,
+    Organisation,
+    Restriction,
+    SignIn,
+    Submission,
+    UrlClick,
+    User,
+)
 from air_tui.domain.vocab import Folder, TargetResult
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 MAILDIR_SUBDIRS = ("cur", "new")
+
+SETTING_FORWARDING = "forwarding"
+SETTING_INBOX_RULE = "inbox_rule"
+SETTING_DELEGATION = "delegation"
+SETTING_KINDS = (SETTING_FORWARDING, SETTING_INBOX_RULE, SETTING_DELEGATION)
+"""Kinds of mailbox setting that actions remove and restore."""
+
+# For settings kept in a list: the list's field in mailboxes.json and the field that identifies an item.
+_LIST_SETTINGS = {SETTING_INBOX_RULE: ("inbox_rules", "id"), SETTING_DELEGATION: ("delegates", "address")}
 
 
 class TenantError(Exception):
@@ -69,11 +92,177 @@ class DemoTenant:
     def signins(self) -> list[SignIn]:
         return _load_jsonl(self.root / "activity" / "signins.jsonl", SignIn)
 
+    def audit_records(self) -> list[AuditRecord]:
+        return _load_jsonl(self.root / "activity" / "audit.jsonl", AuditRecord)
+
+    def restrictions(self) -> list[Restriction]:
+        return _load_jsonl(self.root / "activity" / "restrictions.jsonl", Restriction)
+
+    def admin_actions(self) -> list[AdminAction]:
+        return _load_jsonl(self.root / "activity" / "admin_actions.jsonl", AdminAction)
+
     def mailbox_settings(self) -> dict[str, MailboxSettings]:
         path = self.root / "settings" / "mailboxes.json"
         if not path.exists():
             return {}
         return {address: _validate(MailboxSettings, value, path) for address, value in _load_json(path).items()}
+
+    # Mailbox settings ---------------------------------------------------------------------
+    # Each change rewrites settings/mailboxes.json whole, under a lock and through a renamed
+    # temporary file, so a crash leaves either the old file or the new one.
+
+    @property
+    def settings_path(self) -> Path:
+        return self.root / "settings" / "mailboxes.json"
+
+    def current_setting(self, mailbox: str, kind: str, item_id: str = "") -> dict[str, Any] | None:
+        """Return one setting in the form the removal methods return it, or None when it is not set.
+
+        Args:
+            mailbox: The mailbox's address, in any case.
+            kind: `forwarding`, `inbox_rule` or `delegation`.
+            item_id: The inbox rule's id or the delegate's address; ignored for forwarding.
+        """
+        _check_kind(kind)
+        data = self._read_settings()
+        key = _mailbox_key(data, mailbox)
+        if key is None:
+            return None
+        return _find_setting(data[key], kind, item_id, self.settings_path)
+
+    def remove_forwarding(self, mailbox: str) -> dict[str, Any] | None:
+        """Turn off the mailbox's SMTP forwarding. Safe to repeat.
+
+        Returns:
+            `{"kind": "forwarding", "value": {...}}` with the forwarding as it was, or None when
+            the mailbox forwards nothing.
+        """
+        return self._remove(mailbox, SETTING_FORWARDING, "")
+
+    def remove_inbox_rule(self, mailbox: str, rule_id: str) -> dict[str, Any] | None:
+        """Delete one inbox rule. Safe to repeat.
+
+        Returns:
+            `{"kind": "inbox_rule", "value": {...}, "position": n}` with the rule as it was and its
+            place in the rule order, or None when no rule has that id.
+        """
+        return self._remove(mailbox, SETTING_INBOX_RULE, rule_id)
+
+    def remove_delegation(self, mailbox: str, address: str) -> dict[str, Any] | None:
+        """Take away one delegate's access to the mailbox. Safe to repeat.
+
+        Returns:
+            `{"kind": "delegation", "value": {...}, "position": n}` with the delegate as it was,
+            or None when that address is no delegate.
+        """
+        return self._remove(mailbox, SETTING_DELEGATION, address)
+
+    def restore_setting(self, mailbox: str, kind: str, previous: dict[str, Any]) -> bool:
+        """Put back a setting that a removal method returned. Safe to repeat.
+
+        An inbox rule or delegate goes back to its old position in the list.
+
+        Returns:
+            True when the setting was put back, False when it was there already.
+
+        Raises:
+            TenantError: `previous` is not a setting of that kind, or the mailbox forwards to
+                another address since, which a restore would silently replace.
+        """
+        _check_kind(kind)
+        if previous.get("kind") != kind or not isinstance(previous.get("value"), dict):
+            raise TenantError(f"Cannot restore a {kind} setting of {mailbox} from {previous!r}: it is not one a removal returned.")
+        value = previous["value"]
+        with self._settings_lock():
+            data = self._read_settings()
+            key = _mailbox_key(data, mailbox)
+            if key is None:
+                key = mailbox
+                data[key] = MailboxSettings().model_dump(mode="json")
+            entry = data[key]
+            if kind == SETTING_FORWARDING:
+                current = entry.get("forwarding")
+                if current == value:
+                    return False
+                if current:
+                    raise TenantError(
+                        f"{mailbox} forwards to {current.get('smtp_address')} since the removal; remove that forwarding "
+                        f"first to restore forwarding to {value.get('smtp_address')}."
+                    )
+                _validate(MailboxSettings, {"forwarding": value}, self.settings_path)
+                entry["forwarding"] = value
+            else:
+                field, match = _LIST_SETTINGS[kind]
+                if _find_setting(entry, kind, str(value.get(match, "")), self.settings_path) is not None:
+                    return False
+                _validate(MailboxSettings, {field: [value]}, self.settings_path)
+                items = entry.setdefault(field, [])
+                position = previous.get("position")
+                items.insert(position if isinstance(position, int) and 0 <= position <= len(items) else len(items), value)
+            self._write_settings(data)
+        return True
+
+    def _remove(self, mailbox: str, kind: str, item_id: str) -> dict[str, Any] | None:
+        with self._settings_lock():
+            data = self._read_settings()
+            key = _mailbox_key(data, mailbox)
+            if key is None:
+                return None
+            entry = data[key]
+            previous = _find_setting(entry, kind, item_id, self.settings_path)
+            if previous is None:
+                return None
+            if kind == SETTING_FORWARDING:
+                entry["forwarding"] = None
+            else:
+                field, _ = _LIST_SETTINGS[kind]
+                del entry[field][previous["position"]]
+            self._write_settings(data)
+        return previous
+
+    def _read_settings(self) -> dict[str, Any]:
+        """Read the settings file as plain JSON, so fields this version does not model are kept."""
+        if not self.settings_path.exists():
+            return {}
+        data = _load_json(self.settings_path)
+        if not isinstance(data, dict):
+            raise TenantError(f"Invalid tenant file {self.settings_path}: expected an object keyed by mailbox address.")
+        return data
+
+    def _write_settings(self, data: dict[str, Any]) -> None:
+        folder = self.settings_path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=".mailboxes.", suffix=".tmp")
+        try:
+            # mkstemp creates the file owner-only; the rewritten file keeps the old one's mode.
+            if self.settings_path.exists():
+                os.fchmod(descriptor, stat.S_IMODE(self.settings_path.stat().st_mode))
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                handle.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, self.settings_path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        _fsync_directory(folder)
+
+    @contextmanager
+    def _settings_lock(self) -> Iterator[None]:
+        """Hold an exclusive lock for a read-change-write of the settings file.
+
+        Two consoles approving actions on one tenant at once would otherwise each write back
+        the file as they read it and undo the other's change.
+        """
+        folder = self.settings_path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(folder / ".mailboxes.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+            os.close(descriptor)
 
     def find_message_file(self, mailbox: str, key: str) -> tuple[str, Path] | None:
         """Return (folder, path) of the copy with this Maildir key, searching every folder."""
@@ -119,6 +308,36 @@ class DemoTenant:
         path.unlink()
         _fsync_directory(path.parent)
         return TargetResult.SUCCEEDED, folder
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in SETTING_KINDS:
+        raise TenantError(f"Unknown mailbox setting kind {kind!r}; use one of {', '.join(SETTING_KINDS)}.")
+
+
+def _mailbox_key(data: dict[str, Any], mailbox: str) -> str | None:
+    """Return the key under which the settings file stores the mailbox. Addresses compare without case."""
+    address = mailbox.lower()
+    return next((key for key in data if key.lower() == address), None)
+
+
+def _find_setting(entry: object, kind: str, item_id: str, path: Path) -> dict[str, Any] | None:
+    if not isinstance(entry, dict):
+        raise TenantError(f"Invalid entry in {path}: a mailbox's settings must be an object, not {type(entry).__name__}.")
+    if kind == SETTING_FORWARDING:
+        forwarding = entry.get("forwarding")
+        return {"kind": kind, "value": forwarding} if forwarding else None
+    field, match = _LIST_SETTINGS[kind]
+    items = entry.get(field) or []
+    if not isinstance(items, list):
+        raise TenantError(f"Invalid entry in {path}: {field} must be a list.")
+    for position, item in enumerate(items):
+        # Rule ids compare exactly; delegate addresses compare without case, as mail addresses do.
+        value = str(item.get(match, "")) if isinstance(item, dict) else ""
+        same = value.lower() == item_id.lower() if kind == SETTING_DELEGATION else value == item_id
+        if item_id and same:
+            return {"kind": kind, "value": item, "position": position}
+    return None
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -179,7 +179,8 @@ def test_status_reports_stale_and_error(workspace: Workspace, feed_server: FeedS
     assert statuses["offline"].age_seconds is None
     assert "ConnectError" in statuses["offline"].last_error
     # The tenant's own intel files are listed too, and never stale.
-    assert statuses["intel/urls.csv"].count == 8
+    listed = len((workspace.tenant_dir / "intel" / "urls.csv").read_text().splitlines()) - 1
+    assert statuses["intel/urls.csv"].count == listed
     assert not statuses["intel/urls.csv"].stale
 
 
@@ -339,11 +340,13 @@ def test_hash_csv_short_hash_keeps_rest(workspace: Workspace, feed_server: FeedS
 
 def test_tenant_file_bad_line_skipped(workspace: Workspace, caplog: pytest.LogCaptureFixture) -> None:
     hashes = workspace.tenant_dir / "intel" / "file_hashes.csv"
+    valid = len(hashes.read_text().splitlines()) - 1
     hashes.write_text(hashes.read_text() + "not-a-hash,Malware,analyst,2026-11-30\n")
     with caplog.at_level("WARNING", logger="air_tui"), open_service(workspace, [], FrozenClock(FROZEN_START)) as service:
         assert service.intel.lookup_file("2ee76a7ad592f843c3037164e09dd8138fa97e193e2c9fae0df5c61a87ffb9c1") is not None
         status = next(status for status in service.intel_status() if status.name == "intel/file_hashes.csv")
 
-    assert status.count == 7
-    assert status.describe_skipped() == "skipped 1 invalid line: line 9 'not-a-hash' (not a SHA-256: 10 characters instead of 64 hexadecimal digits)"
-    assert f"Intel file {hashes}: skipped 1 invalid line: line 9 'not-a-hash'" in caplog.text
+    assert status.count == valid
+    line = valid + 2
+    assert status.describe_skipped() == f"skipped 1 invalid line: line {line} 'not-a-hash' (not a SHA-256: 10 characters instead of 64 hexadecimal digits)"
+    assert f"Intel file {hashes}: skipped 1 invalid line: line {line} 'not-a-hash'" in caplog.text
