@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.events import Resize
 from textual.message import Message
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Static
 
 from air_tui.domain.ids import Clock, IdFactory, system_clock, ulid_factory
@@ -29,6 +29,8 @@ from air_tui.tui.modals import (
     MessageDetail,
     RejectReason,
 )
+from air_tui.tui.screens.explorer import ExplorerScreen
+from air_tui.tui.screens.investigation import InvestigationScreen
 from air_tui.tui.text import plain
 from air_tui.tui.widgets.action_list import ActionList
 from air_tui.tui.widgets.alert_filter import AlertFilter
@@ -39,7 +41,9 @@ from air_tui.tui.widgets.vim import VimScroll
 log = logging.getLogger(__name__)
 
 NARROW_WIDTH = 100
-_MAIN_SCREEN_ACTIONS = frozenset({"approve", "reject", "focus_pane", "quit", "help"})
+_MAIN_SCREEN_ACTIONS = frozenset({"approve", "reject", "focus_pane", "quit", "help", "open_investigation", "open_explorer"})
+MAINTENANCE_SECONDS = 60.0
+"""How often expired or settled pending actions are closed and queued investigations started."""
 SHORT_HEIGHT = 30
 
 
@@ -67,6 +71,13 @@ class ActionDecided(Message):
         self.outcome = outcome
 
 
+class ManualInvestigationStarted(Message):
+    def __init__(self, title: str, status: str) -> None:
+        super().__init__()
+        self.title = title
+        self.status = status
+
+
 class WorkFailed(Message):
     def __init__(self, operation: str, error: str) -> None:
         super().__init__()
@@ -86,6 +97,8 @@ class AirApp(App[None]):
         Binding("3", "focus_pane('actions')", "Actions", show=False, id="focus-actions", tooltip="Focus the pending actions"),
         Binding("a", "approve", "Approve", id="approve", tooltip="Approve the highlighted pending action"),
         Binding("r", "reject", "Reject", id="reject", tooltip="Reject the highlighted pending action, with a reason"),
+        Binding("v", "open_investigation", "View", id="open-investigation", tooltip="Open the highlighted alert's investigation with every view"),
+        Binding("x", "open_explorer", "Explorer", id="open-explorer", tooltip="Search all ingested mail and start manual investigations"),
     ]
 
     def __init__(
@@ -134,6 +147,7 @@ class AirApp(App[None]):
         self.prepare_tenant()
         # Decisions taken elsewhere (the CLI, another console) show up without a key press.
         self.set_interval(2.0, self.refresh_if_changed)
+        self.set_interval(MAINTENANCE_SECONDS, self.maintain)
 
     def on_unmount(self) -> None:
         # Messages still queued at exit find no service and do nothing, instead of using a closed database.
@@ -173,6 +187,33 @@ class AirApp(App[None]):
         except Exception as error:  # noqa: BLE001 - shown to the analyst instead of killing the app
             log.exception("Preparing the tenant failed")
             self.post_message(WorkFailed("Investigating the tenant", f"{type(error).__name__}: {error}"))
+
+    @work(thread=True, exclusive=True, group="maintain")
+    def maintain(self) -> None:
+        """Close expired or settled pending actions and run queued investigations that have a slot."""
+        if self.preparing:
+            return
+        try:
+            with self._worker_service() as service, service.exclusive():
+                service.run_investigations()
+        except Exception as error:  # noqa: BLE001 - shown to the analyst instead of killing the app
+            log.exception("Maintenance of investigations failed")
+            self.post_message(WorkFailed("Checking pending actions", f"{type(error).__name__}: {error}"))
+
+    @work(thread=True, group="manual")
+    def start_manual(self, message_id: str, target: str) -> None:
+        try:
+            with self._worker_service() as service:
+                alert = service.start_manual_investigation(message_id, target)
+                detail = service.investigation_detail(alert.investigation_id) if alert.investigation_id else None
+            status = detail.investigation.status.value if detail else "not started"
+            self.post_message(ManualInvestigationStarted(alert.details or alert.title, status))
+        except ActionError as error:
+            log.warning("Manual investigation of %s (%s) refused: %s", message_id, target, error)
+            self.post_message(WorkFailed("The manual investigation", str(error)))
+        except Exception as error:  # noqa: BLE001
+            log.exception("Manual investigation of %s (%s) failed", message_id, target)
+            self.post_message(WorkFailed("The manual investigation", f"{type(error).__name__}: {error}"))
 
     @work(thread=True, group="decide")
     def decide(self, action_id: str, approve: bool, comment: str) -> None:
@@ -214,6 +255,14 @@ class AirApp(App[None]):
         self.progress = "Ready"
         self.refresh_views()
 
+    def on_manual_investigation_started(self, message: ManualInvestigationStarted) -> None:
+        self.notify(f"{plain(message.title)}: {message.status}.", title="Manual investigation")
+        self.refresh_views()
+
+    def on_explorer_screen_investigation_requested(self, message: ExplorerScreen.InvestigationRequested) -> None:
+        self.notify(f"Starting a {message.target} investigation…", title="Manual investigation")
+        self.start_manual(message.message_id, message.target)
+
     def on_work_failed(self, message: WorkFailed) -> None:
         self.notify(f"{message.operation} failed: {plain(message.error)}", severity="error", timeout=10)
         self.progress = "Ready"
@@ -225,6 +274,8 @@ class AirApp(App[None]):
     def refresh_if_changed(self) -> None:
         if self.service is not None and self.service.ledger_position() != self.ledger_position:
             self.refresh_views()
+            if isinstance(self.screen, InvestigationScreen):
+                self.screen.reload()
 
     def _panes_ready(self) -> bool:
         """Return whether the service and the panes exist; both are gone while the app shuts down."""
@@ -237,7 +288,7 @@ class AirApp(App[None]):
         assert self.service is not None
         self.ledger_position = self.service.ledger_position()
         alerts = self.query_one(AlertQueue)
-        alerts.show(self.service.alert_queue())
+        alerts.load(self.service)
         self.query_one(ActionList).show(self.service.actions(ActionStatus.PENDING))
         self._show_investigation(alerts.selected.investigation_id if alerts.selected else "")
         pending = self.service.pending_count()
@@ -329,6 +380,9 @@ class AirApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Keep the console's keys off while a dialog is open, so `a` or `q` there does nothing."""
+        # Help stays on over full screens (investigation, explorer), but not over a dialog.
+        if action == "help":
+            return not isinstance(self.screen, ModalScreen)
         if action in _MAIN_SCREEN_ACTIONS and len(self.screen_stack) > 1:
             return False
         return True
@@ -338,6 +392,25 @@ class AirApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_open_investigation(self) -> None:
+        queue = self.query_one(AlertQueue)
+        row = queue.selected
+        if self.service is None or row is None or not row.investigation_id:
+            self.notify("The highlighted alert has no investigation: its policy starts none." if row else "Select an alert first.")
+            return
+        service, investigation_id = self.service, row.investigation_id
+        self.push_screen(
+            InvestigationScreen(
+                lambda: service.investigation_detail(investigation_id),
+                message_loader=service.message,
+                headers_loader=service.raw_headers,
+            )
+        )
+
+    def action_open_explorer(self) -> None:
+        if self.service is not None:
+            self.push_screen(ExplorerScreen(self.service))
 
     def _action_to_decide(self, verb: str) -> ActionRow | None:
         """Return the action `a` or `r` applies to, or notify the analyst why there is none.
@@ -401,5 +474,7 @@ class AirApp(App[None]):
         yield SystemCommand("Focus alerts", "Move to the alert queue", lambda: self.action_focus_pane("alerts"))
         yield SystemCommand("Focus investigation", "Move to the investigation graph", lambda: self.action_focus_pane("graph"))
         yield SystemCommand("Focus pending actions", "Move to the pending actions", lambda: self.action_focus_pane("actions"))
+        yield SystemCommand("Open investigation", "Every view of the highlighted alert's investigation: summary, graph, alerts, evidence, log, actions", self.action_open_investigation)
+        yield SystemCommand("Open explorer", "Search all ingested mail and start manual investigations", self.action_open_explorer)
         yield SystemCommand("Help", "Keys and status meanings", self.action_help)
         yield SystemCommand("Refresh", "Reload the panes from the store", self.refresh_views)

@@ -14,9 +14,10 @@ from textual.widgets import Input, Label, Static
 from air_tui.domain.action import PendingAction
 from air_tui.domain.investigation import Entity
 from air_tui.domain.message import AuthResult, EmailMessage, Url
-from air_tui.domain.vocab import InvestigationStatus
+from air_tui.domain.vocab import EntityKind, InvestigationStatus
+from air_tui.engine.findings import ENTITY_NAMES
 from air_tui.store.queries import InvestigationDetail
-from air_tui.tui.text import plain, safe
+from air_tui.tui.text import plain, safe, verdict_badge
 from air_tui.tui.widgets.investigation_graph import evidence_text
 from air_tui.tui.widgets.vim import VimScroll
 
@@ -138,24 +139,65 @@ class RejectReason(ModalScreen[str | None]):
 
 
 class EntityDetail(ModalScreen[None]):
+    """One entity in full: verdict and evidence, every attribute, related entities, raw headers."""
+
     BINDINGS = [Binding("escape,q,enter", "close", "Close", id="close-entity", tooltip="Back to the console")]
 
-    def __init__(self, entity: Entity) -> None:
+    def __init__(self, entity: Entity, *, detail: InvestigationDetail | None = None, raw_headers: str | None = None) -> None:
+        """Show one entity.
+
+        Args:
+            entity: The entity shown.
+            detail: Its investigation, which names the parent, children and clusters. None leaves them out.
+            raw_headers: The header block of an email as stored. None leaves the section out.
+        """
         super().__init__()
         self.entity = entity
+        self.detail = detail
+        self.raw_headers = raw_headers
 
     def compose(self) -> ComposeResult:
         with VimScroll(id="dialog", classes="dialog wide"):
-            yield Static(evidence_text(self.entity, None))
-            attributes = Text()
-            for name, value in sorted(self.entity.attributes.items()):
-                attributes.append(f"{name.replace('_', ' ')}: ", style="bold")
-                attributes.append(_attribute_text(value) + "\n")
-            yield Static(attributes)
-            yield Static(Text("esc close", style="dim"))
+            yield Static(_block(evidence_text(self.entity, None)), id="entity-evidence")
+            yield Static(entity_attributes_text(self.entity), id="entity-attributes")
+            if self.detail is not None:
+                yield Static(related_entities_text(self.entity, self.detail), id="entity-related")
+            if self.raw_headers is not None:
+                yield Static(raw_headers_text(self.raw_headers), id="raw-headers")
+            yield Static(Text("\nesc close · j/k scroll", style="dim"))
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def _block(text: Text) -> Text:
+    """Drop trailing blank lines, so each section of a dialog is followed by exactly the one blank
+    line that starts the next."""
+    text.rstrip()
+    return text
+
+
+def entity_attributes_text(entity: Entity) -> Text:
+    """Build the attribute list of an entity in full: lists one item a line, long values wrapped by the view."""
+    text = Text()
+    text.append("\nAttributes\n", style="bold")
+    text.append("id: ", style="bold")
+    text.append_text(safe(entity.id))
+    text.append("\nkey: ", style="bold")
+    text.append_text(safe(entity.key))
+    text.append("\n")
+    for name, value in sorted(entity.attributes.items()):
+        text.append(f"{name.replace('_', ' ')}: ", style="bold")
+        if isinstance(value, list) and value:
+            text.append(f"({len(value)})\n")
+            for item in value:
+                text.append("  • ")
+                text.append_text(safe(item))
+                text.append("\n")
+            continue
+        text.append_text(safe(_attribute_text(value)))
+        text.append("\n")
+    return _block(text)
 
 
 def _attribute_text(value: object) -> str:
@@ -166,6 +208,76 @@ def _attribute_text(value: object) -> str:
     return plain(value) or "none"
 
 
+def related_entities_text(entity: Entity, detail: InvestigationDetail) -> Text:
+    """List the entity's parent, its children and, for an email, the clusters that contain it."""
+    by_id = {other.id: other for other in detail.entities}
+    text = Text()
+    text.append("\nRelated entities\n", style="bold")
+
+    parent = by_id.get(entity.parent_id)
+    text.append("Found in\n", style="bold")
+    if parent is not None:
+        text.append_text(_related_line(parent))
+    else:
+        text.append("  nothing: the investigation started here\n" if not entity.parent_id else f"  {plain(entity.parent_id)} (not in this investigation)\n", style="dim")
+
+    children = [other for other in detail.entities if other.parent_id == entity.id]
+    text.append(f"Contains ({len(children)})\n", style="bold")
+    if not children:
+        text.append("  nothing\n", style="dim")
+    for child in children:
+        text.append_text(_related_line(child))
+
+    if entity.kind is EntityKind.MESSAGE:
+        clusters = [cluster for cluster in detail.clusters if entity.key in cluster.message_ids]
+        text.append(f"In clusters ({len(clusters)})\n", style="bold")
+        if not clusters:
+            text.append("  none\n", style="dim")
+        for cluster in clusters:
+            cluster_entity = by_id.get(f"cluster:{cluster.id}")
+            if cluster_entity is not None:
+                text.append_text(_related_line(cluster_entity))
+                continue
+            text.append("  ")
+            text.append_text(verdict_badge(cluster.verdict))
+            text.append(f" {ENTITY_NAMES[EntityKind.CLUSTER]} ", style="bold")
+            text.append_text(safe(f"{cluster.cluster_by}: {cluster.value}", limit=160))
+            text.append("\n")
+    return _block(text)
+
+
+def _related_line(entity: Entity) -> Text:
+    line = Text("  ")
+    line.append_text(verdict_badge(entity.verdict))
+    line.append(f" {ENTITY_NAMES.get(entity.kind, entity.kind.value)} ", style="bold")
+    line.append_text(safe(entity.label, limit=160))
+    line.append("\n")
+    return line
+
+
+RAW_HEADERS_SHOWN = 16_000
+"""Characters of raw header text shown. A longer block ends with a note saying how much is left out."""
+
+
+def raw_headers_text(raw: str, limit: int = RAW_HEADERS_SHOWN) -> Text:
+    """Build the "Raw headers" section, with every control or bidi character written as a marker.
+
+    Lines are split on line feeds only, so a stray carriage return, form feed or line separator
+    shows as a marker instead of breaking the line where the sender wanted.
+    """
+    text = Text()
+    text.append("\nRaw headers\n", style="bold")
+    if not raw:
+        text.append("(empty)", style="dim")
+        return text
+    for line in raw[:limit].split("\n"):
+        text.append_text(safe(line.removesuffix("\r")))
+        text.append("\n")
+    if len(raw) > limit:
+        text.append(f"… {len(raw) - limit} more characters of headers not shown\n", style="dim")
+    return _block(text)
+
+
 class MessageDetail(ModalScreen[None]):
     """One email as the analyst needs it: headers that matter, authentication, links, files, body."""
 
@@ -174,25 +286,46 @@ class MessageDetail(ModalScreen[None]):
     BODY_PREVIEW = 4000
     """Characters of body text shown; the full text stays in the store."""
 
-    def __init__(self, entity: Entity, message: EmailMessage) -> None:
+    def __init__(
+        self, entity: Entity, message: EmailMessage, *, detail: InvestigationDetail | None = None, raw_headers: str | None = None
+    ) -> None:
+        """Show one email.
+
+        Args:
+            entity: The message entity, with its verdict and evidence.
+            message: The parsed email.
+            detail: Its investigation, which names the parent, children and clusters. None leaves them out.
+            raw_headers: The header block as stored. None leaves the section out.
+        """
         super().__init__()
         self.entity = entity
         self.message = message
+        self.detail = detail
+        self.raw_headers = raw_headers
 
     def compose(self) -> ComposeResult:
         message = self.message
         with VimScroll(id="dialog", classes="dialog wide"):
-            yield Static(evidence_text(self.entity, None))
-            yield Static(_message_facts(message))
-            body = Text("\nBody (plain text)\n", style="bold")
+            yield Static(_block(evidence_text(self.entity, None)), id="entity-evidence")
+            yield Static(_block(Text("\n") + _message_facts(message)), id="message-facts")
+            yield Static(entity_attributes_text(self.entity), id="entity-attributes")
+            if self.detail is not None:
+                yield Static(related_entities_text(self.entity, self.detail), id="entity-related")
+            if self.raw_headers is not None:
+                yield Static(raw_headers_text(self.raw_headers), id="raw-headers")
+            body = Text()
+            body.append("\nBody (plain text)\n", style="bold")
             body.append(plain_lines(message.body_text[: self.BODY_PREVIEW]) or "(empty)")
             if len(message.body_text) > self.BODY_PREVIEW:
                 body.append(f"\n… {len(message.body_text) - self.BODY_PREVIEW} more characters", style="dim")
             yield Static(body)
-            yield Static(Text("esc close · j/k scroll", style="dim"))
+            yield Static(Text("\nesc close · j/k scroll", style="dim"))
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+URLS_SHOWN = 50
 
 
 def _message_facts(message: EmailMessage) -> Text:
@@ -225,7 +358,7 @@ def _message_facts(message: EmailMessage) -> Text:
         text.append("\n")
     if message.urls:
         text.append(f"\nURLs ({len(message.urls)})\n", style="bold")
-        for url in message.urls[:50]:
+        for url in message.urls[:URLS_SHOWN]:
             shown = f"  [{plain(url.link_text, 40)}]" if url.link_text else ""
             text.append("  ")
             text.append_text(safe(url.url, limit=200))
@@ -235,6 +368,8 @@ def _message_facts(message: EmailMessage) -> Text:
             flags = _url_flags(url)
             if flags:
                 text.append(f"    {plain(flags, 200)}\n", style="yellow")
+        if len(message.urls) > URLS_SHOWN:
+            text.append(f"  … and {len(message.urls) - URLS_SHOWN} more URLs not shown\n", style="dim")
     if message.attachments:
         text.append(f"\nAttachments ({len(message.attachments)})\n", style="bold")
         for attachment in message.attachments:
@@ -358,6 +493,8 @@ HELP_KEYS = [
     ("tab / shift+tab", "next / previous pane"),
     ("1 2 3", "alerts, investigation, pending actions"),
     ("enter", "open the highlighted alert, entity or action"),
+    ("v", "open the alert's investigation: summary, graph, alerts, mailboxes, evidence, entities, log, actions"),
+    ("x", "explorer: search all mail, start manual investigations (i email, R recipient, S sender)"),
     ("space", "fold or unfold a branch of the graph"),
     ("a", "approve the highlighted pending action (asks first)"),
     ("r", "reject the highlighted pending action (a reason is required)"),

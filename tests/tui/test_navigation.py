@@ -10,6 +10,8 @@ from air_tui.tui.modals import (
     InvestigationSummary,
     MessageDetail,
 )
+from air_tui.tui.screens.explorer import ExplorerResults, ExplorerScreen
+from air_tui.tui.screens.investigation import InvestigationScreen
 from air_tui.tui.widgets.action_list import ActionList
 from air_tui.tui.widgets.alert_queue import AlertQueue
 from air_tui.tui.widgets.investigation_graph import InvestigationGraph
@@ -134,3 +136,54 @@ async def test_j_scrolls_an_entity_dialog(investigated_workspace: Workspace) -> 
         await pilot.press("j", "j", "j")
         await pilot.pause()
         assert dialog.scroll_y > 0
+
+
+async def test_v_opens_investigation_screen(investigated_workspace: Workspace) -> None:
+    app = make_app(investigated_workspace)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        selected = app.query_one(AlertQueue).selected
+        await pilot.press("v")
+        await pilot.pause()
+        assert isinstance(app.screen, InvestigationScreen)
+        assert app.screen.detail is not None
+        assert app.screen.detail.investigation.id == selected.investigation_id
+        # Help stays reachable over a full screen.
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape", "escape")
+        await pilot.pause()
+        assert isinstance(app.query_one(AlertQueue), AlertQueue)
+        assert not isinstance(app.screen, InvestigationScreen)
+
+
+async def test_explorer_starts_manual_investigation(investigated_workspace: Workspace) -> None:
+    app = make_app(investigated_workspace)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        before = {row.alert.id for row in app.service.alert_queue()}
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, ExplorerScreen)
+        await pilot.press(*"folder:inbox", "enter")
+        await pilot.pause()
+        chosen = app.screen.query_one(ExplorerResults).selected
+        await pilot.press("i")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(pilot)
+        added = [row.alert for row in app.service.alert_queue() if row.alert.id not in before]
+    assert len(added) == 1
+    assert added[0].policy_id == "manual-email"
+    assert added[0].message_ids == [chosen.id]
+    assert added[0].triggered_by == "analyst1"
+    assert added[0].investigation_id
+
+
+def test_every_policy_has_short_queue_label() -> None:
+    from air_tui.engine.policies import POLICIES
+    from air_tui.tui.widgets.alert_queue import POLICY_LABELS
+
+    assert set(POLICY_LABELS) == set(POLICIES)
+    assert all(len(label) <= 13 for label in POLICY_LABELS.values())
