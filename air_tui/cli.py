@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import json
 import os
@@ -22,6 +23,7 @@ from air_tui.mail import FailedRead, SourceError, iter_messages, parse_message
 from air_tui.mail.invisible import reveal
 from air_tui.service import ActionError, AirService, AnalystError, IngestSummary, validate_analyst
 from air_tui.store import StoreError
+from air_tui.store.explorer import QueryError
 from air_tui.tenant.demo import TenantError
 from air_tui.tenant.workspace import Workspace, config_is_explicit, config_path, data_dir, demo_workspace, pristine_demo_tenant, tenant_workspace
 
@@ -84,12 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
     investigation_list = investigation_commands.add_parser("list", parents=[common], help="list investigations with status, type and queue")
     investigation_list.add_argument("--json", action="store_true", help="print the investigations as JSON")
     start = investigation_commands.add_parser("start", parents=[common], help="start a manual investigation of an email, its recipient or its sender")
-    start.add_argument("message_id", metavar="MESSAGE_ID", help="as `air-tui explore` prints it")
+    start.add_argument("message_id", metavar="MESSAGE_ID", help="as `air-tui explore` lists it")
     start.add_argument("--on", dest="target", choices=["email", "recipient", "sender"], default="email", help="what to investigate (default: email)")
     start.add_argument("--json", action="store_true", help="print the alert and investigation as JSON")
     stop = investigation_commands.add_parser("stop", parents=[common], help="stop an unfinished investigation (Terminated by user)")
     stop.add_argument("investigation_id", metavar="ID")
     stop.add_argument("--comment", default="", help="why; required")
+
+    explore = commands.add_parser("explore", parents=[common], help="search all ingested mail, as the console's explorer does")
+    explore.add_argument("query", nargs="*", help='terms such as from:ADDRESS domain:D subject:"WORDS" url:U hash:SHA256 after:DATE before:DATE folder:F mailbox:M verdict:V, and words')
+    explore.add_argument("--limit", type=int, default=50, help="rows to print (default: 50)")
+    explore.add_argument("--offset", type=int, default=0, help="rows to skip, for the next page")
+    explore.add_argument("--json", action="store_true", help="print the count and rows as JSON")
 
     ingest = commands.add_parser("ingest", help="parse a .eml file, a folder of them, an mbox or a Maildir")
     ingest.add_argument("paths", type=Path, nargs="+", metavar="PATH")
@@ -117,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             return _intel(args)
         if command == "policies":
             return _policies(args)
+        if command == "explore":
+            return _explore(args)
         if command == "incidents":
             return _incidents(args)
         if command == "investigations":
@@ -222,12 +232,20 @@ def _investigation_summary(service: AirService, ingest: IngestSummary | None, ra
                 "id": row.alert.id,
                 "severity": row.alert.severity.value,
                 "policy": row.alert.title,
+                "policy_id": row.alert.policy_id,
                 "time": row.alert.occurred.isoformat(),
                 "subject": row.alert.subject,
                 "status": row.investigation_status,
                 "investigation_id": row.investigation_id,
+                "incident_id": row.alert.incident_id,
+                "hit_count": row.alert.hit_count,
+                "users": row.alert.users,
             }
             for row in service.alert_queue()
+        ],
+        "removals": [
+            {key: record[key] for key in ("message_id", "mailbox", "policy_id", "threat", "from_folder", "to_folder", "result", "error", "time")}
+            for record in service.removals()
         ],
         "alerts_raised_now": raised,
         "investigations": [_investigation_json(service, investigation.id) for investigation in investigations],
@@ -284,7 +302,11 @@ def _print_summary(summary: dict[str, Any]) -> None:
         print(f"Ingested {ingested['total']} messages: {ingested['with_warnings']} with warnings, {ingested['failed']} failed")
     print(f"\nAlerts ({len(summary['alerts'])})")
     for alert in summary["alerts"]:
-        print(f"  {alert['severity']:<13} {alert['time'][:16]}  {alert['status']:<22} {_plain(alert['subject'])[:60]}")
+        hits = f" ×{alert['hit_count']}" if alert["hit_count"] > 1 else ""
+        print(f"  {alert['severity']:<13} {alert['time'][:16]}  {alert['status']:<22} {alert['policy']}{hits}: {_plain(alert['subject'])[:60]}")
+    if summary["removals"]:
+        moved = sum(1 for record in summary["removals"] if record["result"] == "Succeeded")
+        print(f"\nRemoved after delivery: {moved} moved, {len(summary['removals']) - moved} not moved")
     print(f"\nInvestigations ({len(summary['investigations'])})")
     for status, count in summary["investigations_by_status"].items():
         print(f"  {status:<24} {count}")
@@ -367,6 +389,7 @@ def _intel(args: argparse.Namespace) -> int:
         if any(outcome.status.value == "updated" for outcome in outcomes):
             # New indicators can make delivered mail malicious: move it, raise the alerts, investigate.
             with service.exclusive():
+                service.ingest()
                 removed = service.remove_after_delivery()
                 raised = service.raise_alerts()
                 service.run_investigations()
@@ -496,6 +519,32 @@ def _plain(text: str) -> str:
     """Show hidden characters as markers and drop any other unprintable one, so attacker-controlled
     text can neither steer the terminal nor hide what it contains."""
     return "".join(ch if ch.isprintable() else " " for ch in reveal(text))
+
+
+def _explore(args: argparse.Namespace) -> int:
+    query = " ".join(args.query)
+    if args.limit <= 0 or args.offset < 0:
+        print(f"air-tui: --limit must be positive and --offset not negative, not {args.limit} and {args.offset}.", file=sys.stderr)
+        return EXIT_USAGE
+    with _service(args) as service:
+        with service.exclusive():
+            service.ingest()
+        try:
+            found = service.explore_count(query)
+            rows = service.explore_window(query, args.offset, args.limit)
+        except QueryError as error:
+            print(f"air-tui: {error}", file=sys.stderr)
+            return EXIT_USAGE
+    if args.json:
+        print(json.dumps({"count": found.count, "capped": found.capped, "rows": [dataclasses.asdict(row) for row in rows]}, indent=2, ensure_ascii=False, default=str))
+        return EXIT_OK
+    print(found.label)
+    for row in rows:
+        received = row.received_at[:16].replace("T", " ") if row.received_at else "(no date)"
+        print(f"{row.id}  {received}  {row.verdict or 'none':<10} {row.folder:<12} {_plain(row.sender)[:30]:<30} {_plain(row.subject)[:60]}")
+    if found.count > args.offset + len(rows):
+        print(f"More with --offset {args.offset + len(rows)}.")
+    return EXIT_OK
 
 
 def _policies(args: argparse.Namespace) -> int:

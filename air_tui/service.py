@@ -381,7 +381,7 @@ class AirService:
         return self._online
 
     def tenant_now(self) -> datetime:
-        """The tenant's present: its reference time when it has one (the demo), else the clock."""
+        """Return the tenant's present: its reference time when it has one (the demo), else the clock."""
         return self.tenant.organisation.reference_time or self.clock()
 
     @property
@@ -477,7 +477,7 @@ class AirService:
     # Alerts, incidents and investigations -------------------------------------------------------
 
     def _signals(self) -> list[policies.AlertSignal]:
-        """Every event in the tenant that matches a policy, raised before or not."""
+        """Return every event in the tenant that matches a policy, raised before or not."""
         submissions = self.tenant.submissions()
         wanted = [message_id_for(item.mailbox, item.key) for item in submissions]
         subjects = {mid: row[0] or "" for mid in wanted for row in [self.store.db.execute("SELECT subject FROM messages WHERE id = ?", [mid]).fetchone()] if row}
@@ -543,6 +543,11 @@ class AirService:
     def _raise(self, signals: list[policies.AlertSignal]) -> int:
         if not signals:
             return 0
+        # The queue shows the subject of the email an alert is about, whatever raised it.
+        for signal in signals:
+            if not signal.subject and signal.message_ids:
+                row = self.store.db.execute("SELECT subject FROM messages WHERE id = ?", [signal.message_ids[0]]).fetchone()
+                signal.subject = (row[0] or "") if row else ""
         in_force = self.policies
         folded = policies.fold_signals(
             signals,
@@ -610,7 +615,7 @@ class AirService:
     def _related_investigation(
         self, alert: Alert, playbook: str, investigations: list[Investigation], alerts: dict[str, Alert]
     ) -> Investigation | None:
-        """An unfinished investigation of the same playbook that shares an entity with the alert."""
+        """Return an unfinished investigation of the same playbook that shares an entity with the alert."""
         keys = alert.entity_keys()
         for investigation in investigations:
             if investigation.playbook != playbook or investigation.status.is_terminal:
@@ -630,7 +635,7 @@ class AirService:
         target = ManualTarget(target)
         message = self.message(message_id)
         if message is None:
-            raise ActionError(f"No message with id {message_id}. Find one with: air-tui explore QUERY")
+            raise ActionError(f"No message with id {message_id}. Find one with the explorer (x in the console) or: air-tui explore QUERY")
         now = self.clock()
         source = f"manual:{self.new_id()}"
         if target is ManualTarget.EMAIL:
@@ -948,6 +953,11 @@ class AirService:
     def pending_count(self) -> int:
         return queries.pending_count(self.store)
 
+    def queued_count(self) -> int:
+        """Investigations waiting in the throttling queue."""
+        row = self.store.db.execute("SELECT COUNT(*) FROM investigations WHERE status = ?", [InvestigationStatus.QUEUED_BY_THROTTLING.value]).fetchone()
+        return int(row[0])
+
     def ledger_position(self) -> int:
         """Sequence number of the newest ledger event; it changes whenever any state changes."""
         return int(self.store.db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
@@ -957,6 +967,10 @@ class AirService:
 
     def incidents(self) -> list[Incident]:
         return queries.incidents(self.store)
+
+    def removals(self) -> list[dict[str, Any]]:
+        """Every removal after delivery, oldest first, failures included."""
+        return queries.removals(self.store)
 
     def verdict_counts(self) -> dict[str, int]:
         return queries.verdict_counts(self.store)

@@ -27,7 +27,7 @@ BASELINE_DAYS = 10
 
 
 def submission_signals(submissions: Iterable[Submission], subjects: dict[str, str]) -> list[AlertSignal]:
-    """One signal per report of a message as phish or malware; `subjects` maps message ids to subjects."""
+    """Return one signal per report of a message as phish or malware; `subjects` maps message ids to subjects."""
     signals = []
     for submission in submissions:
         if submission.report_type not in _REPORTED_AS_THREAT:
@@ -49,7 +49,7 @@ def submission_signals(submissions: Iterable[Submission], subjects: dict[str, st
 
 
 def click_signals(clicks: Iterable[UrlClick], analyzer: MessageAnalyzer) -> list[AlertSignal]:
-    """One signal per click that reached a URL intel lists; blocked clicks reached nothing."""
+    """Return one signal per click that reached a URL intel lists; blocked clicks reached nothing."""
     signals = []
     for click in clicks:
         if click.action == "blocked":
@@ -75,7 +75,7 @@ def click_signals(clicks: Iterable[UrlClick], analyzer: MessageAnalyzer) -> list
 
 
 def url_listing(url: str, analyzer: MessageAnalyzer) -> IntelMatch | None:
-    """The listing that makes a URL malicious: the URL itself, or its host's domain."""
+    """Return the listing that makes a URL malicious: the URL itself, or its host's domain."""
     match = analyzer.intel.lookup_url(url)
     if match is not None:
         return match
@@ -219,7 +219,10 @@ def _external(parameters: dict[str, object], keys: tuple[str, ...], own: tuple[s
     found: list[str] = []
     for key in keys:
         value = parameters.get(key)
-        values = value if isinstance(value, list) else [value] if value else []
+        if isinstance(value, list):
+            values = value
+        else:
+            values = [value] if value else []
         for item in values:
             address = str(item).strip()
             if address.lower().startswith("smtp:"):

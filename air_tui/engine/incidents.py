@@ -111,7 +111,11 @@ def _title(alerts: list[Alert]) -> str:
     """Name the incident after its alerts and the users they involve, as analysts scan for both."""
     users = sorted({user for alert in alerts for user in [alert.user, *alert.users] if user})
     policies = list(dict.fromkeys(alert.title for alert in alerts))
-    who = f" involving {users[0]}" if len(users) == 1 else (f" involving {len(users)} users" if users else "")
+    who = ""
+    if len(users) == 1:
+        who = f" involving {users[0]}"
+    elif users:
+        who = f" involving {len(users)} users"
     if len(policies) == 1:
         return f"{policies[0]}{who}"
     return f"Multi-stage incident: {policies[0]} and {len(policies) - 1} more{who}"

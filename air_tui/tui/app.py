@@ -305,10 +305,13 @@ class AirApp(App[None]):
         if self.service is None or not self.query("#status-bar"):
             return
         organisation = self.service.tenant.organisation.name
+        queued = self.service.queued_count()
         bar = Text.assemble(
             ("air-tui", "bold"),
             f" · {plain(organisation)} · analyst {plain(self.analyst)} · ",
             (f"{pending} pending {'action' if pending == 1 else 'actions'}", "bold" if pending else ""),
+            # The throttling queue is shown only when something waits in it.
+            (f" · {queued} queued" if queued else "", "bold"),
             f" · {self.progress}",
         )
         self.query_one("#status-bar", Static).update(bar)

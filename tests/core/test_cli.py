@@ -11,8 +11,10 @@ from pathlib import Path
 from tests.conftest import CORPUS, DEMO_TENANT
 
 
-def air_tui(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+def air_tui(*args: str, data_dir: Path, config: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "AIR_TUI_DATA_DIR": str(data_dir)}
+    if config is not None:
+        env["AIR_TUI_CONFIG"] = str(config)
     return subprocess.run(
         [sys.executable, "-m", "air_tui", *args],
         capture_output=True,
@@ -230,3 +232,73 @@ def test_missing_env_config_fails(tmp_path: Path, isolated_data_dir: Path) -> No
     )
     assert result.returncode == 1
     assert "nope.toml does not exist" in result.stderr
+
+
+def test_policies_lists_every_policy_and_disabled_ones(tenant_copy: Path, isolated_data_dir: Path, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[alerts]\ndisabled = ["forwarding-rule-created"]\n')
+    listed = air_tui("policies", "--tenant", str(tenant_copy), "--json", data_dir=isolated_data_dir, config=config)
+    assert listed.returncode == 0, listed.stderr
+    policies = {policy["id"]: policy for policy in json.loads(listed.stdout)}
+    assert len(policies) == 14
+    assert policies["forwarding-rule-created"]["enabled"] is False
+    assert policies["url-click"]["aggregate"] is False
+    assert policies["user-restricted"]["severity"] == "High"
+    config.write_text('[alerts]\ndisabled = ["no-such-policy"]\n')
+    refused = air_tui("policies", "--tenant", str(tenant_copy), data_dir=isolated_data_dir, config=config)
+    assert refused.returncode == 1
+    assert "no-such-policy" in refused.stderr
+    assert "air-tui policies" in refused.stderr
+
+
+def test_incidents_and_investigations_commands(tenant_copy: Path, isolated_data_dir: Path) -> None:
+    investigate = air_tui("investigate", "--tenant", str(tenant_copy), "--json", data_dir=isolated_data_dir)
+    assert investigate.returncode == 0, investigate.stderr
+    summary = json.loads(investigate.stdout)
+    assert summary["removals"], "the demo removes mail after delivery"
+    incidents = json.loads(air_tui("incidents", "list", "--tenant", str(tenant_copy), "--json", data_dir=isolated_data_dir).stdout)
+    alert_ids = {alert["id"] for alert in summary["alerts"]}
+    assert alert_ids == {alert_id for incident in incidents if incident["status"] != "Redirected" for alert_id in incident["alert_ids"]}
+    assigned = air_tui("incidents", "assign", incidents[0]["id"], "Lead Analyst", "--tenant", str(tenant_copy), data_dir=isolated_data_dir)
+    assert assigned.returncode == 0, assigned.stderr
+    assert "Lead Analyst" in assigned.stdout
+    listing = json.loads(air_tui("investigations", "list", "--tenant", str(tenant_copy), "--json", data_dir=isolated_data_dir).stdout)
+    playbooks = {item["playbook"] for item in listing}
+    assert {"User-reported message", "URL click", "Compromised user", "Manual email investigation"} <= playbooks
+    pending = next(item for item in listing if item["status"] == "Pending action")
+    missing = air_tui("investigations", "stop", pending["id"], "--tenant", str(tenant_copy), data_dir=isolated_data_dir)
+    assert missing.returncode == 1
+    assert "reason" in missing.stderr
+    stopped = air_tui("investigations", "stop", pending["id"], "--comment", "handled by hand", "--tenant", str(tenant_copy), data_dir=isolated_data_dir)
+    assert stopped.returncode == 0, stopped.stderr
+    after = {item["id"]: item for item in json.loads(air_tui("investigations", "list", "--tenant", str(tenant_copy), "--json", data_dir=isolated_data_dir).stdout)}
+    assert after[pending["id"]]["status"] == "Terminated by user"
+
+
+def test_manual_investigation_from_the_command_line(tenant_copy: Path, isolated_data_dir: Path) -> None:
+    assert air_tui("investigate", "--tenant", str(tenant_copy), data_dir=isolated_data_dir).returncode == 0
+    summary = json.loads(air_tui("investigate", "--tenant", str(tenant_copy), "--json", data_dir=isolated_data_dir).stdout)
+    reported = next(alert for alert in summary["alerts"] if alert["policy_id"] == "user-reported-phish")
+    detail = next(item for item in summary["investigations"] if item["id"] == reported["investigation_id"])
+    message_id = next(entity["key"] for entity in detail["entities"] if entity["kind"] == "message")
+    started = air_tui("investigations", "start", message_id, "--on", "recipient", "--json", "--tenant", str(tenant_copy), data_dir=isolated_data_dir)
+    assert started.returncode == 0, started.stderr
+    outcome = json.loads(started.stdout)
+    assert outcome["alert"]["policy_id"] == "manual-user-compromise"
+    assert outcome["investigation_id"]
+    unknown = air_tui("investigations", "start", "0000000000000000", "--tenant", str(tenant_copy), data_dir=isolated_data_dir)
+    assert unknown.returncode == 1
+    assert "No message with id 0000000000000000" in unknown.stderr
+
+
+def test_explore_lists_matching_mail_and_names_bad_terms(tenant_copy: Path, isolated_data_dir: Path) -> None:
+    assert air_tui("investigate", "--tenant", str(tenant_copy), data_dir=isolated_data_dir).returncode == 0
+    found = air_tui("explore", "folder:Quarantine", "verdict:malicious", "--json", "--tenant", str(tenant_copy), data_dir=isolated_data_dir)
+    assert found.returncode == 0, found.stderr
+    result = json.loads(found.stdout)
+    assert result["count"] == len(result["rows"]) > 0
+    assert {row["folder"] for row in result["rows"]} == {"Quarantine"}
+    assert {row["verdict"] for row in result["rows"]} == {"Malicious"}
+    bad = air_tui("explore", "after:30-11-2026", "--tenant", str(tenant_copy), data_dir=isolated_data_dir)
+    assert bad.returncode == 2
+    assert "30-11-2026" in bad.stderr

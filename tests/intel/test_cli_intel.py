@@ -151,3 +151,33 @@ def test_refresh_html_page_failed(tenant_copy: Path, isolated_data_dir: Path, fe
     assert "FAILED        urlhaus-recent: feed urlhaus-recent looks like an HTML page" in result.stdout
     assert "not a login or error page. Keeping the previous 2 indicators." in result.stdout
     assert "intel feed urlhaus-recent" in result.stderr
+
+
+def test_refresh_removes_delivered_mail_it_makes_malicious(tenant_copy: Path, isolated_data_dir: Path, feed_server: FeedServer, tmp_path: Path) -> None:
+    url = "https://invoice-settlement.test/pay/4471"
+    mailbox = "margot.visser@larkspur.example"
+    # Delivered four hours before the demo tenant's present, so inside the 48-hour window.
+    key = "1796014800.M9001P1.testhost"
+    raw = (
+        f"From: Billing <billing@invoice-settlement.test>\r\nTo: {mailbox}\r\nSubject: Invoice 4471 overdue\r\n"
+        "Date: Mon, 30 Nov 2026 07:00:00 +0000\r\nMessage-ID: <4471@invoice-settlement.test>\r\n\r\n"
+        f"Pay today at {url}\r\n"
+    )
+    inbox = tenant_copy / "mailboxes" / mailbox / "Inbox" / "cur"
+    (inbox / f"{key}:2,").write_text(raw)
+    config = write_config(tmp_path / "config.toml", [("team-urls", feed_server.url("/urls.txt"), "openphish")])
+    first = air_tui("investigate", "--tenant", str(tenant_copy), data_dir=isolated_data_dir, config=config)
+    assert first.returncode == 0, first.stderr
+    assert (inbox / f"{key}:2,").exists(), "nothing lists the URL yet"
+
+    feed_server.routes["/urls.txt"] = Route(body=f"{url}\n".encode())
+    refreshed = air_tui("intel", "refresh", "--tenant", str(tenant_copy), data_dir=isolated_data_dir, config=config)
+    assert refreshed.returncode == 0, refreshed.stderr
+    assert "Removal after delivery: 1 moved" in refreshed.stdout
+    assert not (inbox / f"{key}:2,").exists()
+    moved = list((tenant_copy / "mailboxes" / mailbox).glob(f"*/cur/{key}*"))
+    # An exact URL on a phishing list is high-confidence phish, which goes to quarantine.
+    assert [path.parent.parent.name for path in moved] == ["Quarantine"]
+    summary = json.loads(air_tui("investigate", "--tenant", str(tenant_copy), "--json", data_dir=isolated_data_dir, config=config).stdout)
+    alert = next(item for item in summary["alerts"] if item["policy_id"] == "malicious-url-removed" and "Invoice 4471" in item["subject"])
+    assert alert["investigation_id"]
