@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 
-from air_tui.domain.investigation import Cluster, Entity
+from air_tui.domain.investigation import Cluster, Entity, Evidence
 from air_tui.domain.message import EmailMessage
-from air_tui.domain.vocab import ThreatType, Verdict
+from air_tui.domain.vocab import EntityKind, ThreatType, Verdict
 from air_tui.engine.context import MessageIndex, PlaybookContext
 from air_tui.mail.fingerprint import jaccard, shingles
 
@@ -85,6 +85,35 @@ def build_cluster(
 
 def describe_cluster(cluster: Cluster) -> str:
     return f"{CLUSTER_NAMES.get(cluster.cluster_by, cluster.cluster_by)}: {cluster.value}"
+
+
+def cluster_entity(cluster: Cluster, parent_id: str) -> Entity:
+    """Build the entity for a cluster, with its counts frozen at investigation time as evidence."""
+    messages = len(cluster.message_ids)
+    mailboxes = len(cluster.mailboxes)
+    folders = ", ".join(f"{folder} {number}" for folder, number in cluster.counts_by_folder.items())
+    return Entity(
+        id=f"cluster:{cluster.id}",
+        kind=EntityKind.CLUSTER,
+        key=cluster.id,
+        label=describe_cluster(cluster),
+        verdict=cluster.verdict,
+        threats=list(cluster.threats),
+        parent_id=parent_id,
+        attributes={
+            "message_count": messages,
+            "in_mailbox": cluster.in_mailbox_count,
+            "mailbox_count": mailboxes,
+            "mailboxes": list(cluster.mailboxes),
+        },
+        evidence=[
+            Evidence(
+                text=f"{messages} {'message' if messages == 1 else 'messages'} in {mailboxes} {'mailbox' if mailboxes == 1 else 'mailboxes'} ({folders}).",
+                verdict=cluster.verdict,
+                source="Mail cluster identification",
+            )
+        ],
+    )
 
 
 def hunt_clusters(

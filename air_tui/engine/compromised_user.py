@@ -44,7 +44,7 @@ from air_tui.engine.analyzers import (
 )
 from air_tui.engine.clustering import CLUSTER_BY_OUTBOUND, build_cluster, describe_cluster
 from air_tui.engine.context import PlaybookContext
-from air_tui.engine.findings import Findings, Outcome, count
+from air_tui.engine.findings import Findings, Outcome, alert_entity, count
 from air_tui.engine.recommendations import recommend_setting_removal
 from air_tui.engine.steps import StepLogger
 
@@ -122,7 +122,7 @@ def run(context: PlaybookContext, investigation: Investigation, alerts: list[Ale
         raise ValueError(f"Investigation {investigation.id} has no alert in scope; a compromised user investigation needs at least one.")
     steps = StepLogger(context, investigation.id)
     findings = Findings()
-    alert_entities = [_alert_entity(alert, findings) for alert in alerts]
+    alert_entities = [findings.add(alert_entity(alert)) for alert in alerts]
     now = _utc(context.tenant_now())
     scope = [_user_in_scope(context, findings, address, alert_entities[0].id) for address in _scope_users(alerts)]
     if not scope:
@@ -836,24 +836,6 @@ def _iso(moment: datetime) -> str:
 def _utc(moment: datetime) -> datetime:
     """Return the time in UTC; a time without a zone is taken as UTC, as tenant logs write them."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _alert_entity(alert: Alert, findings: Findings) -> Entity:
-    attributes: dict[str, str | int | bool | list[str]] = {
-        "severity": alert.severity.value,
-        "policy": alert.policy_id,
-        "occurred": _utc(alert.occurred).isoformat(),
-        "hit_count": alert.hit_count,
-    }
-    if alert.users:
-        attributes["users"] = list(alert.users)
-    if alert.details:
-        attributes["details"] = alert.details
-    if alert.triggered_by:
-        attributes["triggered_by"] = alert.triggered_by
-    return findings.add(
-        Entity(id=f"alert:{alert.id}", kind=EntityKind.ALERT, key=alert.id, label=alert.title, verdict=Verdict.UNKNOWN, attributes=attributes)
-    )
 
 
 def _status_for(context: PlaybookContext, findings: Findings, scope: list[_UserInScope]) -> tuple[InvestigationStatus, str]:

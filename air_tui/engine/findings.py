@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from air_tui.domain.action import PendingAction
+from air_tui.domain.alert import Alert
 from air_tui.domain.investigation import Cluster, Entity
-from air_tui.domain.vocab import EntityKind, InvestigationStatus
+from air_tui.domain.vocab import EntityKind, InvestigationStatus, Verdict
 
 ENTITY_NAMES = {
     EntityKind.ALERT: "Alert",
@@ -50,3 +51,20 @@ class Outcome:
     status: InvestigationStatus
     reason: str
     findings: Findings
+
+
+def alert_entity(alert: Alert) -> Entity:
+    """Build the entity for an alert in scope, with what analysts look up first about it."""
+    attributes: dict[str, str | int | bool | list[str]] = {
+        "severity": alert.severity.value,
+        "policy": alert.policy_id,
+        "occurred": alert.occurred.isoformat(),
+        "hit_count": alert.hit_count,
+    }
+    if alert.users:
+        attributes["users"] = list(alert.users)
+    if alert.details:
+        attributes["details"] = alert.details
+    if alert.triggered_by:
+        attributes["triggered_by"] = alert.triggered_by
+    return Entity(id=f"alert:{alert.id}", kind=EntityKind.ALERT, key=alert.id, label=alert.title, verdict=Verdict.UNKNOWN, attributes=attributes)

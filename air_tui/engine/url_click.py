@@ -21,12 +21,13 @@ from air_tui.engine.analyzers import MessageAnalyzer, verdict_words
 from air_tui.engine.clustering import (
     CLUSTER_BY_URL,
     build_cluster,
+    cluster_entity,
     describe_cluster,
     hunt_clusters,
 )
 from air_tui.engine.context import PlaybookContext
 from air_tui.engine.entity_details import url_attributes
-from air_tui.engine.findings import Findings, Outcome, count
+from air_tui.engine.findings import Findings, Outcome, alert_entity, count
 from air_tui.engine.recommendations import recommend_soft_deletes, unreachable_copies
 from air_tui.engine.rules import Finding
 from air_tui.engine.steps import StepLogger
@@ -67,7 +68,7 @@ def run(context: PlaybookContext, investigation: Investigation, alerts: list[Ale
         raise ValueError(f"Investigation {investigation.id} has no alert in scope; a URL click investigation needs at least one.")
     steps = StepLogger(context, investigation.id)
     findings = Findings()
-    alert_entities = [_alert_entity(alert, findings) for alert in alerts]
+    alert_entities = [findings.add(alert_entity(alert)) for alert in alerts]
     root = alert_entities[0]
     analyzer = MessageAnalyzer(context.organisation, context.users, context.intel, context.scoring)
     now = _utc(context.tenant_now())
@@ -440,31 +441,7 @@ def _add_cluster(findings: Findings, cluster: Cluster, parent_id: str) -> None:
     if any(existing.id == cluster.id for existing in findings.clusters):
         return
     findings.clusters.append(cluster)
-    folders = ", ".join(f"{folder} {number}" for folder, number in cluster.counts_by_folder.items())
-    findings.add(
-        Entity(
-            id=f"cluster:{cluster.id}",
-            kind=EntityKind.CLUSTER,
-            key=cluster.id,
-            label=describe_cluster(cluster),
-            verdict=cluster.verdict,
-            threats=list(cluster.threats),
-            parent_id=parent_id,
-            attributes={
-                "message_count": len(cluster.message_ids),
-                "in_mailbox": cluster.in_mailbox_count,
-                "mailbox_count": len(cluster.mailboxes),
-                "mailboxes": list(cluster.mailboxes),
-            },
-            evidence=[
-                Evidence(
-                    text=f"{count(len(cluster.message_ids), 'message')} in {count(len(cluster.mailboxes), 'mailbox')} ({folders}).",
-                    verdict=cluster.verdict,
-                    source="Mail cluster identification",
-                )
-            ],
-        )
-    )
+    findings.add(cluster_entity(cluster, parent_id))
 
 
 # Status -------------------------------------------------------------------------------------
@@ -497,22 +474,6 @@ def _status_for(context: PlaybookContext, findings: Findings, scope: list[_UrlIn
         # As in Microsoft's AIR, only malicious mail gets a remediation action, so a suspicious URL stays visible as evidence.
         return InvestigationStatus.NO_THREATS_FOUND, "The URL is suspicious but not malicious; its clicks are listed as evidence."
     return InvestigationStatus.NO_THREATS_FOUND, "No analyzer found the URL malicious or suspicious."
-
-
-def _alert_entity(alert: Alert, findings: Findings) -> Entity:
-    attributes: dict[str, str | int | bool | list[str]] = {
-        "severity": alert.severity.value,
-        "policy": alert.policy_id,
-        "occurred": _utc(alert.occurred).isoformat(),
-        "hit_count": alert.hit_count,
-    }
-    if alert.users:
-        attributes["users"] = list(alert.users)
-    if alert.details:
-        attributes["details"] = alert.details
-    return findings.add(
-        Entity(id=f"alert:{alert.id}", kind=EntityKind.ALERT, key=alert.id, label=alert.title, verdict=Verdict.UNKNOWN, attributes=attributes)
-    )
 
 
 def _utc(moment: datetime) -> datetime:

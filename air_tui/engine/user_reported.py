@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from air_tui.domain.alert import Alert
-from air_tui.domain.investigation import Cluster, Entity, Evidence
+from air_tui.domain.investigation import Entity, Evidence
 from air_tui.domain.message import Attachment, EmailMessage, Url
 from air_tui.domain.investigation import Investigation
 from air_tui.domain.vocab import EntityKind, InvestigationStatus, Playbook, Verdict
@@ -18,13 +18,10 @@ from air_tui.engine.entity_details import file_attributes, url_attributes
 from air_tui.engine import rules
 from air_tui.engine.rules import Finding, Rule
 from air_tui.intel.online import LookupResult
-from air_tui.engine.clustering import (
-    describe_cluster,
-    hunt_clusters,
-)
+from air_tui.engine.clustering import cluster_entity, hunt_clusters
 from air_tui.engine.context import PlaybookContext
 from air_tui.engine.correlation import correlate_clicks, correlate_reports, investigate_mailboxes
-from air_tui.engine.findings import Findings, Outcome, count
+from air_tui.engine.findings import Findings, Outcome, alert_entity, count
 from air_tui.engine.recommendations import recommend_soft_deletes, unreachable_copies
 from air_tui.engine.steps import StepLogger
 from air_tui.mail import message_id_for
@@ -58,7 +55,7 @@ def run(context: PlaybookContext, investigation: Investigation, alerts: list[Ale
     steps = StepLogger(context, investigation.id)
     findings = Findings()
     alert_entities = [
-        findings.add(Entity(id=f"alert:{alert.id}", kind=EntityKind.ALERT, key=alert.id, label=alert.title, verdict=Verdict.UNKNOWN, attributes=_alert_attributes(alert)))
+        findings.add(alert_entity(alert))
         for alert in alerts
     ]
     message_ids = list(dict.fromkeys(message_id for alert in alerts for message_id in alert.message_ids))
@@ -98,7 +95,7 @@ def run(context: PlaybookContext, investigation: Investigation, alerts: list[Ale
                     continue
                 seen.add(cluster.id)
                 findings.clusters.append(cluster)
-                findings.add(_cluster_entity(cluster, root.entity.id))
+                findings.add(cluster_entity(cluster, root.entity.id))
         total = len({mid for cluster in findings.clusters for mid in cluster.message_ids})
         outcome.summary = f"{count(len(findings.clusters), 'cluster')}, {count(total, 'message')} across all mailboxes"
         outcome.entities_touched = len(findings.clusters)
@@ -155,22 +152,6 @@ class _Root:
     entity: Entity
     summary: str
     touched: int
-
-
-def _alert_attributes(alert: Alert) -> dict[str, str | int | bool | list[str]]:
-    attributes: dict[str, str | int | bool | list[str]] = {
-        "severity": alert.severity.value,
-        "policy": alert.policy_id,
-        "occurred": alert.occurred.isoformat(),
-        "hit_count": alert.hit_count,
-    }
-    if alert.users:
-        attributes["users"] = list(alert.users)
-    if alert.details:
-        attributes["details"] = alert.details
-    if alert.triggered_by:
-        attributes["triggered_by"] = alert.triggered_by
-    return attributes
 
 
 def _parent_for(message_id: str, alerts: list[Alert], alert_entities: list[Entity], submission_entities: list[Entity], context: PlaybookContext) -> str:
@@ -437,33 +418,6 @@ def _sender_attributes(message: EmailMessage, earlier: int | None) -> dict[str, 
     if earlier is not None:
         attributes["earlier_messages"] = earlier
     return attributes
-
-
-def _cluster_entity(cluster: Cluster, parent_id: str) -> Entity:
-    entity = Entity(
-        id=f"cluster:{cluster.id}",
-        kind=EntityKind.CLUSTER,
-        key=cluster.id,
-        label=describe_cluster(cluster),
-        verdict=cluster.verdict,
-        threats=list(cluster.threats),
-        parent_id=parent_id,
-        attributes={
-            "message_count": len(cluster.message_ids),
-            "in_mailbox": cluster.in_mailbox_count,
-            "mailbox_count": len(cluster.mailboxes),
-            "mailboxes": list(cluster.mailboxes),
-        },
-    )
-    folders = ", ".join(f"{folder} {number}" for folder, number in cluster.counts_by_folder.items())
-    entity.evidence.append(
-        Evidence(
-            text=f"{count(len(cluster.message_ids), 'message')} in {count(len(cluster.mailboxes), 'mailbox')} ({folders}).",
-            verdict=cluster.verdict,
-            source="Mail cluster identification",
-        )
-    )
-    return entity
 
 
 def _status_for(roots: list[Entity], findings: Findings, unreachable: list[str], context: PlaybookContext) -> tuple[InvestigationStatus, str]:
