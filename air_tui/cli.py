@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     policies_command = commands.add_parser("policies", parents=[common], help="list the alert policies, their severity, playbook and whether they are on")
     policies_command.add_argument("--json", action="store_true", help="print the policies as JSON")
 
+    alerts_command = commands.add_parser("alerts", help="resolve alerts that start no investigation")
+    alert_commands = alerts_command.add_subparsers(dest="alert_command", metavar="ACTION", required=True)
+    resolve = alert_commands.add_parser("resolve", parents=[common], help="resolve an alert with a comment on what was checked")
+    resolve.add_argument("alert_id", metavar="ID")
+    resolve.add_argument("--comment", default="", help="what was checked; required")
+
     incidents_command = commands.add_parser("incidents", help="list incidents and assign them")
     incident_commands = incidents_command.add_subparsers(dest="incident_command", metavar="ACTION", required=True)
     incident_list = incident_commands.add_parser("list", parents=[common], help="list incidents, most recent first")
@@ -129,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             return _explore(args)
         if command == "incidents":
             return _incidents(args)
+        if command == "alerts":
+            return _alerts(args)
         if command == "investigations":
             return _investigations(args)
     except (SourceError, TenantError, StoreError, IntelError, ConfigError, FileNotFoundError, PermissionError) as error:
@@ -559,6 +567,13 @@ def _policies(args: argparse.Namespace) -> int:
         fold = "" if policy.aggregate else ", never aggregated"
         print(f"{state} {policy.severity.value:<13} {policy.id:<24} {policy.name} -> {playbook}{fold}")
     print("Turn a policy off with its id in [alerts] disabled = [...] in config.toml.")
+    return EXIT_OK
+
+
+def _alerts(args: argparse.Namespace) -> int:
+    with _service(args) as service:
+        alert = service.resolve_alert(args.alert_id, args.comment)
+    print(f"Alert {alert.id} ({alert.title}) resolved.")
     return EXIT_OK
 
 

@@ -38,6 +38,7 @@ from air_tui.domain.vocab import (
 from air_tui.domain.config import ConfigError
 from air_tui.engine import detection, incidents, policies, removal, runner
 from air_tui.engine.analyzers import MessageAnalyzer
+from air_tui.engine.recommendations import unreachable_copies
 from air_tui.engine.context import PlaybookContext
 from air_tui.domain.config import Config, load_config
 from air_tui.engine.rules import Scoring
@@ -778,10 +779,40 @@ class AirService:
         if events:
             self._append(events)
 
+    def _settle_after_decision(self) -> None:
+        """Close actions another decision made pointless, and start queued investigations a freed slot lets run."""
+        with self.exclusive():
+            self.run_investigations()
+
+    def resolve_alert(self, alert_id: str, comment: str) -> Alert:
+        """Resolve an alert that has no unfinished investigation, such as a forwarding alert an analyst checked.
+
+        Raises:
+            ActionError: The alert is unknown, resolved already, or its investigation still runs.
+        """
+        found = queries.alerts_by_id(self.store, [alert_id, alert_id.upper()])
+        if not found:
+            raise ActionError(f"No alert with id {alert_id}. List them with: air-tui investigate --json")
+        alert = found[0]
+        if alert.status is AlertStatus.RESOLVED:
+            raise ActionError(f"Alert {alert.id} is resolved already.")
+        if alert.investigation_id:
+            detail = queries.investigation_detail(self.store, alert.investigation_id)
+            if detail is not None and not detail.investigation.status.is_terminal:
+                raise ActionError(
+                    f"Alert {alert.id} belongs to investigation {alert.investigation_id}, which is {detail.investigation.status.value.lower()}: "
+                    "it resolves when the investigation ends. Stop it with: air-tui investigations stop ID --comment WHY"
+                )
+        if not comment.strip():
+            raise ActionError("Resolving an alert needs a comment saying what was checked. Give one with --comment.")
+        self._append([self._event(EventType.ALERT_RESOLVED, {"alert_id": alert.id, "comment": comment.strip()})])
+        self._sync_incidents()
+        return alert
+
     def assign_incident(self, incident_id: str, analyst: str) -> Incident:
         found = [item for item in queries.incidents(self.store) if item.id in (incident_id, incident_id.upper())]
         if not found:
-            raise ActionError(f"No incident with id {incident_id}. List them with: air-tui incidents")
+            raise ActionError(f"No incident with id {incident_id}. List them with: air-tui incidents list")
         incident = found[0]
         incident.assigned_to = validate_analyst(analyst)
         self._append([self._event(EventType.INCIDENT_CHANGED, {"incident": incident.model_dump(mode="json")})])
@@ -791,7 +822,7 @@ class AirService:
         """Stop an unfinished investigation: its pending actions close and it ends as Terminated by user."""
         detail = queries.investigation_detail(self.store, investigation_id) or queries.investigation_detail(self.store, investigation_id.upper())
         if detail is None:
-            raise ActionError(f"No investigation with id {investigation_id}. List them with: air-tui investigations")
+            raise ActionError(f"No investigation with id {investigation_id}. List them with: air-tui investigations list")
         if detail.investigation.status.is_terminal:
             raise ActionError(f"Investigation {investigation_id} has ended already ({detail.investigation.status.value}).")
         if not reason.strip():
@@ -803,7 +834,7 @@ class AirService:
         ]
         events.append(runner.status_event(self.playbook_context(), detail.investigation.id, InvestigationStatus.TERMINATED_BY_USER, reason.strip(), actor=self.analyst))
         self._append(events)
-        self._sync_incidents()
+        self._settle_after_decision()
 
     def investigate(self) -> IngestSummary | None:
         """Ingest if needed, raise alerts and run every open investigation."""
@@ -844,6 +875,7 @@ class AirService:
             on_progress=on_progress,
         )
         self._update_investigation(action.investigation_id)
+        self._settle_after_decision()
         results: dict[str, int] = {}
         for row in queries.action_results(self.store, action.id):
             results[row["result"]] = results.get(row["result"], 0) + 1
@@ -855,6 +887,7 @@ class AirService:
         action = self._pending(action_id)
         decision = self._decide(action, DecisionKind.REJECTED, reason.strip())
         self._update_investigation(action.investigation_id)
+        self._settle_after_decision()
         return DecisionOutcome(action=action, decision=decision, status=ActionStatus.REJECTED)
 
     def resume_approved(self) -> int:
@@ -920,7 +953,16 @@ class AirService:
             if rejected:
                 left = sum(len(action.targets) for action in rejected)
                 reason += f" The rejected actions leave {left} {'message' if left == 1 else 'messages'} where they were."
-            event = runner.status_event(context, investigation_id, InvestigationStatus.REMEDIATED, reason, actor=actor)
+            # A malicious copy in an on-premises mailbox outlives every decision here: no action reaches it.
+            unreachable = unreachable_copies(context, detail.clusters)
+            if unreachable:
+                reason += (
+                    f" {len(unreachable)} malicious {'copy sits' if len(unreachable) == 1 else 'copies sit'} in on-premises mailboxes, "
+                    "out of reach of any action here: remove them in Exchange on premises."
+                )
+                event = runner.status_event(context, investigation_id, InvestigationStatus.PARTIALLY_INVESTIGATED, reason, actor=actor)
+            else:
+                event = runner.status_event(context, investigation_id, InvestigationStatus.REMEDIATED, reason, actor=actor)
         elif any(action.status not in (ActionStatus.PENDING, ActionStatus.REJECTED, ActionStatus.EXPIRED) for action in actions):
             # Partially remediated means something ran; rejections alone leave it Pending action.
             if detail.investigation.status is InvestigationStatus.PARTIALLY_REMEDIATED:

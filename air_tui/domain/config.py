@@ -10,7 +10,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, field_validator
 
 
 MAX_WEIGHT = 1000
@@ -202,22 +202,22 @@ class AlertsConfig(_Section):
 
     disabled: list[str] = Field(default_factory=list)
     """Ids of built-in policies to turn off, as `air-tui policies` lists them."""
-    aggregation_seconds: int = 60
+    aggregation_seconds: StrictInt = 60
     """Events of one policy within this many seconds fold into one alert with a hit count."""
 
     @field_validator("aggregation_seconds")
     @classmethod
     def _window(cls, value: int) -> int:
         if not 0 <= value <= 86400:
-            raise ValueError("must be between 0 (never fold) and 86400 seconds")
+            raise ValueError(f"must be between 0 (never fold) and 86400 seconds, not {value}")
         return value
 
 
 class RemovalConfig(_Section):
     """Removal after delivery: moving delivered mail that an intel refresh shows to be malicious."""
 
-    enabled: bool = True
-    window_hours: int = 48
+    enabled: StrictBool = True
+    window_hours: StrictInt = 48
     """Only mail delivered within this many hours is moved."""
     malware: str = "Quarantine"
     high_confidence_phish: str = "Quarantine"
@@ -235,33 +235,33 @@ class RemovalConfig(_Section):
     @classmethod
     def _hours(cls, value: int) -> int:
         if not 1 <= value <= 24 * 30:
-            raise ValueError("must be between 1 and 720 hours")
+            raise ValueError(f"must be between 1 and 720 hours, not {value}")
         return value
 
 
 class InvestigationConfig(_Section):
     """Limits that keep investigations bounded and the queue moving."""
 
-    max_concurrent: int = 20
+    max_concurrent: StrictInt = 20
     """Investigations running or waiting for approval at once; more wait as Queued by throttling."""
-    queue_timeout_hours: int = 24
+    queue_timeout_hours: StrictInt = 24
     """A queued investigation that waits longer ends as Terminated by throttling."""
-    pending_action_days: int = 7
+    pending_action_days: StrictInt = 7
     """Pending actions expire after this many days, and the investigation ends as Terminated by system."""
-    max_cluster_messages: int = 10000
+    max_cluster_messages: StrictInt = 10000
     """A cluster larger than this is too much to analyse: the investigation ends as Terminated by system."""
-    max_clicks: int = 500
+    max_clicks: StrictInt = 500
     """A URL clicked more often than this in the 48 hours is too much to analyse."""
-    incident_window_hours: int = 24
+    incident_window_hours: StrictInt = 24
     """Alerts that share an entity within this many hours join one incident."""
-    max_incident_entities: int = 50
+    max_incident_entities: StrictInt = 50
     """Incidents do not merge when the result would hold more entities than this."""
 
     @field_validator("max_concurrent", "queue_timeout_hours", "pending_action_days", "max_cluster_messages", "max_clicks", "incident_window_hours", "max_incident_entities")
     @classmethod
     def _positive(cls, value: int) -> int:
         if value <= 0:
-            raise ValueError("must be a positive number")
+            raise ValueError(f"must be a positive number, not {value}")
         return value
 
 
@@ -281,7 +281,7 @@ def load_config(path: Path | None, *, required: bool = False) -> Config:
             or a wrong value.
     """
     if path is not None and required and not path.exists():
-        raise ConfigError(f"The configuration file {path} does not exist. Check AIR_TUI_CONFIG, or unset it to use {path.name} in the data directory.")
+        raise ConfigError(f"The configuration file {path} does not exist. Check AIR_TUI_CONFIG, or unset it to use config.toml in the data directory.")
     if path is None or not path.exists():
         return Config()
     try:

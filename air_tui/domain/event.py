@@ -13,6 +13,8 @@ class EventType(StrEnum):
     MESSAGES_INGESTED = "messages.ingested"
     ALERT_RAISED = "alert.raised"
     ALERT_FOLDED = "alert.folded"
+    ALERT_RESOLVED = "alert.resolved"
+    """An analyst resolved an alert by hand, with a comment."""
     """More events of the alert's policy arrived within the aggregation window."""
     INCIDENT_CREATED = "incident.created"
     INCIDENT_CHANGED = "incident.changed"

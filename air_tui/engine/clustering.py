@@ -26,6 +26,7 @@ CLUSTER_BY_BODY_SENDER_IP = "body_fingerprint+sender_ip"
 CLUSTER_BY_BODY_SENDER_DOMAIN = "body_fingerprint+sender_domain"
 CLUSTER_BY_SENDER_SUBJECT = "sender_domain+subject"
 CLUSTER_BY_SENDER_IP_SUBJECT = "sender_ip+subject"
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 CLUSTER_BY_OUTBOUND = "outbound_sender"
 """What a user sent: informational, never remediated, since it left the organisation."""
 
@@ -147,7 +148,8 @@ def hunt_clusters(
     hunt = _ClusterHunt(context.messages)
     for entity in file_entities:
         sha256 = str(entity.attributes.get("sha256", ""))
-        if sha256 and entity.verdict in (Verdict.MALICIOUS, Verdict.SUSPICIOUS):
+        # Every empty file has the same hash, so it ties unrelated mail together.
+        if sha256 and sha256 != EMPTY_SHA256 and entity.verdict in (Verdict.MALICIOUS, Verdict.SUSPICIOUS):
             hunt.add(CLUSTER_BY_FILE, sha256, hunt.index.ids_with_attachment(sha256), entity.verdict, entity.threats)
     for entity in url_entities:
         if entity.verdict is not Verdict.MALICIOUS:

@@ -77,6 +77,10 @@ def _alert_folded(db: sqlite_utils.Database, payload: dict[str, Any]) -> None:
     )
 
 
+def _alert_resolved(db: sqlite_utils.Database, payload: dict[str, Any]) -> None:
+    db.conn.execute("UPDATE alerts SET status = ? WHERE id = ?", [AlertStatus.RESOLVED.value, payload["alert_id"]])
+
+
 def _incident_changed(db: sqlite_utils.Database, payload: dict[str, Any]) -> None:
     incident = payload["incident"]
     upsert(
@@ -407,6 +411,7 @@ def _action_closed(db: sqlite_utils.Database, payload: dict[str, Any], event: Ev
 _HANDLERS: dict[EventType, Callable[[sqlite_utils.Database, dict[str, Any]], None]] = {
     EventType.ALERT_RAISED: _alert_raised,
     EventType.ALERT_FOLDED: _alert_folded,
+    EventType.ALERT_RESOLVED: _alert_resolved,
     EventType.INCIDENT_CREATED: _incident_changed,
     EventType.INCIDENT_CHANGED: _incident_changed,
     EventType.MESSAGE_REMOVED: _message_removed,

@@ -28,6 +28,7 @@ from air_tui.tui.modals import (
     InvestigationSummary,
     MessageDetail,
     RejectReason,
+    ResolveAlert,
 )
 from air_tui.tui.screens.explorer import ExplorerScreen
 from air_tui.tui.screens.investigation import InvestigationScreen
@@ -35,13 +36,13 @@ from air_tui.tui.text import plain
 from air_tui.tui.widgets.action_list import ActionList
 from air_tui.tui.widgets.alert_filter import AlertFilter
 from air_tui.tui.widgets.alert_queue import AlertQueue
-from air_tui.tui.widgets.investigation_graph import InvestigationGraph, evidence_text
+from air_tui.tui.widgets.investigation_graph import InvestigationGraph, alert_text, evidence_text
 from air_tui.tui.widgets.vim import VimScroll
 
 log = logging.getLogger(__name__)
 
 NARROW_WIDTH = 100
-_MAIN_SCREEN_ACTIONS = frozenset({"approve", "reject", "focus_pane", "quit", "help", "open_investigation", "open_explorer"})
+_MAIN_SCREEN_ACTIONS = frozenset({"approve", "reject", "focus_pane", "quit", "help", "open_investigation", "open_explorer", "resolve_alert"})
 MAINTENANCE_SECONDS = 60.0
 """How often expired or settled pending actions are closed and queued investigations started."""
 SHORT_HEIGHT = 30
@@ -99,6 +100,7 @@ class AirApp(App[None]):
         Binding("r", "reject", "Reject", id="reject", tooltip="Reject the highlighted pending action, with a reason"),
         Binding("v", "open_investigation", "View", id="open-investigation", tooltip="Open the highlighted alert's investigation with every view"),
         Binding("x", "open_explorer", "Explorer", id="open-explorer", tooltip="Search all ingested mail and start manual investigations"),
+        Binding("c", "resolve_alert", "Resolve", show=False, id="resolve-alert", tooltip="Resolve the highlighted alert when it has no investigation running, with a comment"),
     ]
 
     def __init__(
@@ -260,7 +262,8 @@ class AirApp(App[None]):
         self.refresh_views()
 
     def on_explorer_screen_investigation_requested(self, message: ExplorerScreen.InvestigationRequested) -> None:
-        self.notify(f"Starting a {message.target} investigation…", title="Manual investigation")
+        article = "an" if message.target[:1] in "aeiou" else "a"
+        self.notify(f"Starting {article} {message.target} investigation…", title="Manual investigation")
         self.start_manual(message.message_id, message.target)
 
     def on_work_failed(self, message: WorkFailed) -> None:
@@ -323,10 +326,20 @@ class AirApp(App[None]):
         detail = self.service.investigation_detail(investigation_id) if investigation_id else None
         graph = self.query_one(InvestigationGraph)
         graph.show(detail)
+        selected = self.query_one(AlertQueue).selected
+        if detail is None and selected is not None and not selected.investigation_id:
+            # Alerts whose policy starts no playbook still need their facts on screen.
+            self.query_one("#evidence-text", Static).update(alert_text(selected.alert))
+            return
         self.query_one("#evidence-text", Static).update(evidence_text(None, detail))
 
     def on_alert_queue_alert_highlighted(self, message: AlertQueue.AlertHighlighted) -> None:
         if not self._panes_ready():
+            return
+        # Typing a filter highlights rows that a later key filters out again; only the row still
+        # under the cursor may fill the other panes.
+        selected = self.query_one(AlertQueue).selected
+        if selected is None or selected.alert.id != message.row.alert.id:
             return
         self._show_investigation(message.row.investigation_id)
         self.query_one(ActionList).select_first_of(message.row.investigation_id)
@@ -411,6 +424,28 @@ class AirApp(App[None]):
             )
         )
 
+    def action_resolve_alert(self) -> None:
+        row = self.query_one(AlertQueue).selected
+        if self.service is None or row is None:
+            self.notify("Select an alert first.")
+            return
+        alert = row.alert
+
+        def resolved(comment: str | None) -> None:
+            if comment is None:
+                self.notify("Nothing resolved.")
+                return
+            try:
+                assert self.service is not None
+                self.service.resolve_alert(alert.id, comment)
+            except ActionError as error:
+                self.notify(plain(str(error)), severity="warning", timeout=10)
+                return
+            self.notify(f"Resolved: {plain(alert.title)}.", title="Alert resolved")
+            self.refresh_views()
+
+        self.push_screen(ResolveAlert(alert), resolved)
+
     def action_open_explorer(self) -> None:
         if self.service is not None:
             self.push_screen(ExplorerScreen(self.service))
@@ -478,6 +513,7 @@ class AirApp(App[None]):
         yield SystemCommand("Focus investigation", "Move to the investigation graph", lambda: self.action_focus_pane("graph"))
         yield SystemCommand("Focus pending actions", "Move to the pending actions", lambda: self.action_focus_pane("actions"))
         yield SystemCommand("Open investigation", "Every view of the highlighted alert's investigation: summary, graph, alerts, evidence, log, actions", self.action_open_investigation)
+        yield SystemCommand("Resolve alert", "Resolve the highlighted alert, with a comment, when no investigation of it runs", self.action_resolve_alert)
         yield SystemCommand("Open explorer", "Search all ingested mail and start manual investigations", self.action_open_explorer)
         yield SystemCommand("Help", "Keys and status meanings", self.action_help)
         yield SystemCommand("Refresh", "Reload the panes from the store", self.refresh_views)

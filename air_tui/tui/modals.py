@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from air_tui.domain.action import PendingAction
+from air_tui.domain.alert import Alert
 from air_tui.domain.investigation import Entity
 from air_tui.domain.message import AuthResult, EmailMessage, Url
 from air_tui.domain.vocab import EntityKind, InvestigationStatus
@@ -133,6 +134,44 @@ class RejectReason(ModalScreen[str | None]):
             self.query_one("#reason-error", Static).update(Text("A reason is required to reject an action.", style="bold red"))
             return
         self.dismiss(reason)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ResolveAlert(ModalScreen[str | None]):
+    """Asks what an analyst checked before resolving an alert by hand; the comment is required."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel-resolve", tooltip="Close without resolving")]
+
+    def __init__(self, alert: Alert) -> None:
+        super().__init__()
+        self.alert = alert
+
+    def compose(self) -> ComposeResult:
+        alert = self.alert
+        with Vertical(id="dialog", classes="dialog"):
+            yield Label(Text("Resolve this alert?", style="bold"), id="dialog-title")
+            yield Static(Text("enter resolve · esc cancel", style="dim"), id="dialog-keys")
+            yield Static(safe(f"{alert.severity.value} · {alert.title}", limit=200))
+            if alert.details:
+                yield Static(safe(alert.details, limit=300))
+            yield Input(placeholder="What was checked (required), then enter", id="reason")
+            yield Static("", id="reason-error")
+
+    def on_mount(self) -> None:
+        reason = self.query_one("#reason", Input)
+        if getattr(self.app, "reduce_motion", False):
+            reason.cursor_blink = False
+        reason.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        comment = event.value.strip()
+        if not comment:
+            self.query_one("#reason-error", Static).update(Text("A comment is required to resolve an alert.", style="bold red"))
+            return
+        self.dismiss(comment)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -495,6 +534,7 @@ HELP_KEYS = [
     ("enter", "open the highlighted alert, entity or action"),
     ("v", "open the alert's investigation: summary, graph, alerts, mailboxes, evidence, entities, log, actions"),
     ("x", "explorer: search all mail, start manual investigations (i email, R recipient, S sender)"),
+    ("c", "resolve the highlighted alert with a comment, when no investigation of it runs"),
     ("space", "fold or unfold a branch of the graph"),
     ("a", "approve the highlighted pending action (asks first)"),
     ("r", "reject the highlighted pending action (a reason is required)"),

@@ -460,3 +460,36 @@ def test_incident_resolves_when_its_alerts_are_resolved(investigated: AirService
             continue
         all_resolved = all(alerts[alert_id].status.value == "Resolved" for alert_id in incident.alert_ids)
         assert (incident.status is IncidentStatus.RESOLVED) == all_resolved, incident
+
+
+def test_alert_without_playbook_resolves_with_comment(investigated: AirService) -> None:
+    forwarding = alerts_of(investigated, policies.SUSPICIOUS_FORWARDING)[0]
+    assert forwarding.investigation_id == ""
+    with pytest.raises(ActionError, match="comment"):
+        investigated.resolve_alert(forwarding.id, " ")
+    investigated.resolve_alert(forwarding.id, "Checked with the user: forwarding set by the attacker, removed by hand.")
+    resolved = next(alert for alert in alerts_of(investigated, policies.SUSPICIOUS_FORWARDING) if alert.id == forwarding.id)
+    assert resolved.status.value == "Resolved"
+    with pytest.raises(ActionError, match="resolved already"):
+        investigated.resolve_alert(forwarding.id, "again")
+
+
+def test_alert_with_running_investigation_cannot_be_resolved(investigated: AirService) -> None:
+    pending = investigated.actions(ActionStatus.PENDING)[0].action
+    detail = investigated.investigation_detail(pending.investigation_id)
+    assert detail is not None and detail.alert is not None
+    with pytest.raises(ActionError, match="resolves when the investigation ends"):
+        investigated.resolve_alert(detail.alert.id, "trying early")
+
+
+def test_copy_out_of_reach_keeps_investigation_partially_investigated(investigated: AirService) -> None:
+    failed = alerts_of(investigated, policies.REMOVAL_FAILED)[0]
+    detail = investigated.investigation_detail(failed.investigation_id)
+    assert detail is not None
+    for action in detail.actions:
+        if action.status is ActionStatus.PENDING:
+            investigated.reject(action.id, reason="the on-premises team handles it")
+    after = investigated.investigation_detail(failed.investigation_id)
+    assert after is not None
+    assert after.investigation.status is InvestigationStatus.PARTIALLY_INVESTIGATED
+    assert "on-premises" in after.investigation.status_reason

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -442,3 +443,10 @@ def test_demo_reports_get_similarity_clusters(investigated: AirService) -> None:
         assert reported is not None
         assert reported.body_fingerprint != ""
     assert {CLUSTER_BY_BODY_SENDER_DOMAIN, CLUSTER_BY_SENDER_SUBJECT} <= kinds
+
+
+def test_empty_attachments_make_no_cluster(investigated: AirService) -> None:
+    empty = hashlib.sha256(b"").hexdigest()
+    for investigation in investigated.investigations():
+        detail = investigated.investigation_detail(investigation.id)
+        assert all(not (cluster.cluster_by == "file_hash" and cluster.value == empty) for cluster in detail.clusters)

@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets.tree import TreeNode
 
+from air_tui.domain.alert import Alert
 from air_tui.domain.investigation import Entity
 from air_tui.domain.vocab import EntityKind, Verdict
 from air_tui.engine.findings import ENTITY_NAMES
@@ -127,6 +128,23 @@ def entity_label(entity: Entity, *, with_kind: bool = True) -> Text:
         label.append(f"{count} msgs, {in_mailbox} in mailbox now · ", style="bold")
     label.append_text(safe(entity.label, limit=90))
     return label
+
+
+def alert_text(alert: Alert) -> Text:
+    """Build the facts of an alert that started no investigation, and what the analyst can do."""
+    text = Text()
+    text.append(f"{alert.title}\n", style="bold")
+    text.append(f"{alert.severity.value} · {alert.status.value} · {alert.occurred:%Y-%m-%d %H:%M} UTC")
+    if alert.hit_count > 1:
+        text.append(f" · {alert.hit_count} events")
+    text.append("\n\n")
+    if alert.details:
+        text.append(plain(alert.details) + "\n")
+    if alert.users:
+        text.append("Users: " + plain(", ".join(alert.users)) + "\n")
+    text.append("\nThis policy starts no investigation. Check the activity, then press c to resolve the alert with a comment, ", style="dim")
+    text.append("or open the explorer (x) and investigate the user's mail (R).\n", style="dim")
+    return text
 
 
 def evidence_text(entity: Entity | None, detail: InvestigationDetail | None) -> Text:
