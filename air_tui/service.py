@@ -814,6 +814,8 @@ class AirService:
         if not found:
             raise ActionError(f"No incident with id {incident_id}. List them with: air-tui incidents list")
         incident = found[0]
+        if not analyst.strip():
+            raise ActionError(f"The assignee is empty. Name the analyst: air-tui incidents assign {incident.id} NAME")
         incident.assigned_to = validate_analyst(analyst)
         self._append([self._event(EventType.INCIDENT_CHANGED, {"incident": incident.model_dump(mode="json")})])
         return incident

@@ -238,3 +238,17 @@ async def test_small_terminal_drops_columns(store: Store) -> None:
         await focus_results(pilot)
         header = app.screen.query_one(ExplorerResults).render_line(0).text.split()
         assert header == ["Received", "Verdict", "Sender", "Subject"]
+
+
+async def test_enter_opens_the_message(store: Store) -> None:
+    from air_tui.tui.modals import MessageDetail
+
+    app = ExplorerApp(store)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await focus_results(pilot)
+        chosen = app.screen.query_one(ExplorerResults).selected
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, MessageDetail)
+        assert app.screen.message.id == chosen.id

@@ -20,10 +20,12 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Label, Static
 
+from air_tui.domain.investigation import Entity
 from air_tui.domain.message import Address, EmailMessage
-from air_tui.domain.vocab import ManualTarget, Verdict
+from air_tui.domain.vocab import EntityKind, ManualTarget, Verdict
 from air_tui.store.database import Store
 from air_tui.store.explorer import DEFAULT_CAP, KEYS, ExplorerRow, MessageCount, QueryError, StoreSource, parse_query
+from air_tui.tui.modals import MessageDetail
 from air_tui.tui.text import plain, safe, verdict_badge
 from air_tui.tui.widgets.window_table import Column, WindowTable
 
@@ -282,7 +284,19 @@ class ExplorerScreen(Screen[None]):
             self._show_count()
 
     def on_window_table_row_selected(self, event: WindowTable.RowSelected) -> None:
+        """Open the email in full: headers, authentication, links, attachments and body."""
         event.stop()
+        record = event.record
+        if not isinstance(record, ExplorerRow):
+            return
+        message = self.source.message(record.id)
+        if message is None:
+            self.notify("The message is no longer in the index.", severity="warning")
+            return
+        verdict = Verdict(record.verdict) if record.verdict in Verdict._value2member_map_ else Verdict.UNKNOWN
+        entity = Entity(id=f"message:{record.id}", kind=EntityKind.MESSAGE, key=record.id, label=message.subject or "(no subject)", verdict=verdict)
+        headers = getattr(self.source, "raw_headers", None)
+        self.app.push_screen(MessageDetail(entity, message, raw_headers=headers(record.id) if callable(headers) else None))
 
     # Preview ------------------------------------------------------------------------------------
 

@@ -125,7 +125,7 @@ def entity_label(entity: Entity, *, with_kind: bool = True) -> Text:
         # Counts go first, so a narrow pane cuts the long indicator rather than the numbers.
         count = entity.attributes.get("message_count", 0)
         in_mailbox = entity.attributes.get("in_mailbox_now", entity.attributes.get("in_mailbox", 0))
-        label.append(f"{count} msgs, {in_mailbox} in mailbox now · ", style="bold")
+        label.append(f"{count} {'msg' if count == 1 else 'msgs'}, {in_mailbox} in mailbox now · ", style="bold")
     label.append_text(safe(entity.label, limit=90))
     return label
 

@@ -972,7 +972,8 @@ class NodeGraph(ScrollView, can_focus=True):
         label = entity.label
         if entity.kind is EntityKind.CLUSTER:
             # The member count goes first, so a narrow column cuts the long indicator instead.
-            label = f"{entity.attributes.get('message_count', 0)} msgs · {label}"
+            members = entity.attributes.get("message_count", 0)
+            label = f"{members} {'msg' if members == 1 else 'msgs'} · {label}"
         text.append_text(fit_label(label, room - text.cell_len))
         if text.cell_len > room:
             text.truncate(max(room, 0))
