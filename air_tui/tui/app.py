@@ -448,7 +448,7 @@ class AirApp(App[None]):
 
     def action_open_explorer(self) -> None:
         if self.service is not None:
-            self.push_screen(ExplorerScreen(self.service))
+            self.push_screen(ExplorerScreen(self.service, internal_domains=tuple(self.service.tenant.organisation.domains)))
 
     def _action_to_decide(self, verb: str) -> ActionRow | None:
         """Return the action `a` or `r` applies to, or notify the analyst why there is none.

@@ -187,3 +187,22 @@ def test_every_policy_has_short_queue_label() -> None:
 
     assert set(POLICY_LABELS) == set(POLICIES)
     assert all(len(label) <= 13 for label in POLICY_LABELS.values())
+
+
+async def test_explorer_refuses_external_sender_before_confirming(investigated_workspace: Workspace) -> None:
+    app = make_app(investigated_workspace)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("x")
+        await pilot.pause()
+        await pilot.press(*"domain:ecovichay.com", "enter")
+        await pilot.pause()
+        before = len(app.service.alert_queue())
+        await pilot.press("S")
+        await pilot.pause()
+        assert isinstance(app.screen, ExplorerScreen)
+        notices = [str(notice.message) for notice in app._notifications]
+        await settle(pilot)
+        after = len(app.service.alert_queue())
+    assert any("senders inside the organisation" in notice for notice in notices)
+    assert after == before

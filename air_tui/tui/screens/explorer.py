@@ -190,10 +190,13 @@ class ExplorerScreen(Screen[None]):
         *,
         query: str = "",
         cap: int = DEFAULT_CAP,
+        internal_domains: tuple[str, ...] = (),
         name: str | None = None,
         id: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id)
+        self.internal_domains = tuple(domain.lower() for domain in internal_domains)
+        """The organisation's domains; with them, a sender investigation of an outsider is refused before the confirmation."""
         self.source: ExplorerSource = StoreSource(source) if isinstance(source, Store) else source
         self.initial_query = query
         self.cap = cap
@@ -337,6 +340,14 @@ class ExplorerScreen(Screen[None]):
         if chosen is ManualTarget.SENDER and not record.sender:
             self.notify("This message has no sender address to investigate.", severity="warning")
             return
+        if chosen is ManualTarget.SENDER and self.internal_domains and not _internal(record.sender, self.internal_domains):
+            self.notify(
+                f"Sender investigations are for senders inside the organisation, and {plain(record.sender)} is not. "
+                "Investigate the email (i) or its recipient (R) instead.",
+                severity="warning",
+                timeout=8,
+            )
+            return
         title, description = _describe(record, chosen)
 
         def confirmed(start: bool | None) -> None:
@@ -352,6 +363,11 @@ class ExplorerScreen(Screen[None]):
 
     def action_leave(self) -> None:
         self.dismiss()
+
+
+def _internal(address: str, domains: tuple[str, ...]) -> bool:
+    domain = address.rsplit("@", 1)[-1].lower()
+    return any(domain == own or domain.endswith("." + own) for own in domains)
 
 
 def _describe(record: ExplorerRow, target: ManualTarget) -> tuple[str, Text]:
