@@ -328,8 +328,10 @@ class AirApp(App[None]):
         graph.show(detail)
         selected = self.query_one(AlertQueue).selected
         if detail is None and selected is not None and not selected.investigation_id:
-            # Alerts whose policy starts no playbook still need their facts on screen.
+            # Alerts whose policy starts no playbook still need their facts on screen; on a narrow
+            # terminal the evidence pane is hidden, so the graph's top line says what to do.
             self.query_one("#evidence-text", Static).update(alert_text(selected.alert))
+            graph.root.set_label(Text(f"No investigation (c resolves the alert) · {plain(selected.alert.details or selected.alert.title, 120)}", style="dim"))
             return
         self.query_one("#evidence-text", Static).update(evidence_text(None, detail))
 

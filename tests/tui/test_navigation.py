@@ -206,3 +206,24 @@ async def test_explorer_refuses_external_sender_before_confirming(investigated_w
         after = len(app.service.alert_queue())
     assert any("senders inside the organisation" in notice for notice in notices)
     assert after == before
+
+
+async def test_c_resolves_an_alert_without_investigation(investigated_workspace: Workspace) -> None:
+    app = make_app(investigated_workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"forwarding", "enter")
+        await pilot.pause()
+        queue = app.query_one(AlertQueue)
+        alert = queue.selected.alert
+        assert queue.selected.investigation_id == ""
+        assert "c resolves" in str(app.query_one(InvestigationGraph).root.label)
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen.query_one("#reason-error").render().plain == "A comment is required to resolve an alert."
+        await pilot.press(*"checked with the user", "enter")
+        await settle(pilot)
+        resolved = next(row.alert for row in app.service.alert_queue() if row.alert.id == alert.id)
+    assert resolved.status.value == "Resolved"
