@@ -398,8 +398,10 @@ def _intel(args: argparse.Namespace) -> int:
             # New indicators can make delivered mail malicious: move it, raise the alerts, investigate.
             with service.exclusive():
                 service.ingest()
-                removed = service.remove_after_delivery()
+                earlier = {record["message_id"] for record in service.removals()}
+                # Raising alerts moves newly malicious mail first, then raises the alerts for it.
                 raised = service.raise_alerts()
+                removed = [record for record in service.removals() if record["message_id"] not in earlier]
                 service.run_investigations()
             if removed and not args.json:
                 moved = sum(1 for record in removed if record["result"] == "Succeeded")

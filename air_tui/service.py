@@ -480,11 +480,14 @@ class AirService:
     def _signals(self) -> list[policies.AlertSignal]:
         """Return every event in the tenant that matches a policy, raised before or not."""
         submissions = self.tenant.submissions()
-        wanted = [message_id_for(item.mailbox, item.key) for item in submissions]
-        subjects = {mid: row[0] or "" for mid in wanted for row in [self.store.db.execute("SELECT subject FROM messages WHERE id = ?", [mid]).fetchone()] if row}
+        subjects: dict[str, str] = {}
         for submission in submissions:
-            if message_id_for(submission.mailbox, submission.key) not in subjects:
+            message_id = message_id_for(submission.mailbox, submission.key)
+            row = self.store.db.execute("SELECT subject FROM messages WHERE id = ?", [message_id]).fetchone()
+            if row is None:
                 log.warning("Submission %s names a message that is not in the tenant: %s/%s", submission.id, submission.mailbox, submission.key)
+                continue
+            subjects[message_id] = row[0] or ""
         analyzer = self._analyzer()
         signals = detection.submission_signals(submissions, subjects)
         signals += detection.click_signals(self.tenant.url_clicks(), analyzer)
@@ -527,7 +530,6 @@ class AirService:
                     source_id=f"removal:{row['message_id']}",
                     user=row["mailbox"],
                     message_ids=[row["message_id"]],
-                    subject=(self.store.db.execute("SELECT subject FROM messages WHERE id = ?", [row["message_id"]]).fetchone() or [""])[0] or "",
                     details=(row["reason"] + (f" Not moved: {row['error']}" if row["result"] == TargetResult.FAILED.value else f" Moved to {row['to_folder']}.")),
                 )
             )
@@ -558,7 +560,6 @@ class AirService:
             clock=self.clock,
             new_id=self.new_id,
         )
-        context = self.playbook_context()
         events: list[Event] = []
         for alert in folded.grown:
             events.append(
@@ -602,11 +603,11 @@ class AirService:
                 scope_alerts[alert.id] = alert
                 if joined.status in (InvestigationStatus.PENDING_ACTION, InvestigationStatus.PARTIALLY_REMEDIATED, InvestigationStatus.RUNNING):
                     events.append(
-                        runner.status_event(context, joined.id, InvestigationStatus.STARTING, f"The alert '{alert.title}' joined: the investigation widens to its entities and runs again.")
+                        runner.status_event(self, joined.id, InvestigationStatus.STARTING, f"The alert '{alert.title}' joined: the investigation widens to its entities and runs again.")
                     )
                     joined.status = InvestigationStatus.STARTING
                 continue
-            investigation, start = runner.start_event(context, alert, policy.playbook)
+            investigation, start = runner.start_event(self, alert, policy.playbook)
             events.append(start)
             open_investigations.append(investigation)
             scope_alerts[alert.id] = alert
@@ -676,7 +677,9 @@ class AirService:
         approval count against the limit, as in Microsoft's AIR.
         """
         self.maintain()
-        context = self.playbook_context()
+        # Built on the first run only: it reads the tenant's activity files, and most calls (the
+        # console's timer, each decision) find nothing to run.
+        context: PlaybookContext | None = None
         settings = self.config.investigations
         ran = 0
         queued: list[Event] = []
@@ -689,12 +692,12 @@ class AirService:
                 waited = self.clock() - (investigation.queued or investigation.created)
                 if investigation.status is InvestigationStatus.QUEUED_BY_THROTTLING and waited > timedelta(hours=settings.queue_timeout_hours):
                     queued.append(
-                        runner.status_event(context, investigation.id, InvestigationStatus.TERMINATED_BY_THROTTLING, f"Waited in the queue longer than {settings.queue_timeout_hours} hours.")
+                        runner.status_event(self, investigation.id, InvestigationStatus.TERMINATED_BY_THROTTLING, f"Waited in the queue longer than {settings.queue_timeout_hours} hours.")
                     )
                 elif investigation.status is InvestigationStatus.STARTING:
                     queued.append(
                         runner.status_event(
-                            context, investigation.id, InvestigationStatus.QUEUED_BY_THROTTLING,
+                            self, investigation.id, InvestigationStatus.QUEUED_BY_THROTTLING,
                             f"{self._active_count()} investigations are running or waiting for approval, the limit is {settings.max_concurrent}: this one runs when a slot frees.",
                         )
                     )
@@ -704,6 +707,8 @@ class AirService:
                 queued = []
             alerts = queries.alerts_by_id(self.store, investigation.scope_alert_ids())
             alerts.sort(key=lambda alert: investigation.scope_alert_ids().index(alert.id))
+            if context is None:
+                context = self.playbook_context()
             context.log_start = queries.next_log_position(self.store, investigation.id) - 1
             context.existing_actions = [row.action for row in queries.action_rows(self.store) if row.action.investigation_id == investigation.id]
             status = runner.run_investigation(context, investigation, alerts)
@@ -753,14 +758,13 @@ class AirService:
             touched.add(action.investigation_id)
         if closed:
             self._append(closed)
-        context = self.playbook_context()
         for investigation_id in sorted(touched):
             if investigation_id in expired_in:
                 detail = queries.investigation_detail(self.store, investigation_id)
                 if detail is not None and not detail.investigation.status.is_terminal:
                     count_text = f"{expired_in[investigation_id]} pending {'action' if expired_in[investigation_id] == 1 else 'actions'}"
                     self._append(
-                        [runner.status_event(context, investigation_id, InvestigationStatus.TERMINATED_BY_SYSTEM, f"{count_text} expired after {settings.pending_action_days} days without a decision.")]
+                        [runner.status_event(self, investigation_id, InvestigationStatus.TERMINATED_BY_SYSTEM, f"{count_text} expired after {settings.pending_action_days} days without a decision.")]
                     )
                 continue
             self._update_investigation(investigation_id, actor="Automation")
@@ -834,7 +838,7 @@ class AirService:
             for action in detail.actions
             if action.status is ActionStatus.PENDING
         ]
-        events.append(runner.status_event(self.playbook_context(), detail.investigation.id, InvestigationStatus.TERMINATED_BY_USER, reason.strip(), actor=self.analyst))
+        events.append(runner.status_event(self, detail.investigation.id, InvestigationStatus.TERMINATED_BY_USER, reason.strip(), actor=self.analyst))
         self._append(events)
         self._settle_after_decision()
 
@@ -944,7 +948,6 @@ class AirService:
         detail = queries.investigation_detail(self.store, investigation_id)
         if detail is None or detail.investigation.status.is_terminal:
             return
-        context = self.playbook_context()
         if not undecided:
             rejected = [action for action in actions if action.status is ActionStatus.REJECTED]
             closed = [action for action in actions if action.status is ActionStatus.EXPIRED]
@@ -956,21 +959,21 @@ class AirService:
                 left = sum(len(action.targets) for action in rejected)
                 reason += f" The rejected actions leave {left} {'message' if left == 1 else 'messages'} where they were."
             # A malicious copy in an on-premises mailbox outlives every decision here: no action reaches it.
-            unreachable = unreachable_copies(context, detail.clusters)
+            unreachable = unreachable_copies(self.playbook_context(), detail.clusters)
             if unreachable:
                 reason += (
                     f" {len(unreachable)} malicious {'copy sits' if len(unreachable) == 1 else 'copies sit'} in on-premises mailboxes, "
                     "out of reach of any action here: remove them in Exchange on premises."
                 )
-                event = runner.status_event(context, investigation_id, InvestigationStatus.PARTIALLY_INVESTIGATED, reason, actor=actor)
+                event = runner.status_event(self, investigation_id, InvestigationStatus.PARTIALLY_INVESTIGATED, reason, actor=actor)
             else:
-                event = runner.status_event(context, investigation_id, InvestigationStatus.REMEDIATED, reason, actor=actor)
+                event = runner.status_event(self, investigation_id, InvestigationStatus.REMEDIATED, reason, actor=actor)
         elif any(action.status not in (ActionStatus.PENDING, ActionStatus.REJECTED, ActionStatus.EXPIRED) for action in actions):
             # Partially remediated means something ran; rejections alone leave it Pending action.
             if detail.investigation.status is InvestigationStatus.PARTIALLY_REMEDIATED:
                 return
             waiting = f"{len(undecided)} of {len(actions)} {'action still waits' if len(undecided) == 1 else 'actions still wait'} for a decision."
-            event = runner.status_event(context, investigation_id, InvestigationStatus.PARTIALLY_REMEDIATED, waiting, actor=actor)
+            event = runner.status_event(self, investigation_id, InvestigationStatus.PARTIALLY_REMEDIATED, waiting, actor=actor)
         else:
             return
         self._append([event])
@@ -1013,7 +1016,7 @@ class AirService:
         return queries.incidents(self.store)
 
     def removals(self) -> list[dict[str, Any]]:
-        """Every removal after delivery, oldest first, failures included."""
+        """Return every removal after delivery, oldest first, failures included."""
         return queries.removals(self.store)
 
     def verdict_counts(self) -> dict[str, int]:
@@ -1070,7 +1073,7 @@ class AirService:
 
 
 def _setting_present(settings: dict[str, MailboxSettings], action: PendingAction) -> bool:
-    """Whether the mailbox setting an action would remove is still there."""
+    """Return whether the mailbox setting an action would remove is still there."""
     assert action.setting is not None
     current = settings.get(action.setting.mailbox) or settings.get(action.setting.mailbox.lower())
     if current is None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
 from air_tui.domain.alert import Alert
 from air_tui.domain.event import Event, EventType
+from air_tui.domain.ids import Clock, IdFactory
 from air_tui.domain.investigation import Investigation
 from air_tui.domain.vocab import InvestigationStatus, Playbook
 from air_tui.engine import compromised_user, url_click, user_reported
@@ -22,7 +24,14 @@ PLAYBOOKS[Playbook.URL_CLICK.value] = url_click.run
 PLAYBOOKS[Playbook.COMPROMISED_USER.value] = compromised_user.run
 
 
-def start_event(context: PlaybookContext, alert: Alert, playbook: str) -> tuple[Investigation, Event]:
+class EventStamps(Protocol):
+    """A source of event times and ids: a playbook context, or the service itself when no playbook runs."""
+
+    clock: Clock
+    new_id: IdFactory
+
+
+def start_event(context: EventStamps, alert: Alert, playbook: str) -> tuple[Investigation, Event]:
     investigation = Investigation(
         id=context.new_id(),
         alert_id=alert.id,
@@ -43,7 +52,7 @@ def start_event(context: PlaybookContext, alert: Alert, playbook: str) -> tuple[
 
 
 def status_event(
-    context: PlaybookContext,
+    context: EventStamps,
     investigation_id: str,
     status: InvestigationStatus,
     reason: str,
