@@ -23,7 +23,7 @@ class AlertPolicy(BaseModel):
     aggregate: bool = True
     """Whether events of this policy within the aggregation window fold into one alert."""
     description: str = ""
-    """What raises it, in one sentence."""
+    """The activity that raises it, in one sentence."""
 
 
 class Alert(BaseModel):

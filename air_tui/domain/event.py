@@ -18,7 +18,7 @@ class EventType(StrEnum):
     """More events of the alert's policy arrived within the aggregation window."""
     INCIDENT_CREATED = "incident.created"
     INCIDENT_CHANGED = "incident.changed"
-    """The incident's alerts, entities, assignee or status changed; the payload holds all of it."""
+    """The incident's alerts, entities, assignee or status changed; the payload contains all of it."""
     MESSAGE_REMOVED = "message.removed_after_delivery"
     INVESTIGATION_SCOPE_WIDENED = "investigation.scope_widened"
     INVESTIGATION_STARTED = "investigation.started"

@@ -29,7 +29,7 @@ class Investigation(BaseModel):
     """Every alert in scope: the one that started it, then alerts that joined while it ran."""
     incident_id: str = ""
     queued: datetime | None = None
-    """When throttling put it in the queue; None when it never waited."""
+    """Time throttling put it in the queue, or None when it never waited."""
     pending_since: datetime | None = None
     """When it started waiting for approval; None when nothing waits."""
     pending_seconds: int = 0

@@ -70,7 +70,7 @@ class AuditRecord(BaseModel):
     id: str
     time: datetime
     user: str
-    """Who made the change."""
+    """The user who made the change."""
     mailbox: str
     operation: str
     """Exchange cmdlet name, e.g. `New-InboxRule`, `Set-InboxRule`, `Set-Mailbox`, `Add-MailboxPermission`."""

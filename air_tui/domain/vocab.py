@@ -88,7 +88,7 @@ class Playbook(StrEnum):
 
 
 class ManualTarget(StrEnum):
-    """What an analyst starts a manual investigation on, from the explorer."""
+    """Target of a manual investigation an analyst starts from the explorer."""
 
     EMAIL = "email"
     RECIPIENT = "recipient"

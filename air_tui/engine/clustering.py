@@ -28,7 +28,7 @@ CLUSTER_BY_SENDER_SUBJECT = "sender_domain+subject"
 CLUSTER_BY_SENDER_IP_SUBJECT = "sender_ip+subject"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 CLUSTER_BY_OUTBOUND = "outbound_sender"
-"""What a user sent: informational, never remediated, since it left the organisation."""
+"""Cluster of the mail a user sent: informational and never remediated, because it left the organisation."""
 
 CLUSTER_NAMES = {
     CLUSTER_BY_FILE: "Same attachment",

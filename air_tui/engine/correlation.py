@@ -137,8 +137,10 @@ def investigate_mailboxes(context: PlaybookContext, findings: Findings, message:
 
 
 def _internal(address: str, own_domains: tuple[str, ...]) -> bool:
-    """Whether the address is in one of the organisation's domains or their subdomains; a
-    look-alike such as `notlarkspur.example` is outside."""
+    """Return whether the address is in one of the organisation's domains or their subdomains.
+
+    A look-alike such as `notlarkspur.example` is outside.
+    """
     domain = address.rsplit("@", 1)[-1].lower().rstrip(".")
     return any(domain == own or domain.endswith("." + own) for own in own_domains)
 

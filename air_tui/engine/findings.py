@@ -46,7 +46,7 @@ def count(number: int, noun: str) -> str:
 
 @dataclass
 class Outcome:
-    """What a playbook run ends with: the status it leads to, why, and what it found."""
+    """Result of a playbook run: the status it leads to, the reason, and the findings."""
 
     status: InvestigationStatus
     reason: str

@@ -31,7 +31,7 @@ class Correlation:
 
 
 def correlate(alert: Alert, incidents: list[Incident], *, window_hours: int, max_entities: int, new_id: IdFactory) -> Correlation:
-    """Put the alert in an incident; `incidents` is updated in place so a batch sees its own changes."""
+    """Put the alert in an incident. `incidents` is updated in place, so later alerts of a batch find the changes."""
     keys = alert.entity_keys()
     window = timedelta(hours=window_hours)
     related = [

@@ -1,6 +1,6 @@
 """Alert policies: which activity raises an alert, at what severity, and which playbook it starts.
 
-Detection turns tenant activity into `AlertSignal`s, one per event; `fold_signals` then folds
+Detection turns tenant activity into `AlertSignal`s, one per event. `fold_signals` then folds the
 signals of one policy within the aggregation window into one alert with a hit count.
 """
 

@@ -2,8 +2,8 @@
 
 Like Microsoft's zero-hour auto purge, only mail delivered within the configured window (48 hours
 by default) is moved: to Quarantine for malware and high-confidence phish, to Junk Email
-otherwise, as `[removal]` in the configuration says. Planning is pure; the service moves the
-files and records each move in the ledger.
+otherwise, as the `[removal]` section of the configuration sets. Planning is pure: the service
+moves the files and records each move in the ledger.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ SKIPPED_FOLDERS = frozenset({"Junk Email", "Deleted Items", "Sent Items", "Recov
 
 @dataclass(frozen=True)
 class Candidate:
-    """A delivered message and the indicators it carries, as the message index holds them."""
+    """A delivered message and the indicators it carries, as the message index stores them."""
 
     message_id: str
     mailbox: str
@@ -52,7 +52,7 @@ class PlannedRemoval:
     destination: str
     policy_id: str
     blocked_reason: str = ""
-    """Why the message cannot be moved (an on-premises mailbox); empty when it can."""
+    """Reason the message cannot be moved (an on-premises mailbox), or empty when it can."""
 
 
 def plan_removals(candidates: list[Candidate], analyzer: MessageAnalyzer, config: RemovalConfig, users: list[User]) -> list[PlannedRemoval]:

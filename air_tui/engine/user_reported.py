@@ -155,7 +155,7 @@ class _Root:
 
 
 def _parent_for(message_id: str, alerts: list[Alert], alert_entities: list[Entity], submission_entities: list[Entity], context: PlaybookContext) -> str:
-    """The report that names the email, else the alert that names it."""
+    """Return the id of the report that names the email, else of the alert that names it."""
     for entity in submission_entities:
         if entity.attributes.get("message_id") == message_id:
             return entity.id

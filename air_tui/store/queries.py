@@ -182,7 +182,7 @@ def alerts_by_id(store: Store, alert_ids: list[str]) -> list[Alert]:
 
 
 def incidents(store: Store) -> list[Incident]:
-    """Every incident, the most recently updated first."""
+    """Return every incident, the most recently updated first."""
     return [_incident(row) for row in store.db.query("SELECT * FROM incidents ORDER BY updated DESC, id")]
 
 
@@ -191,7 +191,7 @@ def open_incidents(store: Store) -> list[Incident]:
 
 
 def alerts_open_for_folding(store: Store, policy_ids: list[str]) -> list[Alert]:
-    """The latest alert of each policy whose investigation has not finished, for aggregation."""
+    """Return the latest alert of each policy whose investigation has not started running, for aggregation."""
     found: list[Alert] = []
     for policy_id in policy_ids:
         rows = list(

@@ -211,7 +211,7 @@ class AirApp(App[None]):
             status = detail.investigation.status.value if detail else "not started"
             self.post_message(ManualInvestigationStarted(alert.details or alert.title, status))
         except ActionError as error:
-            log.warning("Manual investigation of %s (%s) refused: %s", message_id, target, error)
+            log.warning("Manual investigation of %s (%s) rejected: %s", message_id, target, error)
             self.post_message(WorkFailed("The manual investigation", str(error)))
         except Exception as error:  # noqa: BLE001
             log.exception("Manual investigation of %s (%s) failed", message_id, target)
@@ -329,7 +329,7 @@ class AirApp(App[None]):
         selected = self.query_one(AlertQueue).selected
         if detail is None and selected is not None and not selected.investigation_id:
             # Alerts whose policy starts no playbook still need their facts on screen; on a narrow
-            # terminal the evidence pane is hidden, so the graph's top line says what to do.
+            # terminal the evidence pane is hidden, so the graph's top line tells the analyst what to do.
             self.query_one("#evidence-text", Static).update(alert_text(selected.alert))
             graph.root.set_label(Text(f"No investigation (c resolves the alert) · {plain(selected.alert.details or selected.alert.title, 120)}", style="dim"))
             return

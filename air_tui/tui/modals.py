@@ -97,10 +97,35 @@ def _per_mailbox(action: PendingAction, limit: int = 8) -> Text:
     return text
 
 
-class RejectReason(ModalScreen[str | None]):
+class RequiredText(ModalScreen[str | None]):
+    """Base of dialogs that need a line of text before they close: enter submits, esc cancels."""
+
+    MISSING = "Some text is required."
+    """Message shown under the input when enter is pressed on an empty line."""
+
+    def on_mount(self) -> None:
+        reason = self.query_one("#reason", Input)
+        if getattr(self.app, "reduce_motion", False):
+            reason.cursor_blink = False
+        reason.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        text = event.value.strip()
+        if not text:
+            self.query_one("#reason-error", Static).update(Text(self.MISSING, style="bold red"))
+            return
+        self.dismiss(text)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class RejectReason(RequiredText):
     """Asks for the reason a rejection needs, and rejects an empty reason with a message."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel-reject", tooltip="Close without deciding")]
+    MISSING = "A reason is required to reject an action."
 
     def __init__(self, action: PendingAction, *, investigation: str = "") -> None:
         super().__init__()
@@ -121,28 +146,12 @@ class RejectReason(ModalScreen[str | None]):
             yield Input(placeholder="Reason (required), then enter", id="reason")
             yield Static("", id="reason-error")
 
-    def on_mount(self) -> None:
-        reason = self.query_one("#reason", Input)
-        if getattr(self.app, "reduce_motion", False):
-            reason.cursor_blink = False
-        reason.focus()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        reason = event.value.strip()
-        if not reason:
-            self.query_one("#reason-error", Static).update(Text("A reason is required to reject an action.", style="bold red"))
-            return
-        self.dismiss(reason)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class ResolveAlert(ModalScreen[str | None]):
-    """Asks what an analyst checked before resolving an alert by hand; the comment is required."""
+class ResolveAlert(RequiredText):
+    """Asks what an analyst checked before resolving an alert by hand. The comment is required."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel-resolve", tooltip="Close without resolving")]
+    MISSING = "A comment is required to resolve an alert."
 
     def __init__(self, alert: Alert) -> None:
         super().__init__()
@@ -158,23 +167,6 @@ class ResolveAlert(ModalScreen[str | None]):
                 yield Static(safe(alert.details, limit=300))
             yield Input(placeholder="What was checked (required), then enter", id="reason")
             yield Static("", id="reason-error")
-
-    def on_mount(self) -> None:
-        reason = self.query_one("#reason", Input)
-        if getattr(self.app, "reduce_motion", False):
-            reason.cursor_blink = False
-        reason.focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        comment = event.value.strip()
-        if not comment:
-            self.query_one("#reason-error", Static).update(Text("A comment is required to resolve an alert.", style="bold red"))
-            return
-        self.dismiss(comment)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class EntityDetail(ModalScreen[None]):

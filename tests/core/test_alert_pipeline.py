@@ -72,7 +72,7 @@ def list_domain(tenant: Path, domain: str, threat: str = "Phish", added: str = "
 
 
 def folder_of(tenant: Path, mailbox: str, message_id: str, service: AirService | None = None) -> str:
-    """The Maildir folder that holds the message's file now."""
+    """Return the Maildir folder that contains the message's file now."""
     for path in (tenant / "mailboxes" / mailbox).glob("*/*/*"):
         if message_id_for(mailbox, path.name.split(":", 1)[0]) == message_id:
             return path.parent.parent.name
@@ -288,7 +288,7 @@ def test_assign_incident_records_the_analyst(investigated: AirService) -> None:
 # Throttling and statuses ----------------------------------------------------------------------
 
 
-def test_throttling_queues_beyond_the_limit_and_runs_when_a_slot_frees(workspace: Workspace) -> None:
+def test_throttling_queues_then_runs_when_freed(workspace: Workspace) -> None:
     config = Config(investigations=InvestigationConfig(max_concurrent=1))
     with open_service(workspace, config=config) as service:
         service.investigate()

@@ -245,10 +245,10 @@ def test_policies_lists_every_policy_and_disabled_ones(tenant_copy: Path, isolat
     assert policies["url-click"]["aggregate"] is False
     assert policies["user-restricted"]["severity"] == "High"
     config.write_text('[alerts]\ndisabled = ["no-such-policy"]\n')
-    refused = air_tui("policies", "--tenant", str(tenant_copy), data_dir=isolated_data_dir, config=config)
-    assert refused.returncode == 1
-    assert "no-such-policy" in refused.stderr
-    assert "air-tui policies" in refused.stderr
+    rejected = air_tui("policies", "--tenant", str(tenant_copy), data_dir=isolated_data_dir, config=config)
+    assert rejected.returncode == 1
+    assert "no-such-policy" in rejected.stderr
+    assert "air-tui policies" in rejected.stderr
 
 
 def test_incidents_and_investigations_commands(tenant_copy: Path, isolated_data_dir: Path) -> None:

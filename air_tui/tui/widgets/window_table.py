@@ -1,10 +1,10 @@
 """A table that shows rows from a row source one window at a time, for lists of any length.
 
 `WindowTable` keeps a few pages of rows in memory, never the whole list. When it paints, it
-requests from its source the pages on screen plus a margin, keeps at most `max_pages` of them, and
-renders each line itself through the Line API, so painting reads only the rows near the
-screen, whatever the length of the list. The cursor row has a `▶` marker as well as the cursor colour, so it reads the same in
-monochrome.
+requests from its source the pages on screen plus a margin and keeps at most `max_pages` of them.
+It renders each line itself through the Line API, so painting reads only the rows near the
+screen, whatever the length of the list. The cursor row has a `▶` marker as well as the cursor
+colour, so it reads the same in monochrome.
 """
 
 from __future__ import annotations
