@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from air_tui import __version__
+from air_tui import __version__, actions_cli
 from air_tui.domain.config import ConfigError, load_config
 from air_tui.engine.rules import RULES, Scoring
 from air_tui.domain.message import EmailMessage
@@ -21,7 +21,7 @@ from air_tui.domain.vocab import ActionStatus
 from air_tui.intel import IntelError
 from air_tui.mail import FailedRead, SourceError, iter_messages, parse_message
 from air_tui.mail.invisible import reveal
-from air_tui.service import ActionError, AirService, AnalystError, IngestSummary, validate_analyst
+from air_tui.service import ActionError, AirService, AnalystError, BackendError, IngestSummary, validate_analyst
 from air_tui.store import StoreError
 from air_tui.store.explorer import QueryError
 from air_tui.tenant.demo import TenantError
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--tenant", type=Path, metavar="DIR", help="tenant directory to work on in place (default: a copy of the demo tenant in the data directory)")
     common.add_argument("--analyst", metavar="NAME", help="name recorded with every decision (default: the operating-system user)")
     common.add_argument("--reset-demo", action="store_true", help="restore the pristine demo tenant and an empty database before starting")
+    common.add_argument("--read-only", action="store_true", help="view only: every decision, proposal and change to mail is turned off")
 
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("console", parents=[common], help="open the console (the default)")
@@ -49,16 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     investigate = commands.add_parser("investigate", parents=[common], help="ingest, raise alerts and run every investigation")
     investigate.add_argument("--json", action="store_true", help="print the summary as JSON")
 
-    actions = commands.add_parser("actions", help="list and decide pending actions")
-    action_commands = actions.add_subparsers(dest="action_command", metavar="ACTION", required=True)
-    listing = action_commands.add_parser("list", parents=[common], help="list actions")
-    listing.add_argument("--json", action="store_true", help="print the actions as JSON")
-    listing.add_argument("--all", action="store_true", help="include decided actions, not only pending ones")
-    for name, text in (("approve", "approve an action and run it"), ("reject", "reject an action")):
-        decide = action_commands.add_parser(name, parents=[common], help=text)
-        decide.add_argument("action_id", metavar="ID")
-        decide.add_argument("--comment", default="", help="why; required for reject")
-        decide.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    actions_cli.add_parsers(commands, common)
 
     intel = commands.add_parser("intel", help="download threat-intelligence feeds and show their state")
     intel_commands = intel.add_subparsers(dest="intel_command", metavar="ACTION", required=True)
@@ -126,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         if command == "investigate":
             return _investigate(args)
         if command == "actions":
-            return _actions(args)
+            return actions_cli.run_actions(args, lambda: _service(args))
+        if command == "audit":
+            return actions_cli.run_audit(args, lambda: _service(args))
         if command == "intel":
             return _intel(args)
         if command == "policies":
@@ -142,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     except (SourceError, TenantError, StoreError, IntelError, ConfigError, FileNotFoundError, PermissionError) as error:
         print(f"air-tui: {error}", file=sys.stderr)
         return EXIT_ERROR
-    except (ActionError, AnalystError) as error:
+    except (ActionError, AnalystError, BackendError) as error:
         print(f"air-tui: {error}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:
@@ -198,7 +192,7 @@ def _analyst(args: argparse.Namespace) -> str:
 
 
 def _service(args: argparse.Namespace) -> AirService:
-    return AirService(_workspace(args), analyst=_analyst(args))
+    return AirService(_workspace(args), analyst=_analyst(args), read_only=getattr(args, "read_only", False))
 
 
 def _console(args: argparse.Namespace) -> int:
@@ -259,7 +253,7 @@ def _investigation_summary(service: AirService, ingest: IngestSummary | None, ra
         "investigations": [_investigation_json(service, investigation.id) for investigation in investigations],
         "investigations_by_status": dict(sorted(by_status.items())),
         "verdicts": service.verdict_counts(),
-        "pending_actions": [_action_json(row) for row in service.actions(ActionStatus.PENDING)],
+        "pending_actions": [actions_cli.action_json(row) for row in service.actions(ActionStatus.PENDING)],
         "seconds": round(seconds, 3),
     }
 
@@ -325,56 +319,6 @@ def _print_summary(summary: dict[str, Any]) -> None:
     for action in summary["pending_actions"]:
         print(f"  {action['id']}  {action['type']}: {action['impact']}  {_plain(action['title'])[:50]}")
     print(f"\nDone in {summary['seconds']:.2f} s")
-
-
-def _action_json(row: Any) -> dict[str, Any]:
-    action = row.action
-    return {
-        "id": action.id,
-        "type": action.action_type.value,
-        "status": action.status.value,
-        "title": action.title,
-        "message_count": len(action.targets),
-        "mailboxes": action.mailboxes,
-        "impact": action.impact,
-        "investigation_id": action.investigation_id,
-        "investigation": row.investigation_title,
-        "decided_by": row.decided_by,
-        "decided_at": row.decided_at,
-        "comment": row.comment,
-    }
-
-
-def _actions(args: argparse.Namespace) -> int:
-    with _service(args) as service:
-        if args.action_command == "list":
-            rows = service.actions(None if args.all else ActionStatus.PENDING)
-            if args.json:
-                print(json.dumps([_action_json(row) for row in rows], indent=2, ensure_ascii=False))
-            elif not rows:
-                print("No pending actions." if not args.all else "No actions.")
-            else:
-                for row in rows:
-                    action = row.action
-                    investigation = _plain(row.investigation_title.split(": ", 1)[-1])[:40]
-                    if action.status is ActionStatus.PENDING:
-                        print(f"{action.id}  Pending    {action.action_type.value}: {action.impact}  {_plain(action.title)[:50]}  [{investigation}]")
-                    else:
-                        decided = f"by {_plain(row.decided_by)} at {row.decided_at[:16]}"
-                        print(f"{action.id}  {action.status.value:<10} {action.action_type.value} of {action.scope} {decided}  {_plain(action.title)[:50]}  [{investigation}]")
-            return EXIT_OK
-        if args.action_command == "approve":
-            outcome = service.approve(args.action_id, comment=args.comment)
-        else:
-            outcome = service.reject(args.action_id, reason=args.comment)
-    if args.json:
-        print(json.dumps({"action_id": outcome.action.id, "decision": outcome.decision.kind.value, "analyst": outcome.decision.analyst, "status": outcome.status.value, "results": outcome.results}, indent=2))
-    elif outcome.decision.kind.value == "approved":
-        results = ", ".join(f"{count} {name.lower()}" for name, count in sorted(outcome.results.items()))
-        print(f"Approved {outcome.action.id} as {_plain(outcome.decision.analyst)}: {outcome.status.value} ({results}).")
-    else:
-        print(f"Rejected {outcome.action.id} as {_plain(outcome.decision.analyst)}: {_plain(outcome.decision.comment)}")
-    return EXIT_OK
 
 
 def _intel(args: argparse.Namespace) -> int:

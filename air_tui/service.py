@@ -15,9 +15,9 @@ from typing import Any
 
 from datetime import date, datetime, timedelta
 
-from air_tui.domain.action import Decision, PendingAction
+from air_tui.domain.action import Decision, InvestigationTarget, PendingAction
 from air_tui.domain.alert import Alert, AlertPolicy, Incident
-from air_tui.domain.investigation import Investigation, LogStep
+from air_tui.domain.investigation import Investigation
 from air_tui.domain.event import Event, EventType
 from air_tui.domain.ids import Clock, IdFactory, system_clock, ulid_factory
 from air_tui.domain.message import EmailMessage, MessageLocation
@@ -49,7 +49,10 @@ from air_tui.intel.online import OnlineLookup
 from air_tui.intel.skipped import describe_skipped, skipped_columns, stored_skipped
 from air_tui.intel.status import FeedStatus, feed_status
 from air_tui.mail import FailedRead, iter_messages, message_id_for, parse_message
-from air_tui.remediation import executor
+from air_tui.remediation import blocklist
+from air_tui.remediation.backends import open_mail_backend
+from air_tui.remediation.center import Access, ActionCenter, ActionError, BulkPreview, DecisionOutcome, PermissionDenied
+from air_tui.remediation.mail import BackendError, DemoMailBackend, MessageRef, Move
 from air_tui.store import Store, explorer, ledger, queries, windows
 from air_tui.store import intel as intel_store
 from air_tui.store.database import file_lock
@@ -58,10 +61,6 @@ from air_tui.tenant.demo import DemoTenant
 from air_tui.tenant.workspace import Workspace, config_is_explicit, config_path
 
 log = logging.getLogger(__name__)
-
-
-class ActionError(Exception):
-    """A decision that cannot be taken: unknown action, already decided, or missing reason."""
 
 
 class AnalystError(ValueError):
@@ -86,15 +85,6 @@ class IngestSummary:
     failed: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     """(path, reason) of every message that could not be parsed."""
-
-
-@dataclass
-class DecisionOutcome:
-    action: PendingAction
-    decision: Decision
-    status: ActionStatus
-    results: dict[str, int] = field(default_factory=dict)
-    """Targets by result, for approvals that ran."""
 
 
 class StoreMessageIndex:
@@ -148,6 +138,7 @@ class AirService:
         clock: Clock = system_clock,
         new_id: IdFactory = ulid_factory,
         config: Config | None = None,
+        read_only: bool = False,
     ) -> None:
         self.workspace = workspace
         self.config = config if config is not None else load_config(config_path(), required=config_is_explicit())
@@ -161,13 +152,28 @@ class AirService:
         self.analyst = validate_analyst(analyst)
         self.clock = clock
         self.new_id = new_id
+        try:
+            self.access = Access.from_config(self.config.access, self.analyst, read_only=read_only)
+        except ValueError as error:
+            raise ConfigError(str(error)) from error
         self.tenant = DemoTenant(workspace.tenant_dir)
         self.store = Store(workspace.database)
         self._intel: IntelSnapshot | None = None
+        self.center = ActionCenter(
+            self.store,
+            self.tenant,
+            access=self.access,
+            settings=self.config.actions,
+            clock=clock,
+            new_id=new_id,
+            mail=lambda: open_mail_backend(self.config.remediation, self.tenant, analyst=self.analyst),
+            start_investigation=self._start_from_action,
+        )
 
     def close(self) -> None:
         if self._online is not None:
             self._online.close()
+        self.center.close()
         self.store.close()
 
     def __enter__(self) -> AirService:
@@ -301,12 +307,14 @@ class AirService:
         Returns:
             What was read, or None when nothing was new.
         """
-        known = {} if force else message_index.indexed_folders(self.store)
+        indexed = message_index.indexed_folders(self.store)
+        known = {} if force else indexed
         summary = IngestSummary()
         parsed = list(self._parse_tenant(summary, known))
         if not parsed and not force:
             return None
         message_index.index_messages(self.store, parsed)
+        self._apply_block_list([message.id for message in parsed if message.id not in indexed])
         self._append(
             [
                 self._event(
@@ -318,6 +326,59 @@ class AirService:
         )
         log.info("Ingested %d messages (%d failed) from %s", summary.total, summary.failed, self.tenant.root)
         return summary
+
+    def _apply_block_list(self, message_ids: list[str]) -> int:
+        """Junk and flag new messages that an active block list entry matches; return how many matched.
+
+        Only mail new to the index is checked: an entry acts on mail that arrives after it, and
+        email actions deal with what was there before.
+        """
+        entries = queries.block_entries(self.store, active_at=self.clock().isoformat())
+        matches = blocklist.matching_entries(self.store, entries, message_ids)
+        if not matches:
+            return 0
+        if self.access.read_only:
+            log.info("Read-only: %d new messages match the block list and stay where they are", len(matches))
+            return 0
+        backend = DemoMailBackend(self.tenant)
+        where = message_index.locations(self.store, list(matches))
+        refs = {
+            row["id"]: row
+            for row in self.store.db.query(
+                f"SELECT id, mailbox, folder, key, internet_message_id FROM messages WHERE id IN ({','.join('?' * len(matches))})", list(matches)
+            )
+        }
+        events = []
+        for message_id, entry in matches.items():
+            row = refs[message_id]
+            folder = where.get(message_id, ("", row["folder"]))[1]
+            if folder in (Folder.JUNK.value, Folder.DELETED.value, Folder.QUARANTINE.value, Folder.RECOVERABLE.value, Folder.SENT.value):
+                outcome_result, to_folder, error, new_path = TargetResult.ALREADY_IN_DESTINATION, folder, "", ""
+            else:
+                ref = MessageRef(message_id=message_id, mailbox=row["mailbox"], folder=folder, internet_message_id=row["internet_message_id"], key=row["key"])
+                outcome = backend.apply([Move(ref, Folder.JUNK.value)])[0]
+                outcome_result, to_folder, error, new_path = outcome.result, outcome.to_folder, outcome.error, outcome.detail.get("new_path", "")
+            events.append(
+                self._event(
+                    EventType.MESSAGE_BLOCKED,
+                    {
+                        "message_id": message_id,
+                        "entry_id": entry["id"],
+                        "kind": entry["kind"],
+                        "value": entry["value"],
+                        "mailbox": row["mailbox"],
+                        "from_folder": folder,
+                        "to_folder": to_folder,
+                        "result": outcome_result.value,
+                        "error": error,
+                        "new_path": new_path,
+                    },
+                    actor="Automation",
+                )
+            )
+        self._append(events)
+        log.info("The block list junked %d new messages", len(events))
+        return len(events)
 
     def _parse_tenant(self, summary: IngestSummary, known: dict[str, str]) -> Iterator[EmailMessage]:
         for mailbox, folder, path in self.tenant.folder_paths():
@@ -401,6 +462,9 @@ class AirService:
         a message is moved at most once. Returns the removal records written, failures included.
         """
         if not self.config.removal.enabled:
+            return []
+        if self.access.read_only:
+            # Read-only changes no mailbox, automation included; the alerts still show the threat.
             return []
         now = self.tenant_now()
         since = (now - timedelta(hours=self.config.removal.window_hours)).isoformat()
@@ -628,18 +692,27 @@ class AirService:
                     return investigation
         return None
 
-    def start_manual_investigation(self, message_id: str, target: ManualTarget | str) -> Alert:
+    def start_manual_investigation(self, message_id: str, target: ManualTarget | str, *, source_id: str = "") -> Alert:
         """Raise the admin-triggered alert for an email, its recipient or its sender, and run it.
+
+        Args:
+            source_id: Names what started it; a second start with the same id returns the first
+                alert, so an approved Start investigation action that resumes starts nothing twice.
 
         Raises:
             ActionError: The message is unknown, or the sender is outside the organisation.
         """
+        self.access.require_change("starting investigations")
         target = ManualTarget(target)
+        if source_id:
+            earlier = [row.alert for row in queries.alert_queue(self.store) if source_id in row.alert.source_ids]
+            if earlier:
+                return earlier[0]
         message = self.message(message_id)
         if message is None:
             raise ActionError(f"No message with id {message_id}. Find one with the explorer (x in the console) or: air-tui explore QUERY")
         now = self.clock()
-        source = f"manual:{self.new_id()}"
+        source = source_id or f"manual:{self.new_id()}"
         if target is ManualTarget.EMAIL:
             signal = policies.AlertSignal(
                 policy_id=policies.MANUAL_EMAIL, time=now, source_id=source, user=message.location.mailbox,
@@ -668,6 +741,9 @@ class AirService:
             self.run_investigations()
         alert_rows = [row.alert for row in queries.alert_queue(self.store) if signal.source_id in row.alert.source_ids]
         return alert_rows[0]
+
+    def _start_from_action(self, target: InvestigationTarget, source_id: str) -> str:
+        return self.start_manual_investigation(target.message_id, target.on, source_id=source_id).id
 
     def run_investigations(self, on_finished: Callable[[str, InvestigationStatus], None] | None = None) -> int:
         """Run waiting investigations, oldest first, within the concurrency limit; return how many ran.
@@ -794,6 +870,7 @@ class AirService:
         Raises:
             ActionError: The alert is unknown, resolved already, or its investigation still runs.
         """
+        self.access.require_change("resolving alerts")
         found = queries.alerts_by_id(self.store, [alert_id, alert_id.upper()])
         if not found:
             raise ActionError(f"No alert with id {alert_id}. List them with: air-tui investigate --json")
@@ -814,6 +891,7 @@ class AirService:
         return alert
 
     def assign_incident(self, incident_id: str, analyst: str) -> Incident:
+        self.access.require_change("assigning incidents")
         found = [item for item in queries.incidents(self.store) if item.id in (incident_id, incident_id.upper())]
         if not found:
             raise ActionError(f"No incident with id {incident_id}. List them with: air-tui incidents list")
@@ -826,6 +904,7 @@ class AirService:
 
     def terminate_investigation(self, investigation_id: str, reason: str) -> None:
         """Stop an unfinished investigation: its pending actions close and it ends as Terminated by user."""
+        self.access.require_change("stopping investigations")
         detail = queries.investigation_detail(self.store, investigation_id) or queries.investigation_detail(self.store, investigation_id.upper())
         if detail is None:
             raise ActionError(f"No investigation with id {investigation_id}. List them with: air-tui investigations list")
@@ -860,85 +939,82 @@ class AirService:
             yield
 
     # Decisions -------------------------------------------------------------------------------
+    # The action center records each decision durably and runs the action; the service then
+    # settles the investigation the action belongs to and lets queued investigations start.
 
     def approve(
         self,
         action_id: str,
         *,
         comment: str = "",
+        parameters: dict[str, str] | None = None,
         on_progress: Callable[[int, int], None] | None = None,
     ) -> DecisionOutcome:
         """Record the approval durably, then run the action and record each target's result."""
-        action = self._pending(action_id)
-        decision = self._decide(action, DecisionKind.APPROVED, comment)
-        status = executor.execute(
-            self.store,
-            self.tenant,
-            action,
-            actor=self.analyst,
-            clock=self.clock,
-            new_id=self.new_id,
-            on_progress=on_progress,
-        )
-        self._update_investigation(action.investigation_id)
-        self._settle_after_decision()
-        results: dict[str, int] = {}
-        for row in queries.action_results(self.store, action.id):
-            results[row["result"]] = results.get(row["result"], 0) + 1
-        return DecisionOutcome(action=action, decision=decision, status=status, results=results)
+        outcome = self.center.approve(action_id, comment=comment, parameters=parameters, on_progress=on_progress)
+        self._after_decisions([outcome])
+        return outcome
 
     def reject(self, action_id: str, *, reason: str) -> DecisionOutcome:
-        if not reason.strip():
-            raise ActionError(f"A rejection needs a reason. Give one with --comment for action {action_id}.")
-        action = self._pending(action_id)
-        decision = self._decide(action, DecisionKind.REJECTED, reason.strip())
-        self._update_investigation(action.investigation_id)
-        self._settle_after_decision()
-        return DecisionOutcome(action=action, decision=decision, status=ActionStatus.REJECTED)
+        outcome = self.center.reject(action_id, reason=reason)
+        self._after_decisions([outcome])
+        return outcome
 
-    def resume_approved(self) -> int:
-        """Finish approved actions whose execution was interrupted; return how many resumed."""
-        resumed = 0
-        for status in (ActionStatus.APPROVED, ActionStatus.RUNNING):
-            for row in queries.action_rows(self.store, status=status):
-                executor.execute(self.store, self.tenant, row.action, actor=row.decided_by or "system", clock=self.clock, new_id=self.new_id)
-                self._update_investigation(row.action.investigation_id)
-                resumed += 1
-        return resumed
+    def retry(self, action_id: str, *, comment: str = "", on_progress: Callable[[int, int], None] | None = None) -> DecisionOutcome:
+        """Run the failed targets of an action again, as a new decision."""
+        outcome = self.center.retry(action_id, comment=comment, on_progress=on_progress)
+        self._after_decisions([outcome])
+        return outcome
 
-    def _pending(self, action_id: str) -> PendingAction:
-        # ULIDs are case-insensitive, so an id typed in lower case still finds its action.
-        action = queries.action(self.store, action_id) or queries.action(self.store, action_id.upper())
-        if action is None:
-            raise ActionError(f"No action with id {action_id}. List the ids with: air-tui actions list")
-        if action.status is not ActionStatus.PENDING:
-            decided = queries.decisions(self.store, action_id)
-            decided_by = f" by {decided[-1].analyst} at {decided[-1].time:%Y-%m-%d %H:%M} UTC" if decided else ""
-            raise ActionError(f"Action {action_id} is {action.status.value.lower()} already{decided_by}; only pending actions can be decided.")
+    def undo(self, action_id: str, *, comment: str = "", on_progress: Callable[[int, int], None] | None = None) -> DecisionOutcome:
+        """Reverse a finished action; the undo is itself a recorded decision."""
+        outcome = self.center.undo(action_id, comment=comment, on_progress=on_progress)
+        self._after_decisions([outcome])
+        return outcome
+
+    def preview(self, action_ids: list[str], kind: DecisionKind | str = DecisionKind.APPROVED) -> BulkPreview:
+        """What deciding the marked actions together would do, per mailbox, and what stands in the way."""
+        return self.center.preview(action_ids, DecisionKind(kind))
+
+    def decide_many(self, action_ids: list[str], kind: DecisionKind | str, *, comment: str = "") -> list[DecisionOutcome]:
+        """Approve or reject several actions of one incident or investigation in one recorded step."""
+        outcomes = self.center.decide_many(action_ids, DecisionKind(kind), comment=comment)
+        self._after_decisions(outcomes)
+        return outcomes
+
+    def propose(self, action_type: ActionType | str, **target: Any) -> PendingAction:
+        """Propose an action by hand; see `ActionCenter.propose` for the targets each type takes."""
+        action = self.center.propose(action_type, **target)
+        if action.investigation_id:
+            self._reopen_for_proposal(action.investigation_id)
         return action
 
-    def _decide(self, action: PendingAction, kind: DecisionKind, comment: str) -> Decision:
-        """Record the decision and its line in the investigation log, in one transaction."""
-        decision = Decision(action_id=action.id, kind=kind, analyst=self.analyst, time=self.clock(), comment=comment)
-        position = queries.next_log_position(self.store, action.investigation_id)
-        remark = f": {comment}" if comment else ""
-        step = LogStep(
-            name=f"Decision: {kind.value} {action.action_type.value}",
-            started=decision.time,
-            duration_ms=0,
-            outcome="ok",
-            summary=f"{self.analyst} {kind.value} '{action.title}' ({len(action.targets)} messages){remark}",
-        )
-        self._append(
-            [
-                self._event(EventType.ACTION_DECIDED, {"decision": decision.model_dump(mode="json")}),
-                self._event(
-                    EventType.INVESTIGATION_STEP_LOGGED,
-                    {"investigation_id": action.investigation_id, "position": position, "step": step.model_dump(mode="json")},
-                ),
-            ]
-        )
-        return decision
+    def change_parameters(self, action_id: str, parameters: dict[str, str]) -> PendingAction:
+        return self.center.change_parameters(action_id, parameters)
+
+    def resume_approved(self) -> int:
+        """Run approved actions that wait for a slot or were interrupted by a crash; return how many ran."""
+        ran = self.center.resume()
+        if ran:
+            for row in queries.action_rows(self.store):
+                if row.action.investigation_id and row.action.status is not ActionStatus.PENDING:
+                    self._update_investigation(row.action.investigation_id, actor=row.decided_by or "Automation")
+        return ran
+
+    def _after_decisions(self, outcomes: list[DecisionOutcome]) -> None:
+        for investigation_id in sorted({outcome.action.investigation_id for outcome in outcomes if outcome.action.investigation_id}):
+            self._update_investigation(investigation_id)
+        self._settle_after_decision()
+
+    def _reopen_for_proposal(self, investigation_id: str) -> None:
+        """A new proposal in a finished investigation puts it back to Pending action, with the reason."""
+        detail = queries.investigation_detail(self.store, investigation_id)
+        if detail is None:
+            return
+        status = detail.investigation.status
+        if status in (InvestigationStatus.REMEDIATED, InvestigationStatus.NO_THREATS_FOUND, InvestigationStatus.PARTIALLY_REMEDIATED):
+            reason = f"{self.analyst} proposed an action by hand; it waits for approval."
+            self._append([runner.status_event(self, investigation_id, InvestigationStatus.PENDING_ACTION, reason, actor=self.analyst)])
 
     def _update_investigation(self, investigation_id: str, *, actor: str | None = None) -> None:
         """Close the investigation as Remediated once every action in it is decided or closed."""
@@ -1022,8 +1098,25 @@ class AirService:
     def verdict_counts(self) -> dict[str, int]:
         return queries.verdict_counts(self.store)
 
-    def action_results(self, action_id: str) -> list[dict]:
-        return queries.action_results(self.store, action_id)
+    def action_results(self, action_id: str, *, undo: bool = False) -> list[dict]:
+        """Each target's latest result of the action's change, or of its undo."""
+        return queries.action_results(self.store, action_id, undo=undo)
+
+    def action_row(self, action_id: str) -> queries.ActionRow | None:
+        return queries.action_row(self.store, action_id) or queries.action_row(self.store, action_id.upper())
+
+    def decisions(self, action_id: str) -> list[Decision]:
+        """Every decision on the action, oldest first: approvals, rejections, retries and undos."""
+        return queries.decisions(self.store, action_id)
+
+    def block_entries(self, *, active_only: bool = False) -> list[dict[str, Any]]:
+        """The tenant block list, newest first; `active_only` leaves out removed and expired entries."""
+        return queries.block_entries(self.store, active_at=self.clock().isoformat() if active_only else None)
+
+    def blocked_message(self, message_id: str) -> dict[str, Any] | None:
+        """How the block list junked this message at ingest, or None when it did not."""
+        rows = list(self.store.db.query("SELECT * FROM blocked_messages WHERE message_id = ?", [message_id]))
+        return rows[0] if rows else None
 
     def message(self, message_id: str) -> EmailMessage | None:
         return message_index.load_message(self.store, message_id)
@@ -1087,4 +1180,14 @@ def _setting_present(settings: dict[str, MailboxSettings], action: PendingAction
     return True
 
 
-__all__ = ["ActionError", "AirService", "AnalystError", "DecisionOutcome", "IngestSummary", "validate_analyst"]
+__all__ = [
+    "ActionError",
+    "AirService",
+    "AnalystError",
+    "BackendError",
+    "BulkPreview",
+    "DecisionOutcome",
+    "IngestSummary",
+    "PermissionDenied",
+    "validate_analyst",
+]

@@ -10,6 +10,8 @@ import re
 import tomllib
 from pathlib import Path
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, field_validator
 
 
@@ -265,12 +267,104 @@ class InvestigationConfig(_Section):
         return value
 
 
+Role = Literal["reader", "operator", "admin"]
+"""What an analyst may do: view only; decide actions; also decide irreversible ones and change tenant-wide lists."""
+
+
+class AccessConfig(_Section):
+    """Who may decide what. With no analysts listed, whoever runs the console is an admin."""
+
+    read_only: StrictBool = False
+    """Turn every action that changes the tenant or the record off, for everyone."""
+    analysts: dict[str, Role] = Field(default_factory=dict)
+    """Analyst name to role; an analyst not listed may only view."""
+    four_eyes: list[str] = Field(default_factory=list)
+    """Action types, as `air-tui actions types` names them, that need a second analyst: the proposer cannot approve."""
+
+
+class ActionsConfig(_Section):
+    """How approved actions run, and how new pending actions are announced."""
+
+    max_messages_per_action: StrictInt = 10000
+    """An action with more messages is refused at approval, with the count and this limit."""
+    max_concurrent_executions: StrictInt = 4
+    """Approved actions running at once across every console on this store; more wait as Approved."""
+    duplicate_window_minutes: StrictInt = 60
+    """A message an action of the same type handled this recently is not acted on again."""
+    block_days: StrictInt = 30
+    """Days a block entry lasts unless the approver changes it; 0 means it never expires."""
+    bell: StrictBool = True
+    """Ring the terminal bell when a new action waits for approval."""
+    toast: StrictBool = True
+    """Show a notification when a new action waits for approval."""
+
+    @field_validator("max_messages_per_action", "max_concurrent_executions", "duplicate_window_minutes")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError(f"must be a positive number, not {value}")
+        return value
+
+    @field_validator("block_days")
+    @classmethod
+    def _days(cls, value: int) -> int:
+        if not 0 <= value <= 3650:
+            raise ValueError(f"must be between 0 (never expires) and 3650 days, not {value}")
+        return value
+
+
+class ImapTargetConfig(_Section):
+    """An IMAP server whose mailboxes approved message actions change."""
+
+    host: str = "127.0.0.1"
+    port: StrictInt = 993
+    security: Literal["tls", "starttls", "none"] = "tls"
+    """`none` is allowed only for a loopback host: credentials never cross a network in clear."""
+    username: str = "{mailbox}"
+    """Login name per mailbox; `{mailbox}` becomes the mailbox's address, e.g. `{mailbox}*admin` for a Dovecot master user."""
+    password_env: str = "AIR_TUI_IMAP_PASSWORD"
+    """Environment variable holding the password; when unset, the keyring entry (keyring_service, login name) is used."""
+    keyring_service: str = "air-tui-imap"
+    ca_file: str = ""
+    """A PEM file of certificate authorities to trust besides the system's."""
+    recoverable_folder: str = "Recoverable Items"
+    """Folder that soft delete moves messages to; created when missing."""
+    quarantine_folder: str = "Quarantine"
+    timeout_seconds: StrictInt = 30
+
+
+class GraphTargetConfig(_Section):
+    """A Microsoft 365 tenant reached through Microsoft Graph with an app registration."""
+
+    tenant_id: str = ""
+    client_id: str = ""
+    secret_env: str = "AIR_TUI_GRAPH_CLIENT_SECRET"
+    """Environment variable holding the client secret; when unset, the keyring entry (keyring_service, client_id) is used."""
+    keyring_service: str = "air-tui-graph"
+    authority: str = "https://login.microsoftonline.com"
+    base_url: str = "https://graph.microsoft.com/beta"
+    approver_upn: str = ""
+    """Sent as approverUpn with each remediation; empty uses the analyst's name."""
+    timeout_seconds: StrictInt = 30
+
+
+class RemediationConfig(_Section):
+    """Where approved message actions land."""
+
+    target: Literal["demo", "imap", "graph"] = "demo"
+    imap: ImapTargetConfig = Field(default_factory=ImapTargetConfig)
+    graph: GraphTargetConfig = Field(default_factory=GraphTargetConfig)
+
+
 class Config(_Section):
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
     intel: IntelConfig = Field(default_factory=IntelConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     removal: RemovalConfig = Field(default_factory=RemovalConfig)
     investigations: InvestigationConfig = Field(default_factory=InvestigationConfig)
+    access: AccessConfig = Field(default_factory=AccessConfig)
+    actions: ActionsConfig = Field(default_factory=ActionsConfig)
+    remediation: RemediationConfig = Field(default_factory=RemediationConfig)
 
 
 def load_config(path: Path | None, *, required: bool = False) -> Config:

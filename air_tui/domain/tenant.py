@@ -27,6 +27,8 @@ class User(BaseModel):
     title: str = ""
     vip: bool = False
     enabled: bool = True
+    sessions_revoked_at: datetime | None = None
+    """When a Disable user action revoked the account's sessions; sign-ins before it no longer count."""
     mailbox_location: str = "cloud"
     """`cloud`, or `on-premises` for a hybrid mailbox that removal after delivery cannot reach."""
 

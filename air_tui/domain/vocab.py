@@ -176,24 +176,76 @@ class ActionType(StrEnum):
     MOVE_TO_JUNK = "Move to Junk Email"
     MOVE_TO_DELETED = "Move to Deleted Items"
     MOVE_TO_INBOX = "Move to Inbox"
+    BLOCK_SENDER = "Block sender"
+    BLOCK_DOMAIN = "Block sender domain"
+    BLOCK_URL = "Block URL"
+    BLOCK_FILE = "Block file"
     REMOVE_FORWARDING = "Remove forwarding"
     REMOVE_INBOX_RULE = "Remove inbox rule"
     REMOVE_DELEGATION = "Remove delegation"
+    DISABLE_USER = "Disable user and revoke sessions"
+    START_INVESTIGATION = "Start investigation"
 
     @property
     def destination(self) -> Folder | None:
-        """Folder the messages move to, or None when they are purged or the action is on settings."""
+        """Folder the messages move to, or None when they are purged or the action is not on messages."""
         return _ACTION_DESTINATIONS.get(self)
 
     @property
     def on_messages(self) -> bool:
-        """Whether the action moves or deletes messages; the others change mailbox settings."""
+        """Whether the action moves or deletes messages."""
         return self in _ACTION_DESTINATIONS
 
     @property
-    def reversible(self) -> bool:
-        return self is not ActionType.HARD_DELETE
+    def on_settings(self) -> bool:
+        """Whether the action removes a mailbox setting: forwarding, an inbox rule or a delegation."""
+        return self in (ActionType.REMOVE_FORWARDING, ActionType.REMOVE_INBOX_RULE, ActionType.REMOVE_DELEGATION)
 
+    @property
+    def block_kind(self) -> BlockKind | None:
+        """The kind of block list entry the action adds, or None for other actions."""
+        return _BLOCK_KINDS.get(self)
+
+    @property
+    def reversible(self) -> bool:
+        """Whether an undo can put things back; a new investigation has nothing to undo."""
+        return self not in (ActionType.HARD_DELETE, ActionType.START_INVESTIGATION)
+
+    @property
+    def needs_admin(self) -> bool:
+        """Irreversible actions and changes to the tenant's block list need the admin role."""
+        return self is ActionType.HARD_DELETE or self in _BLOCK_KINDS
+
+    @property
+    def undo_note(self) -> str:
+        """What an undo does, or why there is none, in one sentence shown before approval."""
+        return _UNDO_NOTES[self]
+
+
+class BlockKind(StrEnum):
+    """What a tenant block list entry matches."""
+
+    SENDER = "sender"
+    DOMAIN = "domain"
+    URL = "url"
+    FILE = "file"
+
+
+_BLOCK_KINDS = {
+    ActionType.BLOCK_SENDER: BlockKind.SENDER,
+    ActionType.BLOCK_DOMAIN: BlockKind.DOMAIN,
+    ActionType.BLOCK_URL: BlockKind.URL,
+    ActionType.BLOCK_FILE: BlockKind.FILE,
+}
+
+EMAIL_ACTION_TYPES = (
+    ActionType.SOFT_DELETE,
+    ActionType.HARD_DELETE,
+    ActionType.MOVE_TO_JUNK,
+    ActionType.MOVE_TO_DELETED,
+    ActionType.MOVE_TO_INBOX,
+)
+"""Actions on messages; an approver may swap one for another before approving."""
 
 _ACTION_DESTINATIONS: dict[ActionType, Folder | None] = {
     ActionType.SOFT_DELETE: Folder.RECOVERABLE,
@@ -203,10 +255,42 @@ _ACTION_DESTINATIONS: dict[ActionType, Folder | None] = {
     ActionType.MOVE_TO_INBOX: Folder.INBOX,
 }
 
+_UNDO_NOTES = {
+    ActionType.SOFT_DELETE: "Undo moves each message back to the folder it came from.",
+    ActionType.HARD_DELETE: "Cannot be undone: the messages are purged from the mailboxes.",
+    ActionType.MOVE_TO_JUNK: "Undo moves each message back to the folder it came from.",
+    ActionType.MOVE_TO_DELETED: "Undo moves each message back to the folder it came from.",
+    ActionType.MOVE_TO_INBOX: "Undo moves each message back to the folder it came from.",
+    ActionType.BLOCK_SENDER: "Undo removes the block entry; mail it junked stays in Junk Email.",
+    ActionType.BLOCK_DOMAIN: "Undo removes the block entry; mail it junked stays in Junk Email.",
+    ActionType.BLOCK_URL: "Undo removes the block entry; mail it junked stays in Junk Email.",
+    ActionType.BLOCK_FILE: "Undo removes the block entry; mail it junked stays in Junk Email.",
+    ActionType.REMOVE_FORWARDING: "Undo puts the forwarding back as it was recorded before the change.",
+    ActionType.REMOVE_INBOX_RULE: "Undo puts the rule back in its old place, as recorded before the change.",
+    ActionType.REMOVE_DELEGATION: "Undo gives the delegate its recorded access back.",
+    ActionType.DISABLE_USER: "Undo enables the account again; revoked sessions stay revoked, so the user signs in anew.",
+    ActionType.START_INVESTIGATION: "Nothing to undo: the investigation can be stopped instead.",
+}
+
+
+class ActionSource(StrEnum):
+    """Who proposed an action."""
+
+    AUTOMATED = "Automated investigation"
+    MANUAL = "Analyst"
+
+
+class ActionPhase(StrEnum):
+    """Which way an approved action runs: the change itself, or its undo."""
+
+    DO = "do"
+    UNDO = "undo"
+
 
 class ActionStatus(StrEnum):
     PENDING = "Pending"
     APPROVED = "Approved"
+    """Decided and waiting to run, for instance for a free execution slot."""
     RUNNING = "Running"
     COMPLETED = "Completed"
     PARTIALLY_FAILED = "Partially failed"
@@ -219,19 +303,34 @@ class ActionStatus(StrEnum):
     def is_decided(self) -> bool:
         return self is not ActionStatus.PENDING
 
+    @property
+    def is_finished(self) -> bool:
+        """Whether the action ran to an end, so its results can be undone or retried."""
+        return self in (ActionStatus.COMPLETED, ActionStatus.PARTIALLY_FAILED, ActionStatus.FAILED)
+
 
 class DecisionKind(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
+    RETRY = "retry"
+    """Run the targets that failed again."""
+    UNDO = "undo"
+
+    @property
+    def verb(self) -> str:
+        """The decision as a past-tense verb for logs: `ana approved ...`."""
+        return {"approved": "approved", "rejected": "rejected", "retry": "retried", "undo": "undid"}[self.value]
 
 
 class TargetResult(StrEnum):
-    """Outcome of an action on one message."""
+    """Outcome of an action on one target."""
 
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
     ALREADY_IN_DESTINATION = "Already in destination"
     NOT_FOUND = "Not found"
+    SUBMITTED = "Submitted"
+    """Accepted by a remote service that finishes the move itself, such as Microsoft Graph."""
 
 
 class ReportType(StrEnum):

@@ -66,6 +66,12 @@ class Store:
                 # The message index is a catalogue that ingest rebuilds; emptying it makes the next
                 # ingest re-read every message, so facts added by this version are filled for all.
                 clear_message_index(self.db)
+            if version < 5:
+                # Stores from before the head row start tracking it from their newest event.
+                self.db.execute(
+                    "INSERT OR REPLACE INTO ledger_head (id, seq, hash, count) "
+                    "SELECT 1, COALESCE(MAX(seq), 0), COALESCE((SELECT hash FROM events ORDER BY seq DESC LIMIT 1), ''), COUNT(*) FROM events"
+                )
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 

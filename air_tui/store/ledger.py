@@ -58,6 +58,12 @@ def append(store: Store, events: Iterable[Event]) -> list[Event]:
             apply_event(store.db, event)
             prev_hash = row["hash"]
             appended.append(event)
+        if appended:
+            conn.execute(
+                "INSERT INTO ledger_head (id, seq, hash, count) VALUES (1, (SELECT MAX(seq) FROM events), ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, count = ledger_head.count + excluded.count",
+                [prev_hash, len(appended)],
+            )
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -73,10 +79,24 @@ class ChainProblem:
 
 
 def verify_chain(store: Store) -> list[ChainProblem]:
-    """Walk the ledger and name every event whose hash or link does not match."""
+    """Walk the ledger and name every event that was edited, removed, added or moved.
+
+    Each event's hash covers its content and the hash before it, so an edit breaks its own hash
+    and a removal, insertion or swap breaks the next event's link. Sequence numbers only grow, so
+    a gap shows where an event was taken out. The head row, written with every append, shows a
+    removed tail, which no link can.
+    """
     problems: list[ChainProblem] = []
     prev_hash = GENESIS_HASH
+    prev_seq = 0
+    count = 0
+    last: dict[str, object] | None = None
     for row in store.db.query("SELECT * FROM events ORDER BY seq"):
+        count += 1
+        if row["seq"] != prev_seq + 1 and prev_seq:
+            problems.append(
+                ChainProblem(row["seq"], row["id"], f"events {prev_seq + 1} to {row['seq'] - 1} before it are missing: they were removed")
+            )
         if row["prev_hash"] != prev_hash:
             problems.append(
                 ChainProblem(row["seq"], row["id"], "link to the previous event does not match: an event before it was removed, added or reordered")
@@ -84,6 +104,18 @@ def verify_chain(store: Store) -> list[ChainProblem]:
         if event_hash(row["prev_hash"], row) != row["hash"]:
             problems.append(ChainProblem(row["seq"], row["id"], "content does not match its hash: the event was edited"))
         prev_hash = row["hash"]
+        prev_seq = row["seq"]
+        last = row
+    head = store.db.execute("SELECT seq, hash, count FROM ledger_head WHERE id = 1").fetchone()
+    if head is not None and head[2]:
+        head_seq, head_hash, head_count = head
+        if last is None or head_seq != last["seq"] or head_hash != last["hash"]:
+            where = f"event {head_seq}" if head_seq else "the last event"
+            problems.append(
+                ChainProblem(int(head_seq or 0), "", f"the ledger ends before {where}, the newest one recorded: events at the end were removed")
+            )
+        elif head_count != count:
+            problems.append(ChainProblem(int(head_seq), str(last["id"]), f"the ledger holds {count} events where {head_count} were appended"))
     return problems
 
 

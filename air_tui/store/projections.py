@@ -14,7 +14,8 @@ from typing import Any
 import sqlite_utils
 
 from air_tui.domain.event import Event, EventType
-from air_tui.domain.vocab import ActionStatus, AlertStatus
+from air_tui.domain.action import AUTOMATION
+from air_tui.domain.vocab import ActionPhase, ActionSource, ActionStatus, AlertStatus, DecisionKind, TargetResult
 
 
 def _json(value: Any) -> str:
@@ -330,7 +331,7 @@ def _action_proposed(db: sqlite_utils.Database, payload: dict[str, Any]) -> None
         "actions",
         {
             "id": action["id"],
-            "investigation_id": action["investigation_id"],
+            "investigation_id": action.get("investigation_id", ""),
             "action_type": action["action_type"],
             "status": action.get("status", ActionStatus.PENDING.value),
             "created": action["created"],
@@ -344,36 +345,116 @@ def _action_proposed(db: sqlite_utils.Database, payload: dict[str, Any]) -> None
             "decided_at": "",
             "comment": "",
             "setting": _json(action["setting"]) if action.get("setting") else "",
+            "block": _json(action["block"]) if action.get("block") else "",
+            "user_address": action.get("user", ""),
+            "investigate": _json(action["investigate"]) if action.get("investigate") else "",
+            "source": action.get("source", ActionSource.AUTOMATED.value),
+            "proposed_by": action.get("proposed_by", AUTOMATION),
+            "phase": ActionPhase.DO.value,
+            "attempt": 0,
+            "executor": "",
+            "incident_id": action.get("incident_id", ""),
+            "parameters": "",
         },
     )
 
 
+def _apply_parameters(db: sqlite_utils.Database, action_id: str, parameters: dict[str, Any]) -> None:
+    """Write an approver's changes into the action: its type, or its block entry's expiry."""
+    if "action_type" in parameters:
+        db.conn.execute("UPDATE actions SET action_type = ? WHERE id = ?", [parameters["action_type"], action_id])
+    if "expires" in parameters:
+        row = db.conn.execute("SELECT block FROM actions WHERE id = ?", [action_id]).fetchone()
+        if row and row[0]:
+            block = json.loads(row[0])
+            block["expires"] = parameters["expires"] or None
+            db.conn.execute("UPDATE actions SET block = ? WHERE id = ?", [_json(block), action_id])
+    db.conn.execute("UPDATE actions SET parameters = ? WHERE id = ?", [_json(parameters), action_id])
+
+
+def _parameters_changed(db: sqlite_utils.Database, payload: dict[str, Any], event: Event) -> None:
+    _apply_parameters(db, payload["action_id"], payload.get("parameters", {}))
+    db.conn.execute("UPDATE actions SET proposed_by = ? WHERE id = ?", [event.actor, payload["action_id"]])
+
+
 def _action_decided(db: sqlite_utils.Database, payload: dict[str, Any], event: Event) -> None:
     decision = payload["decision"]
+    action_id = decision["action_id"]
     upsert(
         db,
         "decisions",
         {
             "event_id": event.id,
-            "action_id": decision["action_id"],
+            "action_id": action_id,
             "kind": decision["kind"],
             "analyst": decision["analyst"],
             "time": decision["time"],
             "comment": decision.get("comment", ""),
+            "parameters": _json(decision.get("parameters") or {}),
+            "batch_id": decision.get("batch_id", ""),
         },
     )
-    status = ActionStatus.APPROVED if decision["kind"] == "approved" else ActionStatus.REJECTED
+    kind = decision["kind"]
+    if kind == DecisionKind.REJECTED.value:
+        status, phase = ActionStatus.REJECTED, ActionPhase.DO
+    elif kind == DecisionKind.UNDO.value:
+        status, phase = ActionStatus.APPROVED, ActionPhase.UNDO
+    else:
+        status, phase = ActionStatus.APPROVED, None
+    if kind == DecisionKind.RETRY.value:
+        # A retry runs the failed targets of the phase that failed again; their old rows go, the
+        # ledger keeps them.
+        row = db.conn.execute("SELECT phase FROM actions WHERE id = ?", [action_id]).fetchone()
+        table = "action_undo_results" if row and row[0] == ActionPhase.UNDO.value else "action_results"
+        db.conn.execute(f"DELETE FROM {table} WHERE action_id = ? AND result = ?", [action_id, TargetResult.FAILED.value])
+    if decision.get("parameters"):
+        _apply_parameters(db, action_id, decision["parameters"])
     db.conn.execute(
-        "UPDATE actions SET status = ?, decided_by = ?, decided_at = ?, comment = ? WHERE id = ?",
-        [status.value, decision["analyst"], decision["time"], decision.get("comment", ""), decision["action_id"]],
+        "UPDATE actions SET status = ?, decided_by = ?, decided_at = ?, comment = ?, attempt = attempt + ?, "
+        "phase = COALESCE(?, phase) WHERE id = ?",
+        [
+            status.value,
+            decision["analyst"],
+            decision["time"],
+            decision.get("comment", ""),
+            0 if kind == DecisionKind.REJECTED.value else 1,
+            phase.value if phase else None,
+            action_id,
+        ],
     )
+
+
+def _execution_started(db: sqlite_utils.Database, payload: dict[str, Any]) -> None:
+    db.conn.execute(
+        "UPDATE actions SET status = ?, phase = ?, executor = ? WHERE id = ?",
+        [ActionStatus.RUNNING.value, payload.get("phase", ActionPhase.DO.value), _json(payload.get("executor", {})), payload["action_id"]],
+    )
+
+
+def _targets_started(db: sqlite_utils.Database, payload: dict[str, Any], event: Event) -> None:
+    for target in payload.get("targets", []):
+        upsert(
+            db,
+            "action_intents",
+            {
+                "action_id": payload["action_id"],
+                "target_id": target["target_id"],
+                "phase": payload.get("phase", ActionPhase.DO.value),
+                "attempt": payload.get("attempt", 1),
+                "mailbox": target.get("mailbox", ""),
+                "from_folder": target.get("from_folder", ""),
+                "destination": target.get("destination") or "",
+                "time": event.time.isoformat(),
+            },
+        )
 
 
 def _target_executed(db: sqlite_utils.Database, payload: dict[str, Any]) -> None:
     result = payload["result"]
+    phase = result.get("phase", ActionPhase.DO.value)
     upsert(
         db,
-        "action_results",
+        "action_undo_results" if phase == ActionPhase.UNDO.value else "action_results",
         {
             "action_id": result["action_id"],
             "message_id": result["message_id"],
@@ -383,14 +464,17 @@ def _target_executed(db: sqlite_utils.Database, payload: dict[str, Any]) -> None
             "to_folder": result.get("to_folder", ""),
             "error": result.get("error", ""),
             "time": result["time"],
+            "note": result.get("note", ""),
+            "detail": _json(payload.get("detail") or {}),
         },
     )
     db.conn.execute(
         "UPDATE actions SET status = ? WHERE id = ? AND status = ?",
         [ActionStatus.RUNNING.value, result["action_id"], ActionStatus.APPROVED.value],
     )
-    if result["result"] == "Succeeded":
+    if result["result"] == TargetResult.SUCCEEDED.value:
         # The message index follows the message, so clusters re-checked later see where it is now.
+        # A purge leaves to_folder empty; the row stays, marked as in no folder.
         db.conn.execute(
             "UPDATE messages SET folder = ?, key = COALESCE(NULLIF(?, ''), key), path = COALESCE(NULLIF(?, ''), path) WHERE id = ?",
             [result.get("to_folder", ""), result.get("new_key", ""), result.get("new_path", ""), result["message_id"]],
@@ -398,7 +482,10 @@ def _target_executed(db: sqlite_utils.Database, payload: dict[str, Any]) -> None
 
 
 def _action_completed(db: sqlite_utils.Database, payload: dict[str, Any]) -> None:
-    db.conn.execute("UPDATE actions SET status = ? WHERE id = ?", [payload["status"], payload["action_id"]])
+    status = payload["status"]
+    if payload.get("phase") == ActionPhase.UNDO.value and status == ActionStatus.COMPLETED.value:
+        status = ActionStatus.UNDONE.value
+    db.conn.execute("UPDATE actions SET status = ?, executor = '' WHERE id = ?", [status, payload["action_id"]])
 
 
 def _action_closed(db: sqlite_utils.Database, payload: dict[str, Any], event: Event) -> None:
@@ -406,6 +493,54 @@ def _action_closed(db: sqlite_utils.Database, payload: dict[str, Any], event: Ev
         "UPDATE actions SET status = ?, decided_by = ?, decided_at = ?, comment = ? WHERE id = ? AND status = ?",
         [payload["status"], event.actor, event.time.isoformat(), payload.get("reason", ""), payload["action_id"], ActionStatus.PENDING.value],
     )
+
+
+def _block_entry_added(db: sqlite_utils.Database, payload: dict[str, Any], event: Event) -> None:
+    entry = payload["entry"]
+    upsert(
+        db,
+        "block_entries",
+        {
+            "id": entry["id"],
+            "kind": entry["kind"],
+            "value": entry["value"],
+            "expires": entry.get("expires") or "",
+            "action_id": entry.get("action_id", ""),
+            "added_by": event.actor,
+            "added_at": event.time.isoformat(),
+            "removed_by": "",
+            "removed_at": "",
+        },
+    )
+
+
+def _block_entry_removed(db: sqlite_utils.Database, payload: dict[str, Any], event: Event) -> None:
+    db.conn.execute(
+        "UPDATE block_entries SET removed_by = ?, removed_at = ? WHERE id = ?",
+        [event.actor, event.time.isoformat(), payload["entry_id"]],
+    )
+
+
+def _message_blocked(db: sqlite_utils.Database, payload: dict[str, Any], event: Event) -> None:
+    upsert(
+        db,
+        "blocked_messages",
+        {
+            "message_id": payload["message_id"],
+            "entry_id": payload["entry_id"],
+            "mailbox": payload.get("mailbox", ""),
+            "from_folder": payload.get("from_folder", ""),
+            "to_folder": payload.get("to_folder", ""),
+            "result": payload["result"],
+            "error": payload.get("error", ""),
+            "time": event.time.isoformat(),
+        },
+    )
+    if payload["result"] == TargetResult.SUCCEEDED.value:
+        db.conn.execute(
+            "UPDATE messages SET folder = ?, path = COALESCE(NULLIF(?, ''), path) WHERE id = ?",
+            [payload.get("to_folder", ""), payload.get("new_path", ""), payload["message_id"]],
+        )
 
 
 _HANDLERS: dict[EventType, Callable[[sqlite_utils.Database, dict[str, Any]], None]] = {
@@ -419,6 +554,7 @@ _HANDLERS: dict[EventType, Callable[[sqlite_utils.Database, dict[str, Any]], Non
     EventType.INVESTIGATION_SCOPE_WIDENED: _scope_widened,
     EventType.INVESTIGATION_STEP_LOGGED: _step_logged,
     EventType.ACTION_PROPOSED: _action_proposed,
+    EventType.ACTION_EXECUTION_STARTED: _execution_started,
     EventType.ACTION_TARGET_EXECUTED: _target_executed,
     EventType.ACTION_COMPLETED: _action_completed,
 }
@@ -427,6 +563,11 @@ _HANDLERS: dict[EventType, Callable[[sqlite_utils.Database, dict[str, Any]], Non
 _EVENT_HANDLERS: dict[EventType, Callable[[sqlite_utils.Database, dict[str, Any], Event], None]] = {
     EventType.ACTION_DECIDED: _action_decided,
     EventType.ACTION_CLOSED: _action_closed,
+    EventType.ACTION_PARAMETERS_CHANGED: _parameters_changed,
+    EventType.ACTION_TARGETS_STARTED: _targets_started,
+    EventType.BLOCK_ENTRY_ADDED: _block_entry_added,
+    EventType.BLOCK_ENTRY_REMOVED: _block_entry_removed,
+    EventType.MESSAGE_BLOCKED: _message_blocked,
     EventType.INVESTIGATION_STATUS_CHANGED: _status_changed,
     EventType.INVESTIGATION_FINDINGS_RECORDED: _findings_recorded,
 }

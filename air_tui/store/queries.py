@@ -31,6 +31,9 @@ class ActionRow:
     decided_by: str
     decided_at: str
     comment: str
+    attempt: int = 0
+    executor: dict[str, Any] = field(default_factory=dict)
+    """The process running the action, while it runs: host, pid and start time."""
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,17 @@ def alert_from_row(row: dict[str, Any]) -> Alert:
 
 
 def _action(row: dict[str, Any]) -> PendingAction:
-    setting = row.get("setting") or ""
-    return PendingAction.model_validate({**row, "targets": json.loads(row["targets"] or "[]"), "setting": json.loads(setting) if setting else None})
+    """Build an action from its `actions` row, whose nested parts are stored as JSON."""
+    values = {key: value for key, value in row.items() if value is not None and key not in ("user_address", "executor", "parameters", "attempt")}
+    for key in ("setting", "block", "investigate"):
+        text = row.get(key) or ""
+        values[key] = json.loads(text) if text else None
+    values["targets"] = json.loads(row.get("targets") or "[]")
+    values["user"] = row.get("user_address") or ""
+    for key in ("source", "proposed_by", "phase"):
+        if not values.get(key):
+            values.pop(key, None)
+    return PendingAction.model_validate(values)
 
 
 def _investigation(row: dict[str, Any]) -> Investigation:
@@ -233,16 +245,30 @@ def action_rows(store: Store, *, status: ActionStatus | None = None) -> list[Act
         "ORDER BY actions.created, actions.id",
         params,
     )
-    return [
-        ActionRow(
-            action=_action(row),
-            investigation_title=row["investigation_title"],
-            decided_by=row["decided_by"],
-            decided_at=row["decided_at"],
-            comment=row["comment"],
+    return [_action_row(row) for row in rows]
+
+
+def _action_row(row: dict[str, Any]) -> ActionRow:
+    return ActionRow(
+        action=_action(row),
+        investigation_title=row.get("investigation_title") or "",
+        decided_by=row["decided_by"] or "",
+        decided_at=row["decided_at"] or "",
+        comment=row["comment"] or "",
+        attempt=int(row.get("attempt") or 0),
+        executor=json.loads(row["executor"]) if row.get("executor") else {},
+    )
+
+
+def action_row(store: Store, action_id: str) -> ActionRow | None:
+    rows = list(
+        store.db.query(
+            "SELECT actions.*, COALESCE(investigations.title, '') AS investigation_title FROM actions "
+            "LEFT JOIN investigations ON investigations.id = actions.investigation_id WHERE actions.id = ?",
+            [action_id],
         )
-        for row in rows
-    ]
+    )
+    return _action_row(rows[0]) if rows else None
 
 
 def action(store: Store, action_id: str) -> PendingAction | None:
@@ -252,13 +278,36 @@ def action(store: Store, action_id: str) -> PendingAction | None:
 
 def decisions(store: Store, action_id: str) -> list[Decision]:
     return [
-        Decision.model_validate(row)
-        for row in store.db.query("SELECT * FROM decisions WHERE action_id = ? ORDER BY time, event_id", [action_id])
+        Decision.model_validate({**row, "parameters": json.loads(row.get("parameters") or "{}"), "batch_id": row.get("batch_id") or ""})
+        # Ledger order, not time text: times written with and without fractions do not sort as text.
+        for row in store.db.query(
+            "SELECT decisions.* FROM decisions JOIN events ON events.id = decisions.event_id WHERE action_id = ? ORDER BY events.seq",
+            [action_id],
+        )
     ]
 
 
-def action_results(store: Store, action_id: str) -> list[dict[str, Any]]:
-    return list(store.db.query("SELECT * FROM action_results WHERE action_id = ? ORDER BY mailbox, message_id", [action_id]))
+def action_results(store: Store, action_id: str, *, undo: bool = False) -> list[dict[str, Any]]:
+    """Each target's latest result of the action's change, or of its undo."""
+    table = "action_undo_results" if undo else "action_results"
+    return list(store.db.query(f"SELECT * FROM {table} WHERE action_id = ? ORDER BY mailbox, message_id", [action_id]))
+
+
+def action_intents(store: Store, action_id: str, phase: str) -> dict[str, dict[str, Any]]:
+    """The executor's recorded intent per target id, for one phase of the action."""
+    return {row["target_id"]: row for row in store.db.query("SELECT * FROM action_intents WHERE action_id = ? AND phase = ?", [action_id, phase])}
+
+
+def block_entries(store: Store, *, active_at: str | None = None) -> list[dict[str, Any]]:
+    """Block list entries, newest first; with `active_at`, only those not removed or expired then."""
+    if active_at is None:
+        return list(store.db.query("SELECT * FROM block_entries ORDER BY added_at DESC, id"))
+    return list(
+        store.db.query(
+            "SELECT * FROM block_entries WHERE removed_at = '' AND (expires = '' OR expires > ?) ORDER BY added_at DESC, id",
+            [active_at],
+        )
+    )
 
 
 def next_log_position(store: Store, investigation_id: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
     "events": (
@@ -192,6 +192,16 @@ _TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
             "decided_at": str,
             "comment": str,
             "setting": str,
+            "block": str,
+            "user_address": str,
+            "investigate": str,
+            "source": str,
+            "proposed_by": str,
+            "phase": str,
+            "attempt": int,
+            "executor": str,
+            "incident_id": str,
+            "parameters": str,
         },
         "id",
     ),
@@ -203,6 +213,8 @@ _TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
             "analyst": str,
             "time": str,
             "comment": str,
+            "parameters": str,
+            "batch_id": str,
         },
         "event_id",
     ),
@@ -216,8 +228,75 @@ _TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
             "to_folder": str,
             "error": str,
             "time": str,
+            "note": str,
+            "detail": str,
         },
         ("action_id", "message_id"),
+    ),
+    # The same for undo runs: each target's result of moving back or restoring.
+    "action_undo_results": (
+        {
+            "action_id": str,
+            "message_id": str,
+            "mailbox": str,
+            "result": str,
+            "from_folder": str,
+            "to_folder": str,
+            "error": str,
+            "time": str,
+            "note": str,
+            "detail": str,
+        },
+        ("action_id", "message_id"),
+    ),
+    # The executor's intent, recorded before each target is touched: where the target was and
+    # where it goes, so a run interrupted after the change still knows the folder it came from.
+    "action_intents": (
+        {
+            "action_id": str,
+            "target_id": str,
+            "phase": str,
+            "attempt": int,
+            "mailbox": str,
+            "from_folder": str,
+            "destination": str,
+            "time": str,
+        },
+        ("action_id", "target_id", "phase"),
+    ),
+    # The tenant block list: entries added by approved block actions, removed by their undo.
+    "block_entries": (
+        {
+            "id": str,
+            "kind": str,
+            "value": str,
+            "expires": str,
+            "action_id": str,
+            "added_by": str,
+            "added_at": str,
+            "removed_by": str,
+            "removed_at": str,
+        },
+        "id",
+    ),
+    # New mail the block list junked at ingest.
+    "blocked_messages": (
+        {
+            "message_id": str,
+            "entry_id": str,
+            "mailbox": str,
+            "from_folder": str,
+            "to_folder": str,
+            "result": str,
+            "error": str,
+            "time": str,
+        },
+        "message_id",
+    ),
+    # The newest event's position and hash, kept beside the ledger so a removed tail is noticed.
+    "ledger_head": (
+        {"id": int, "seq": int, "hash": str, "count": int},
+        "id",
     ),
     # Removal after delivery: one row per message moved (or not) after an intel refresh made it malicious.
     "removals": (
@@ -312,6 +391,10 @@ PROJECTION_TABLES = (
     "actions",
     "decisions",
     "action_results",
+    "action_undo_results",
+    "action_intents",
+    "block_entries",
+    "blocked_messages",
 )
 
 
@@ -343,6 +426,9 @@ def create_schema(db: sqlite_utils.Database) -> None:
     db["investigation_status_history"].create_index(["investigation_id", "time"], if_not_exists=True)
     db["message_verdicts"].create_index(["verdict"], if_not_exists=True)
     db["actions"].create_index(["status"], if_not_exists=True)
+    db["decisions"].create_index(["action_id", "time"], if_not_exists=True)
+    db["action_results"].create_index(["message_id", "time"], if_not_exists=True)
+    db["block_entries"].create_index(["kind", "value"], if_not_exists=True)
     db["intel_indicators"].create_index(["kind", "indicator"], if_not_exists=True)
     # Covering index: a band look-up reads fingerprints without visiting the table.
     db["message_body_bands"].create_index(["band_key", "fingerprint", "message_id"], if_not_exists=True)

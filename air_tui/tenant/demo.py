@@ -230,22 +230,7 @@ class DemoTenant:
         return data
 
     def _write_settings(self, data: dict[str, Any]) -> None:
-        folder = self.settings_path.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=".mailboxes.", suffix=".tmp")
-        try:
-            # mkstemp creates the file owner-only; the rewritten file keeps the old one's mode.
-            if self.settings_path.exists():
-                os.fchmod(descriptor, stat.S_IMODE(self.settings_path.stat().st_mode))
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                handle.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, self.settings_path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        _fsync_directory(folder)
+        _write_json_atomically(self.settings_path, data)
 
     @contextmanager
     def _settings_lock(self) -> Iterator[None]:
@@ -254,15 +239,53 @@ class DemoTenant:
         Two consoles approving actions on one tenant at once would otherwise each write back
         the file as they read it and undo the other's change.
         """
-        folder = self.settings_path.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(folder / ".mailboxes.lock", os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        with _file_lock(self.settings_path.parent / ".mailboxes.lock"):
             yield
-        finally:
-            fcntl.flock(descriptor, fcntl.LOCK_UN)
-            os.close(descriptor)
+
+    # Accounts ----------------------------------------------------------------------------------
+
+    def disable_user(self, address: str, when: str) -> dict[str, Any] | None:
+        """Disable the account and revoke its sessions as of `when` (ISO time). Safe to repeat.
+
+        Returns:
+            `{"enabled": bool, "sessions_revoked_at": str | None}` as the account was, or None
+            when no user has that address.
+        """
+        with _file_lock(self.root / ".directory.lock"):
+            data = _load_json(self.root / "directory.json")
+            entry = _directory_entry(data, address)
+            if entry is None:
+                return None
+            previous = {"enabled": bool(entry.get("enabled", True)), "sessions_revoked_at": entry.get("sessions_revoked_at")}
+            if entry.get("enabled", True) is False and entry.get("sessions_revoked_at"):
+                return previous
+            entry["enabled"] = False
+            entry["sessions_revoked_at"] = entry.get("sessions_revoked_at") or when
+            _write_json_atomically(self.root / "directory.json", data)
+        self.users = [_validate(User, user, self.root / "directory.json") for user in data.get("users", [])]
+        return previous
+
+    def restore_user(self, address: str, previous: dict[str, Any]) -> bool:
+        """Enable the account again if it was enabled before; revoked sessions stay revoked.
+
+        Returns:
+            True when the account changed, False when it was as recorded already.
+
+        Raises:
+            TenantError: No user has that address.
+        """
+        with _file_lock(self.root / ".directory.lock"):
+            data = _load_json(self.root / "directory.json")
+            entry = _directory_entry(data, address)
+            if entry is None:
+                raise TenantError(f"No user {address} in {self.root / 'directory.json'}: the account cannot be enabled again.")
+            enabled = bool(previous.get("enabled", True))
+            if bool(entry.get("enabled", True)) == enabled:
+                return False
+            entry["enabled"] = enabled
+            _write_json_atomically(self.root / "directory.json", data)
+        self.users = [_validate(User, user, self.root / "directory.json") for user in data.get("users", [])]
+        return True
 
     def find_message_file(self, mailbox: str, key: str) -> tuple[str, Path] | None:
         """Return (folder, path) of the copy with this Maildir key, searching every folder."""
@@ -279,19 +302,22 @@ class DemoTenant:
                         return folder_path.name, directory / name
         return None
 
-    def move_message(self, mailbox: str, key: str, destination: Folder) -> tuple[TargetResult, str, Path | None]:
+    def move_message(self, mailbox: str, key: str, destination: Folder | str) -> tuple[TargetResult, str, Path | None]:
         """Move one copy into `destination`; safe to repeat.
 
         Returns the result, the folder the copy was found in, and its new path. A copy already in
         the destination is reported as such and left alone, which makes a resumed action harmless.
         """
+        destination = str(destination)
+        if not destination or destination in (".", "..") or "/" in destination or "\0" in destination:
+            raise TenantError(f"Invalid folder name {destination!r}: a folder of a demo mailbox is one plain name.")
         found = self.find_message_file(mailbox, key)
         if found is None:
             return TargetResult.NOT_FOUND, "", None
         folder, path = found
-        if folder == destination.value:
+        if folder == destination:
             return TargetResult.ALREADY_IN_DESTINATION, folder, path
-        target_dir = self.mailbox_root / mailbox / destination.value / "cur"
+        target_dir = self.mailbox_root / mailbox / destination / "cur"
         target_dir.mkdir(parents=True, exist_ok=True)
         name = path.name if ":2," in path.name else f"{path.name}:2,"
         target = target_dir / name
@@ -338,6 +364,44 @@ def _find_setting(entry: object, kind: str, item_id: str, path: Path) -> dict[st
         if item_id and same:
             return {"kind": kind, "value": item, "position": position}
     return None
+
+
+def _directory_entry(data: object, address: str) -> dict[str, Any] | None:
+    users = data.get("users", []) if isinstance(data, dict) else []
+    wanted = address.lower()
+    return next((user for user in users if isinstance(user, dict) and str(user.get("address", "")).lower() == wanted), None)
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
+        os.close(descriptor)
+
+
+def _write_json_atomically(path: Path, data: object) -> None:
+    """Replace `path` through a renamed temporary file, so a crash leaves the old file or the new one."""
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.stem}.", suffix=".tmp")
+    try:
+        # mkstemp creates the file owner-only; the rewritten file keeps the old one's mode.
+        if path.exists():
+            os.fchmod(descriptor, stat.S_IMODE(path.stat().st_mode))
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    _fsync_directory(folder)
 
 
 def _fsync_directory(directory: Path) -> None:

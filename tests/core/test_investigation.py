@@ -224,7 +224,8 @@ def test_cluster_shows_current_mailbox_count(investigated: AirService) -> None:
 def test_interrupted_approval_resumes_once(investigated: AirService, workspace: Workspace) -> None:
     action = investigated.actions(ActionStatus.PENDING)[0].action
     # Record the approval only, as if the process died before the first move.
-    investigated._decide(investigated._pending(action.id), DecisionKind.APPROVED, "")
+    center = investigated.center
+    ledger.append(investigated.store, center._decision_events(action, center._decision(action, DecisionKind.APPROVED, "", {})))
     first = action.targets[0]
     key = investigated.message(first.message_id).location.key
     investigated.tenant.move_message(first.mailbox, key, Folder.RECOVERABLE)

@@ -14,8 +14,9 @@ import pytest
 from air_tui.domain.action import ActionTarget, PendingAction, SettingTarget
 from air_tui.domain.event import EventType
 from air_tui.domain.ids import FrozenClock, SequentialIds
-from air_tui.domain.vocab import ActionStatus, ActionType, TargetResult
+from air_tui.domain.vocab import ActionPhase, ActionStatus, ActionType, TargetResult
 from air_tui.remediation import executor
+from air_tui.remediation.mail import DemoMailBackend
 from air_tui.store import Store, ledger, queries
 from air_tui.tenant.demo import DemoTenant, TenantError
 from tests.conftest import DEMO_TENANT
@@ -98,18 +99,29 @@ def setting_action(action_type: ActionType, mailbox: str, item_id: str = "", act
 
 
 def run(store: Store, tenant: DemoTenant, action: PendingAction, prefix: str = "01RUN") -> ActionStatus:
-    return executor.execute(
-        store,
-        tenant,
-        action,
+    execution = executor.Execution(
+        store=store,
+        tenant=tenant,
+        mail=DemoMailBackend(tenant),
         actor="analyst1",
         clock=FrozenClock(datetime(2026, 11, 30, 9, 30, tzinfo=UTC), step=timedelta(milliseconds=1)),
         new_id=SequentialIds(prefix=prefix),
     )
+    return executor.run(execution, action, ActionPhase.DO, 1)
 
 
 def target_events(store: Store, action_id: str) -> list[dict]:
     return [event.payload for event in ledger.iter_events(store) if event.type is EventType.ACTION_TARGET_EXECUTED and event.payload["result"]["action_id"] == action_id]
+
+
+def recorded_states(store: Store, action_id: str) -> list[object]:
+    """The setting as read before each change, from the executor's intent events, oldest first."""
+    return [
+        json.loads(target["from_folder"])
+        for event in ledger.iter_events(store)
+        if event.type is EventType.ACTION_TARGETS_STARTED and event.payload["action_id"] == action_id
+        for target in event.payload["targets"]
+    ]
 
 
 # The tenant's removals and restores --------------------------------------------------------
@@ -216,7 +228,8 @@ def test_execute_removes_rule_records_previous(store: Store, tenant: DemoTenant,
     assert run(store, tenant, action) is ActionStatus.COMPLETED
     assert [rule["id"] for rule in stored(tenant_dir)[PRIYA]["inbox_rules"]] == ["rule-1", "rule-3"]
     events = target_events(store, action.id)
-    assert [event["stage"] for event in events] == ["started", "finished"]
+    assert len(events) == 1
+    assert recorded_states(store, action.id) == [{"kind": "inbox_rule", "value": SETTINGS[PRIYA]["inbox_rules"][1], "position": 1}]
     result = events[-1]["result"]
     assert result["message_id"] == f"setting:{PRIYA}:inbox_rule:rule-2"
     assert result["mailbox"] == PRIYA
@@ -227,9 +240,12 @@ def test_execute_removes_rule_records_previous(store: Store, tenant: DemoTenant,
 def test_previous_recorded_before_change(store: Store, tenant: DemoTenant) -> None:
     action = setting_action(ActionType.REMOVE_FORWARDING, PRIYA)
     run(store, tenant, action)
-    started = target_events(store, action.id)[0]["result"]
-    assert started["previous"] == {"kind": "forwarding", "value": SETTINGS[PRIYA]["forwarding"]}
-    assert started["message_id"] == f"setting:{PRIYA}:forwarding"
+    events = list(ledger.iter_events(store))
+    intent = next(index for index, event in enumerate(events) if event.type is EventType.ACTION_TARGETS_STARTED)
+    result = next(index for index, event in enumerate(events) if event.type is EventType.ACTION_TARGET_EXECUTED)
+    assert intent < result
+    assert recorded_states(store, action.id) == [{"kind": "forwarding", "value": SETTINGS[PRIYA]["forwarding"]}]
+    assert events[intent].payload["targets"][0]["target_id"] == f"setting:{PRIYA}:forwarding"
 
 
 def test_result_row_in_projection(store: Store, tenant: DemoTenant) -> None:
@@ -248,20 +264,21 @@ def test_resume_after_completion_changes_nothing(store: Store, tenant: DemoTenan
     assert run(store, tenant, action, prefix="01AGAIN") is ActionStatus.COMPLETED
     assert settings_file.read_bytes() == after_first
     assert settings_file.stat().st_mtime_ns == modified
-    assert len(target_events(store, action.id)) == 2
+    assert len(target_events(store, action.id)) == 1
 
 
 def test_resume_after_crash_keeps_previous(store: Store, tenant_dir: Path) -> None:
     action = setting_action(ActionType.REMOVE_INBOX_RULE, PRIYA, "rule-2")
     with pytest.raises(PowerCut):
         run(store, DyingTenant(tenant_dir), action)
-    # The rule is gone, and the ledger holds only the record made before the change.
+    # The rule is gone, and the ledger holds only the intent recorded before the change.
     assert [rule["id"] for rule in stored(tenant_dir)[PRIYA]["inbox_rules"]] == ["rule-1", "rule-3"]
-    assert [event["stage"] for event in target_events(store, action.id)] == ["started"]
+    assert target_events(store, action.id) == []
+    assert recorded_states(store, action.id)[0]["value"] == SETTINGS[PRIYA]["inbox_rules"][1]
     assert run(store, DemoTenant(tenant_dir), action, prefix="01RESUME") is ActionStatus.COMPLETED
     assert [rule["id"] for rule in stored(tenant_dir)[PRIYA]["inbox_rules"]] == ["rule-1", "rule-3"]
+    assert len(recorded_states(store, action.id)) == 1
     final = target_events(store, action.id)[-1]
-    assert final["stage"] == "finished"
     assert final["result"]["result"] == TargetResult.SUCCEEDED.value
     assert final["result"]["previous"]["value"] == SETTINGS[PRIYA]["inbox_rules"][1]
 

@@ -1,0 +1,742 @@
+"""The action center: proposals, decisions, execution slots, undo and who may do what.
+
+Every decision is a ledger event committed before anything runs, so the screen that confirms a
+decision shows one that survives a crash. Running is the executor's job; this module decides
+whether and when it may run.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from air_tui.domain.action import AUTOMATION, ActionTarget, BlockTarget, Decision, InvestigationTarget, PendingAction
+from air_tui.domain.config import AccessConfig, ActionsConfig
+from air_tui.domain.event import Event, EventType
+from air_tui.domain.ids import Clock, IdFactory
+from air_tui.domain.investigation import LogStep
+from air_tui.domain.vocab import (
+    EMAIL_ACTION_TYPES,
+    IN_MAILBOX_FOLDERS,
+    ActionPhase,
+    ActionSource,
+    ActionStatus,
+    ActionType,
+    BlockKind,
+    DecisionKind,
+    ManualTarget,
+    TargetResult,
+)
+from air_tui.mail.urlnorm import normalise_url
+from air_tui.remediation import executor
+from air_tui.remediation.mail import MailBackend
+from air_tui.store import Store, ledger, queries
+from air_tui.store.database import file_lock
+from air_tui.tenant.demo import DemoTenant
+
+log = logging.getLogger(__name__)
+
+_ROLE_RANK = {"reader": 0, "operator": 1, "admin": 2}
+_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class ActionError(Exception):
+    """A decision or proposal that cannot be taken; the message says why and what to do instead."""
+
+
+class PermissionDenied(ActionError):
+    """The analyst's role, read-only mode or the four-eyes rule does not allow it."""
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one analyst may do, from `[access]` in the configuration."""
+
+    analyst: str
+    role: str
+    read_only: bool = False
+    four_eyes: frozenset[ActionType] = frozenset()
+
+    @classmethod
+    def from_config(cls, config: AccessConfig, analyst: str, *, read_only: bool = False) -> Access:
+        """Look the analyst up without regard to case; with no analysts configured, everyone is an admin."""
+        unknown = [name for name in config.four_eyes if name not in {member.value for member in ActionType}]
+        if unknown:
+            raise ValueError(
+                f"[access] four_eyes names unknown action types: {', '.join(unknown)}. List them with: air-tui actions types"
+            )
+        if not config.analysts:
+            role = "admin"
+        else:
+            roles = {name.lower(): value for name, value in config.analysts.items()}
+            role = roles.get(analyst.lower(), "reader")
+        return cls(
+            analyst=analyst,
+            role=role,
+            read_only=read_only or config.read_only,
+            four_eyes=frozenset(ActionType(name) for name in config.four_eyes),
+        )
+
+    @property
+    def can_change(self) -> bool:
+        return not self.read_only and _ROLE_RANK[self.role] >= _ROLE_RANK["operator"]
+
+    def require_change(self, doing: str) -> None:
+        """Raise unless the analyst may change anything at all; `doing` names it, e.g. `approving actions`."""
+        if self.read_only:
+            raise PermissionDenied(f"air-tui runs read-only ([access] read_only, or --read-only): {doing} is turned off.")
+        if _ROLE_RANK[self.role] < _ROLE_RANK["operator"]:
+            raise PermissionDenied(
+                f"{self.analyst} has the reader role, which only views: {doing} needs the operator or admin role. "
+                "An admin lists analysts and roles under [access.analysts] in config.toml."
+            )
+
+    def require_decision(self, action: PendingAction, action_type: ActionType, doing: str) -> None:
+        """Raise unless the analyst may approve (or undo, or retry) this action as `action_type`."""
+        self.require_change(doing)
+        if action_type.needs_admin and self.role != "admin":
+            why = "it cannot be undone" if not action_type.reversible else "it changes the tenant's block list"
+            raise PermissionDenied(f"{action_type.value} needs the admin role because {why}; {self.analyst} is an operator.")
+        if action_type in self.four_eyes and action.proposed_by.lower() == self.analyst.lower():
+            raise PermissionDenied(
+                f"{action_type.value} needs a second analyst ([access] four_eyes): {self.analyst} proposed action {action.id} "
+                "and cannot approve it. Ask another operator."
+            )
+
+
+@dataclass
+class DecisionOutcome:
+    action: PendingAction
+    decision: Decision | None
+    status: ActionStatus
+    results: dict[str, int] = field(default_factory=dict)
+    """Targets by result, for actions that ran."""
+    message: str = ""
+    """What happened, in one sentence for the screen or the terminal."""
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    """One line of a bulk preview: what one action does in one mailbox."""
+
+    mailbox: str
+    action_id: str
+    action_type: str
+    effect: str
+    messages: int
+    """Messages the action lists in this mailbox (the count frozen at proposal)."""
+    present: int
+    """Of those, how many are still in the mailbox's Inbox or Junk Email now."""
+
+
+@dataclass
+class BulkPreview:
+    action_ids: list[str]
+    scope: str
+    """The incident or investigation every marked action belongs to, in words."""
+    rows: list[PreviewRow]
+    problems: list[str]
+    """Reasons the bulk decision would be refused, one per action; empty when it can go ahead."""
+    irreversible: list[str]
+    """Ids of marked actions that cannot be undone."""
+
+    @property
+    def mailbox_count(self) -> int:
+        return len({row.mailbox for row in self.rows})
+
+    @property
+    def message_count(self) -> int:
+        return sum(row.messages for row in self.rows)
+
+
+class ActionCenter:
+    def __init__(
+        self,
+        store: Store,
+        tenant: DemoTenant,
+        *,
+        access: Access,
+        settings: ActionsConfig,
+        clock: Clock,
+        new_id: IdFactory,
+        mail: Callable[[], MailBackend],
+        start_investigation: Callable[[InvestigationTarget, str], str] | None = None,
+        lock_path: Path | None = None,
+    ) -> None:
+        self.store = store
+        self.tenant = tenant
+        self.access = access
+        self.settings = settings
+        self.clock = clock
+        self.new_id = new_id
+        self._mail_factory = mail
+        self._mail: MailBackend | None = None
+        self.start_investigation = start_investigation
+        self.lock_path = lock_path or store.path.with_name(store.path.name + ".executions-lock")
+
+    @property
+    def analyst(self) -> str:
+        return self.access.analyst
+
+    def close(self) -> None:
+        if self._mail is not None:
+            self._mail.close()
+            self._mail = None
+
+    @property
+    def mail(self) -> MailBackend:
+        if self._mail is None:
+            self._mail = self._mail_factory()
+        return self._mail
+
+    # Proposals ---------------------------------------------------------------------------------
+
+    def propose(
+        self,
+        action_type: ActionType | str,
+        *,
+        investigation_id: str = "",
+        message_ids: Iterable[str] = (),
+        value: str = "",
+        expires: datetime | str | None = None,
+        user: str = "",
+        investigate_on: ManualTarget | str = ManualTarget.EMAIL,
+        comment: str = "",
+    ) -> PendingAction:
+        """Propose an action by hand; it waits for approval like any other.
+
+        Args:
+            value: For block actions, the address, domain, URL or SHA-256 to block.
+            expires: For block actions, when the entry stops matching: a time, or text (a number of
+                days, an ISO date, or `never`); None uses `[actions] block_days`.
+            user: For Disable user and revoke sessions, the account's address.
+            message_ids: The messages of an email action, or the one message a Start investigation
+                action investigates.
+        """
+        try:
+            action_type = ActionType(action_type)
+        except ValueError:
+            raise ActionError(f"Unknown action type {action_type!r}. List them with: air-tui actions types") from None
+        self.access.require_change("proposing actions")
+        investigation = None
+        if investigation_id:
+            investigation = queries.investigation_detail(self.store, investigation_id) or queries.investigation_detail(self.store, investigation_id.upper())
+            if investigation is None:
+                raise ActionError(f"No investigation with id {investigation_id}. List them with: air-tui investigations list")
+            investigation_id = investigation.investigation.id
+        now = self.clock()
+        fields: dict[str, Any] = {}
+        ids = [message_id.strip() for message_id in message_ids if message_id.strip()]
+        if action_type.on_messages:
+            fields["targets"] = self._message_targets(ids)
+            title = f"{len(fields['targets'])} selected {'message' if len(fields['targets']) == 1 else 'messages'}"
+        elif action_type.block_kind is not None:
+            block_value = normalise_block_value(action_type.block_kind, value)
+            if isinstance(expires, str):
+                text = _parse_expiry(expires, now)
+                expires = datetime.fromisoformat(text) if text else None
+            elif expires is None and self.settings.block_days:
+                expires = now + timedelta(days=self.settings.block_days)
+            fields["block"] = BlockTarget(kind=action_type.block_kind, value=block_value, expires=expires)
+            title = f"{action_type.block_kind.value} {block_value}"
+        elif action_type is ActionType.DISABLE_USER:
+            account = self.tenant.user(user.strip())
+            if account is None:
+                raise ActionError(f"No user {user!r} in the tenant's directory. Give the address of an account in the organisation.")
+            fields["user"] = account.address
+            title = f"account {account.address}"
+        elif action_type is ActionType.START_INVESTIGATION:
+            if len(ids) != 1:
+                raise ActionError("Start investigation takes exactly one message: give its id.")
+            if self.store.db.execute("SELECT 1 FROM messages WHERE id = ?", [ids[0]]).fetchone() is None:
+                raise ActionError(f"No message with id {ids[0]}. Find one with: air-tui explore QUERY")
+            fields["investigate"] = InvestigationTarget(message_id=ids[0], on=ManualTarget(investigate_on))
+            title = f"{ManualTarget(investigate_on).value} of message {ids[0]}"
+        else:
+            raise ActionError(
+                f"{action_type.value} is proposed by the compromised user playbook, which records the setting it removes; "
+                "start a recipient investigation of the mailbox instead."
+            )
+        action = PendingAction(
+            id=self.new_id(),
+            investigation_id=investigation_id,
+            action_type=action_type,
+            created=now,
+            title=title,
+            source=ActionSource.MANUAL,
+            proposed_by=self.analyst,
+            incident_id=investigation.investigation.incident_id if investigation else "",
+            **fields,
+        )
+        events = [self._event(EventType.ACTION_PROPOSED, {"action": action.model_dump(mode="json"), "comment": comment})]
+        if investigation_id:
+            remark = f": {comment}" if comment else ""
+            events.append(self._log_event(investigation_id, f"Proposal: {action_type.value}", f"{self.analyst} proposed {action_type.value} on {action.scope}{remark}"))
+        ledger.append(self.store, events)
+        return action
+
+    def _message_targets(self, ids: list[str]) -> list[ActionTarget]:
+        if not ids:
+            raise ActionError("An email action needs at least one message id. Find them with: air-tui explore QUERY")
+        if len(ids) > self.settings.max_messages_per_action:
+            raise ActionError(
+                f"{len(ids):,} messages exceed [actions] max_messages_per_action ({self.settings.max_messages_per_action:,}); "
+                "propose them in smaller actions or raise the limit."
+            )
+        rows = {
+            row["id"]: row
+            for start in range(0, len(ids), 500)
+            for row in self.store.db.query(
+                f"SELECT id, mailbox, folder FROM messages WHERE id IN ({','.join('?' * len(ids[start:start + 500]))})", ids[start : start + 500]
+            )
+        }
+        missing = [message_id for message_id in ids if message_id not in rows]
+        if missing:
+            raise ActionError(f"No message with id {missing[0]}{f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''}. Find ids with: air-tui explore QUERY")
+        return [ActionTarget(message_id=message_id, mailbox=rows[message_id]["mailbox"], folder=rows[message_id]["folder"]) for message_id in dict.fromkeys(ids)]
+
+    def change_parameters(self, action_id: str, parameters: dict[str, str]) -> PendingAction:
+        """Change a pending action's type or expiry without approving it; the analyst becomes its proposer."""
+        action = self._find(action_id)
+        self._require_pending(action)
+        self.access.require_change("changing actions")
+        clean = self._check_parameters(action, parameters)
+        ledger.append(self.store, [self._event(EventType.ACTION_PARAMETERS_CHANGED, {"action_id": action.id, "parameters": clean})])
+        changed = queries.action(self.store, action.id)
+        assert changed is not None
+        return changed
+
+    def _check_parameters(self, action: PendingAction, parameters: dict[str, str]) -> dict[str, str]:
+        """Validate an approver's changes and return them in stored form."""
+        clean: dict[str, str] = {}
+        for key, value in parameters.items():
+            if key == "action_type":
+                if action.action_type not in EMAIL_ACTION_TYPES:
+                    raise ActionError(f"Only email actions change type before approval; {action.action_type.value} cannot.")
+                try:
+                    new_type = ActionType(value)
+                except ValueError:
+                    new_type = None
+                if new_type not in EMAIL_ACTION_TYPES:
+                    choices = ", ".join(member.value for member in EMAIL_ACTION_TYPES)
+                    raise ActionError(f"Cannot change {action.action_type.value} to {value!r}: choose one of {choices}.")
+                if new_type is not action.action_type:
+                    clean["action_type"] = new_type.value
+            elif key == "expires":
+                if action.block is None:
+                    raise ActionError(f"Only block actions have an expiry; {action.action_type.value} has none.")
+                clean["expires"] = _parse_expiry(value, self.clock())
+            else:
+                raise ActionError(f"Unknown parameter {key!r}: an approver can change action_type (email actions) or expires (block actions).")
+        return clean
+
+    # Decisions ---------------------------------------------------------------------------------
+
+    def approve(
+        self,
+        action_id: str,
+        *,
+        comment: str = "",
+        parameters: dict[str, str] | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> DecisionOutcome:
+        """Record the approval durably, then run the action when an execution slot is free.
+
+        When the approver changes the action into a type that needs a second analyst, the change
+        is recorded instead and the action keeps waiting, for someone else.
+        """
+        action = self._find(action_id)
+        self._require_pending(action)
+        clean = self._check_parameters(action, parameters or {})
+        new_type = ActionType(clean.get("action_type", action.action_type.value))
+        if clean and new_type in self.access.four_eyes and new_type is not action.action_type:
+            self.access.require_change("changing actions")
+            changed = self.change_parameters(action.id, clean)
+            return DecisionOutcome(
+                action=changed,
+                decision=None,
+                status=ActionStatus.PENDING,
+                message=f"Changed to {new_type.value}, which needs a second analyst: the action waits for another operator's approval.",
+            )
+        self.access.require_decision(action, new_type, "approving actions")
+        self._check_size(action)
+        decision = self._decision(action, DecisionKind.APPROVED, comment, clean)
+        ledger.append(self.store, self._decision_events(action, decision))
+        return self._run_now_or_wait(action.id, decision, on_progress)
+
+    def reject(self, action_id: str, *, reason: str) -> DecisionOutcome:
+        action = self._find(action_id)
+        if not reason.strip():
+            raise ActionError(f"A rejection needs a reason. Give one with --comment for action {action.id}.")
+        self._require_pending(action)
+        self.access.require_change("rejecting actions")
+        decision = self._decision(action, DecisionKind.REJECTED, reason.strip(), {})
+        ledger.append(self.store, self._decision_events(action, decision))
+        return DecisionOutcome(action=action, decision=decision, status=ActionStatus.REJECTED, message=f"Rejected {action.action_type.value}: nothing changes.")
+
+    def retry(self, action_id: str, *, comment: str = "", on_progress: Callable[[int, int], None] | None = None) -> DecisionOutcome:
+        """Run the failed targets of a finished action again, as a new decision."""
+        action = self._find(action_id)
+        row = queries.action_row(self.store, action.id)
+        if action.status not in (ActionStatus.PARTIALLY_FAILED, ActionStatus.FAILED):
+            raise ActionError(f"Action {action.id} is {action.status.value.lower()}: only an action with failed targets can be retried.")
+        self.access.require_decision(action, action.action_type, "retrying actions")
+        assert row is not None
+        decision = self._decision(action, DecisionKind.RETRY, comment, {})
+        ledger.append(self.store, self._decision_events(action, decision))
+        return self._run_now_or_wait(action.id, decision, on_progress)
+
+    def undo(self, action_id: str, *, comment: str = "", on_progress: Callable[[int, int], None] | None = None) -> DecisionOutcome:
+        """Reverse a finished action: messages go back, entries come off the list, settings return."""
+        action = self._find(action_id)
+        if not action.action_type.reversible:
+            raise ActionError(f"{action.action_type.value} cannot be undone. {action.action_type.undo_note}")
+        if action.status is ActionStatus.UNDONE:
+            raise ActionError(f"Action {action.id} is undone already.")
+        finished_undo_with_failures = action.phase is ActionPhase.UNDO and action.status.is_finished
+        if not action.status.is_finished or finished_undo_with_failures:
+            hint = " Retry it to finish the undo." if finished_undo_with_failures else ""
+            raise ActionError(f"Action {action.id} is {action.status.value.lower()}: only an action that ran can be undone.{hint}")
+        done = [row for row in queries.action_results(self.store, action.id) if row["result"] in (TargetResult.SUCCEEDED.value, TargetResult.SUBMITTED.value)]
+        if not done:
+            raise ActionError(f"Action {action.id} changed nothing, so there is nothing to undo.")
+        self.access.require_decision(action, action.action_type, "undoing actions")
+        decision = self._decision(action, DecisionKind.UNDO, comment, {})
+        ledger.append(self.store, self._decision_events(action, decision))
+        return self._run_now_or_wait(action.id, decision, on_progress)
+
+    def preview(self, action_ids: list[str], kind: DecisionKind = DecisionKind.APPROVED) -> BulkPreview:
+        """Say what deciding the marked actions together does, per mailbox, and what stands in the way."""
+        actions = [self._find(action_id) for action_id in dict.fromkeys(action_ids)]
+        if not actions:
+            raise ActionError("Mark at least one action first (space in the action center).")
+        scope = self._bulk_scope(actions)
+        rows: list[PreviewRow] = []
+        problems: list[str] = []
+        for action in actions:
+            problem = self._bulk_problem(action, kind)
+            if problem:
+                problems.append(problem)
+            rows.extend(self._preview_rows(action))
+        irreversible = [action.id for action in actions if not action.action_type.reversible]
+        return BulkPreview(action_ids=[action.id for action in actions], scope=scope, rows=rows, problems=problems, irreversible=irreversible)
+
+    def decide_many(self, action_ids: list[str], kind: DecisionKind, *, comment: str = "") -> list[DecisionOutcome]:
+        """Approve or reject marked actions together, across action types, within one incident or investigation.
+
+        Every decision is checked first and all are recorded in one transaction, so either every
+        marked action is decided or none is.
+        """
+        if kind not in (DecisionKind.APPROVED, DecisionKind.REJECTED):
+            raise ActionError("Bulk decisions approve or reject; undo and retry go one action at a time.")
+        if kind is DecisionKind.REJECTED and not comment.strip():
+            raise ActionError("Rejecting needs a reason, for every marked action.")
+        preview = self.preview(action_ids, kind)
+        if preview.problems:
+            raise ActionError("Nothing was decided: " + " ".join(preview.problems))
+        batch_id = self.new_id()
+        actions = [self._find(action_id) for action_id in preview.action_ids]
+        events: list[Event] = []
+        decisions: dict[str, Decision] = {}
+        for action in actions:
+            decision = self._decision(action, kind, comment.strip(), {}, batch_id=batch_id)
+            decisions[action.id] = decision
+            events.extend(self._decision_events(action, decision))
+        ledger.append(self.store, events)
+        if kind is DecisionKind.REJECTED:
+            return [
+                DecisionOutcome(action=action, decision=decisions[action.id], status=ActionStatus.REJECTED, message=f"Rejected {action.action_type.value}.")
+                for action in actions
+            ]
+        return [self._run_now_or_wait(action.id, decisions[action.id], None) for action in actions]
+
+    # Execution ---------------------------------------------------------------------------------
+
+    def resume(self, on_progress: Callable[[int, int], None] | None = None) -> int:
+        """Run approved actions waiting for a slot and finish runs a crash interrupted; return how many ran."""
+        ran = 0
+        for status in (ActionStatus.RUNNING, ActionStatus.APPROVED):
+            for row in queries.action_rows(self.store, status=status):
+                if status is ActionStatus.RUNNING and executor.executor_alive(row.executor):
+                    continue
+                if self._claim(row.action.id) == "claimed":
+                    self._execute(row.action.id, on_progress)
+                    ran += 1
+        return ran
+
+    def running_count(self) -> int:
+        """Approved actions that a live process is running now, on this store."""
+        return sum(1 for row in queries.action_rows(self.store, status=ActionStatus.RUNNING) if executor.executor_alive(row.executor))
+
+    def _run_now_or_wait(self, action_id: str, decision: Decision, on_progress: Callable[[int, int], None] | None) -> DecisionOutcome:
+        claim = self._claim(action_id)
+        if claim == "busy":
+            action = self._find(action_id)
+            cap = self.settings.max_concurrent_executions
+            return DecisionOutcome(
+                action=action,
+                decision=decision,
+                status=ActionStatus.APPROVED,
+                message=(
+                    f"Approved and recorded. {cap} of {cap} execution slots are busy ([actions] max_concurrent_executions), "
+                    "so the action starts when one frees."
+                ),
+            )
+        status = self._execute(action_id, on_progress) if claim == "claimed" else self._find(action_id).status
+        action = self._find(action_id)
+        results: dict[str, int] = {}
+        for row in queries.action_results(self.store, action_id, undo=action.phase is ActionPhase.UNDO):
+            results[row["result"]] = results.get(row["result"], 0) + 1
+        if claim == "claimed":
+            # A freed slot lets an action that waited for one run now.
+            self.resume()
+        return DecisionOutcome(action=action, decision=decision, status=status, results=results, message=_ran_message(action, status, results))
+
+    def _claim(self, action_id: str) -> str:
+        """Take an execution slot for the action.
+
+        Returns `claimed`, `busy` when every slot is taken, or `gone` when the action no longer
+        waits to run (another console ran it). The check and the claim happen under one lock
+        file, so two consoles on the same store never take the last slot both.
+        """
+        with file_lock(self.lock_path):
+            row = queries.action_row(self.store, action_id)
+            if row is None or row.action.status not in (ActionStatus.APPROVED, ActionStatus.RUNNING):
+                return "gone"
+            if row.action.status is ActionStatus.RUNNING and executor.executor_alive(row.executor):
+                return "gone"
+            busy = sum(
+                1
+                for other in queries.action_rows(self.store, status=ActionStatus.RUNNING)
+                if other.action.id != action_id and executor.executor_alive(other.executor)
+            )
+            if busy >= self.settings.max_concurrent_executions:
+                return "busy"
+            ledger.append(
+                self.store,
+                [
+                    self._event(
+                        EventType.ACTION_EXECUTION_STARTED,
+                        {
+                            "action_id": action_id,
+                            "phase": row.action.phase.value,
+                            "attempt": row.attempt,
+                            "executor": executor.executor_identity(self.clock),
+                        },
+                    )
+                ],
+            )
+            return "claimed"
+
+    def _execute(self, action_id: str, on_progress: Callable[[int, int], None] | None) -> ActionStatus:
+        row = queries.action_row(self.store, action_id)
+        assert row is not None
+        action = row.action
+        execution = executor.Execution(
+            store=self.store,
+            tenant=self.tenant,
+            mail=self.mail if action.action_type.on_messages else _NoMail(),
+            actor=row.decided_by or self.analyst,
+            clock=self.clock,
+            new_id=self.new_id,
+            duplicate_window=timedelta(minutes=self.settings.duplicate_window_minutes),
+            start_investigation=self.start_investigation,
+            on_progress=on_progress,
+        )
+        return executor.run(execution, action, action.phase, row.attempt)
+
+    # Helpers -----------------------------------------------------------------------------------
+
+    def _find(self, action_id: str) -> PendingAction:
+        # ULIDs are case-insensitive, so an id typed in lower case still finds its action.
+        action = queries.action(self.store, action_id) or queries.action(self.store, action_id.upper())
+        if action is None:
+            raise ActionError(f"No action with id {action_id}. List the ids with: air-tui actions list")
+        return action
+
+    def _require_pending(self, action: PendingAction) -> None:
+        if action.status is ActionStatus.PENDING:
+            return
+        decided = queries.decisions(self.store, action.id)
+        if decided:
+            last = decided[-1]
+            by = f" by {last.analyst} at {last.time:%Y-%m-%d %H:%M} UTC"
+        else:
+            row = queries.action_row(self.store, action.id)
+            by = f" by {row.decided_by} at {row.decided_at[:16].replace('T', ' ')} UTC" if row and row.decided_by else ""
+        raise ActionError(f"Action {action.id} is {action.status.value.lower()} already{by}; only pending actions can be decided.")
+
+    def _check_size(self, action: PendingAction) -> None:
+        cap = self.settings.max_messages_per_action
+        if action.action_type.on_messages and len(action.targets) > cap:
+            raise ActionError(
+                f"Action {action.id} targets {len(action.targets):,} messages, more than [actions] max_messages_per_action ({cap:,}). "
+                "Raise the limit in config.toml to approve it, or reject it."
+            )
+
+    def _decision(self, action: PendingAction, kind: DecisionKind, comment: str, parameters: dict[str, str], *, batch_id: str = "") -> Decision:
+        return Decision(action_id=action.id, kind=kind, analyst=self.analyst, time=self.clock(), comment=comment, parameters=parameters, batch_id=batch_id)
+
+    def _decision_events(self, action: PendingAction, decision: Decision) -> list[Event]:
+        """The decision and, for an action of an investigation, its line in the investigation log."""
+        events = [self._event(EventType.ACTION_DECIDED, {"decision": decision.model_dump(mode="json")})]
+        if action.investigation_id:
+            remark = f": {decision.comment}" if decision.comment else ""
+            changed = f" as {decision.parameters['action_type']}" if "action_type" in decision.parameters else ""
+            events.append(
+                self._log_event(
+                    action.investigation_id,
+                    f"Decision: {decision.kind.value} {action.action_type.value}",
+                    f"{self.analyst} {decision.kind.verb} '{action.title}' ({action.scope}){changed}{remark}",
+                    time=decision.time,
+                )
+            )
+        return events
+
+    def _log_event(self, investigation_id: str, name: str, summary: str, *, time: datetime | None = None) -> Event:
+        when = time or self.clock()
+        step = LogStep(name=name, started=when, duration_ms=0, outcome="ok", summary=summary)
+        position = queries.next_log_position(self.store, investigation_id)
+        return self._event(EventType.INVESTIGATION_STEP_LOGGED, {"investigation_id": investigation_id, "position": position, "step": step.model_dump(mode="json")})
+
+    def _event(self, event_type: EventType, payload: dict[str, Any]) -> Event:
+        return Event(id=self.new_id(), type=event_type, actor=self.analyst, time=self.clock(), payload=payload)
+
+    def _bulk_scope(self, actions: list[PendingAction]) -> str:
+        investigations = {action.investigation_id for action in actions}
+        if len(investigations) == 1 and "" not in investigations:
+            return f"investigation {next(iter(investigations))}"
+        incidents = {action.incident_id or self._incident_of(action.investigation_id) for action in actions}
+        if len(incidents) == 1 and "" not in incidents:
+            return f"incident {next(iter(incidents))}"
+        raise ActionError(
+            "Marked actions must belong to one investigation or one incident, so a bulk decision never reaches past one case; "
+            f"these span {len(investigations)} investigations in {len(incidents - {''}) or 'no'} incidents. Unmark the others."
+        )
+
+    def _incident_of(self, investigation_id: str) -> str:
+        if not investigation_id:
+            return ""
+        row = self.store.db.execute("SELECT incident_id FROM investigations WHERE id = ?", [investigation_id]).fetchone()
+        return (row[0] or "") if row else ""
+
+    def _bulk_problem(self, action: PendingAction, kind: DecisionKind) -> str:
+        if action.status is not ActionStatus.PENDING:
+            return f"Action {action.id} is {action.status.value.lower()} already."
+        try:
+            if kind is DecisionKind.APPROVED:
+                self.access.require_decision(action, action.action_type, "approving actions")
+                self._check_size(action)
+            else:
+                self.access.require_change("rejecting actions")
+        except ActionError as error:
+            return str(error)
+        return ""
+
+    def _preview_rows(self, action: PendingAction) -> list[PreviewRow]:
+        if not action.action_type.on_messages:
+            mailbox = action.mailboxes[0] if action.mailboxes else "(tenant)"
+            return [PreviewRow(mailbox, action.id, action.action_type.value, action._effect(), 0, 0)]
+        where = queries.locations(self.store, [target.message_id for target in action.targets])
+        destination = action.action_type.destination
+        effect = f"to {destination.value}" if destination else "purged"
+        per_mailbox: dict[str, list[int]] = {}
+        for target in action.targets:
+            counts = per_mailbox.setdefault(target.mailbox, [0, 0])
+            counts[0] += 1
+            if where.get(target.message_id, ("", ""))[1] in IN_MAILBOX_FOLDERS:
+                counts[1] += 1
+        return [PreviewRow(mailbox, action.id, action.action_type.value, effect, counts[0], counts[1]) for mailbox, counts in sorted(per_mailbox.items())]
+
+
+class _NoMail:
+    """Stands in for the mail backend where an action touches no message, so none is opened."""
+
+    label = "none"
+    batch_size = 1
+
+    def locate(self, ref: Any) -> str | None:  # pragma: no cover - never called for these actions
+        return None
+
+    def apply(self, moves: list[Any]) -> list[Any]:  # pragma: no cover
+        raise AssertionError("This action touches no message.")
+
+    def close(self) -> None:
+        return None
+
+
+def _ran_message(action: PendingAction, status: ActionStatus, results: dict[str, int]) -> str:
+    counts = ", ".join(f"{count} {result.lower()}" for result, count in sorted(results.items()))
+    what = "Undo of " if action.phase is ActionPhase.UNDO else ""
+    return f"{what}{action.action_type.value}: {status.value.lower()} ({counts or 'nothing to do'})."
+
+
+def normalise_block_value(kind: BlockKind, value: str) -> str:
+    """Return the value as the block list stores and matches it, or raise naming what is wrong."""
+    text = value.strip()
+    if kind is BlockKind.SENDER:
+        text = text.lower()
+        if not _ADDRESS.fullmatch(text):
+            raise ActionError(f"{value!r} is not an email address; block a sender by its address, e.g. billing@example.com.")
+        return text
+    if kind is BlockKind.DOMAIN:
+        text = text.lower().lstrip("@").rstrip(".")
+        try:
+            text = text.encode("idna").decode("ascii")
+        except UnicodeError:
+            pass
+        if not _DOMAIN.fullmatch(text):
+            raise ActionError(f"{value!r} is not a domain name; block a sender domain like example.com.")
+        return text
+    if kind is BlockKind.URL:
+        if "://" not in text:
+            text = "http://" + text
+        normal = normalise_url(text)
+        if not normal:
+            raise ActionError(f"{value!r} is not a URL air-tui can match; give it with its host, e.g. https://example.com/login.")
+        return normal
+    text = text.lower()
+    if not _SHA256.fullmatch(text):
+        raise ActionError(f"{value!r} is not a SHA-256; block a file by the 64 hex digits of its hash.")
+    return text
+
+
+def _parse_expiry(value: str, now: datetime) -> str:
+    """Turn `never`, a number of days, or an ISO date or time into the stored expiry ('' for never)."""
+    text = value.strip().lower()
+    if text in ("", "never"):
+        return ""
+    if text.isdigit():
+        days = int(text)
+        if not 1 <= days <= 3650:
+            raise ActionError(f"Expiry {value!r}: give between 1 and 3650 days, a date, or never.")
+        return (now + timedelta(days=days)).isoformat()
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ActionError(f"Expiry {value!r} is not a number of days, an ISO date such as 2027-01-31, or never.") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    if when <= now:
+        raise ActionError(f"Expiry {value!r} is in the past; give a later date, or never.")
+    return when.isoformat()
+
+
+__all__ = [
+    "AUTOMATION",
+    "Access",
+    "ActionCenter",
+    "ActionError",
+    "BulkPreview",
+    "DecisionOutcome",
+    "PermissionDenied",
+    "PreviewRow",
+    "normalise_block_value",
+]
