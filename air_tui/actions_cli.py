@@ -169,7 +169,8 @@ def _types(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace, service: AirService) -> int:
-    status = ActionStatus(args.status) if args.status else (None if args.all else ActionStatus.PENDING)
+    # Asking who decided means decided actions, so --decided-by lists every status unless told one.
+    status = ActionStatus(args.status) if args.status else (None if args.all or args.decided_by else ActionStatus.PENDING)
     rows = service.actions(status)
     if args.action_type:
         rows = [row for row in rows if row.action.action_type.value == args.action_type]

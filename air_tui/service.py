@@ -314,7 +314,9 @@ class AirService:
         if not parsed and not force:
             return None
         message_index.index_messages(self.store, parsed)
-        self._apply_block_list([message.id for message in parsed if message.id not in indexed])
+        if indexed:
+            # An empty index is a first read or a rebuild after an upgrade: none of it is new mail.
+            self._apply_block_list([message.id for message in parsed if message.id not in indexed])
         self._append(
             [
                 self._event(
@@ -995,10 +997,14 @@ class AirService:
     def resume_approved(self) -> int:
         """Run approved actions that wait for a slot or were interrupted by a crash; return how many ran."""
         ran = self.center.resume()
-        if ran:
-            for row in queries.action_rows(self.store):
-                if row.action.investigation_id and row.action.status is not ActionStatus.PENDING:
-                    self._update_investigation(row.action.investigation_id, actor=row.decided_by or "Automation")
+        # A crash after an action finished but before its investigation was settled leaves the
+        # investigation behind; settling every one with a decided action catches it up.
+        settled: set[str] = set()
+        for row in queries.action_rows(self.store):
+            investigation_id = row.action.investigation_id
+            if investigation_id and investigation_id not in settled and row.action.status is not ActionStatus.PENDING:
+                settled.add(investigation_id)
+                self._update_investigation(investigation_id, actor=row.decided_by or "Automation")
         return ran
 
     def _after_decisions(self, outcomes: list[DecisionOutcome]) -> None:

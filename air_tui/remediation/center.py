@@ -492,12 +492,15 @@ class ActionCenter:
         status = self._execute(action_id, on_progress) if claim == "claimed" else self._find(action_id).status
         action = self._find(action_id)
         results: dict[str, int] = {}
+        errors: list[str] = []
         for row in queries.action_results(self.store, action_id, undo=action.phase is ActionPhase.UNDO):
             results[row["result"]] = results.get(row["result"], 0) + 1
+            if row["error"] and row["error"] not in errors:
+                errors.append(row["error"])
         if claim == "claimed":
             # A freed slot lets an action that waited for one run now.
             self.resume()
-        return DecisionOutcome(action=action, decision=decision, status=status, results=results, message=_ran_message(action, status, results))
+        return DecisionOutcome(action=action, decision=decision, status=status, results=results, message=_ran_message(action, status, results, errors))
 
     def _claim(self, action_id: str) -> str:
         """Take an execution slot for the action.
@@ -672,10 +675,14 @@ class _NoMail:
         return None
 
 
-def _ran_message(action: PendingAction, status: ActionStatus, results: dict[str, int]) -> str:
+def _ran_message(action: PendingAction, status: ActionStatus, results: dict[str, int], errors: list[str]) -> str:
     counts = ", ".join(f"{count} {result.lower()}" for result, count in sorted(results.items()))
     what = "Undo of " if action.phase is ActionPhase.UNDO else ""
-    return f"{what}{action.action_type.value}: {status.value.lower()} ({counts or 'nothing to do'})."
+    message = f"{what}{action.action_type.value}: {status.value.lower()} ({counts or 'nothing to do'})."
+    if errors:
+        more = f" (and {len(errors) - 1} other errors)" if len(errors) > 1 else ""
+        message += f" {errors[0]}{more} Retry the action once that is fixed."
+    return message
 
 
 def normalise_block_value(kind: BlockKind, value: str) -> str:

@@ -30,7 +30,7 @@ from air_tui.domain.action import ActionTargetResult, InvestigationTarget, Pendi
 from air_tui.domain.event import Event, EventType
 from air_tui.domain.ids import Clock, IdFactory
 from air_tui.domain.vocab import ActionPhase, ActionStatus, ActionType, TargetResult
-from air_tui.remediation.mail import MailBackend, MessageRef, Move, Outcome
+from air_tui.remediation.mail import BackendError, MailBackend, MessageRef, Move, Outcome
 from air_tui.store import Store, ledger, queries
 from air_tui.tenant.demo import (
     SETTING_DELEGATION,
@@ -228,7 +228,21 @@ def _run_messages(execution: Execution, action: PendingAction, phase: ActionPhas
                     )
                 ]
             )
-        outcomes = execution.mail.apply([Move(target.ref, target.destination) for target in batch])
+        try:
+            outcomes = execution.mail.apply([Move(target.ref, target.destination) for target in batch])
+        except BackendError as error:
+            # The backend cannot work at all (credentials, server): every target left fails with
+            # the reason, and a retry decision runs them once it is fixed.
+            log.error("Action %s stopped: %s", action.id, error)
+            rest = todo[start:]
+            failed = [
+                _result_event(execution, action, phase, target.ref.message_id, target.ref.mailbox, Outcome(TargetResult.FAILED, from_folder=planned.get(target.ref.message_id, ""), error=str(error)))
+                for target in rest
+            ]
+            execution.append(failed)
+            if execution.on_progress is not None:
+                execution.on_progress(total, total)
+            return
         events = []
         for target, outcome in zip(batch, outcomes, strict=True):
             outcome = _settle(outcome, target, planned[target.ref.message_id], resumed=target.ref.message_id in resumed)

@@ -93,11 +93,11 @@ def verify_chain(store: Store) -> list[ChainProblem]:
     last: dict[str, object] | None = None
     for row in store.db.query("SELECT * FROM events ORDER BY seq"):
         count += 1
-        if row["seq"] != prev_seq + 1 and prev_seq:
-            problems.append(
-                ChainProblem(row["seq"], row["id"], f"events {prev_seq + 1} to {row['seq'] - 1} before it are missing: they were removed")
-            )
-        if row["prev_hash"] != prev_hash:
+        gap = row["seq"] != prev_seq + 1
+        if gap:
+            missing = f"event {prev_seq + 1}" if row["seq"] == prev_seq + 2 else f"events {prev_seq + 1} to {row['seq'] - 1}"
+            problems.append(ChainProblem(row["seq"], row["id"], f"{missing} before it {'is' if row['seq'] == prev_seq + 2 else 'are'} missing: removed"))
+        elif row["prev_hash"] != prev_hash:
             problems.append(
                 ChainProblem(row["seq"], row["id"], "link to the previous event does not match: an event before it was removed, added or reordered")
             )
@@ -114,7 +114,7 @@ def verify_chain(store: Store) -> list[ChainProblem]:
             problems.append(
                 ChainProblem(int(head_seq or 0), "", f"the ledger ends before {where}, the newest one recorded: events at the end were removed")
             )
-        elif head_count != count:
+        elif head_count != count and not problems:
             problems.append(ChainProblem(int(head_seq), str(last["id"]), f"the ledger holds {count} events where {head_count} were appended"))
     return problems
 

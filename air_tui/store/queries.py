@@ -68,7 +68,8 @@ def alert_from_row(row: dict[str, Any]) -> Alert:
 
 def _action(row: dict[str, Any]) -> PendingAction:
     """Build an action from its `actions` row, whose nested parts are stored as JSON."""
-    values = {key: value for key, value in row.items() if value is not None and key not in ("user_address", "executor", "parameters", "attempt")}
+    skip = ("user_address", "executor", "parameters", "attempt", "investigation_title", "investigation_incident_id")
+    values = {key: value for key, value in row.items() if value is not None and key not in skip}
     for key in ("setting", "block", "investigate"):
         text = row.get(key) or ""
         values[key] = json.loads(text) if text else None
@@ -240,7 +241,7 @@ def _add_current_cluster_counts(store: Store, entities: list[Entity], clusters: 
 def action_rows(store: Store, *, status: ActionStatus | None = None) -> list[ActionRow]:
     where, params = ("WHERE actions.status = ?", [status.value]) if status else ("", [])
     rows = store.db.query(
-        "SELECT actions.*, COALESCE(investigations.title, '') AS investigation_title FROM actions "
+        "SELECT actions.*, COALESCE(investigations.title, '') AS investigation_title, COALESCE(investigations.incident_id, '') AS investigation_incident_id FROM actions "
         f"LEFT JOIN investigations ON investigations.id = actions.investigation_id {where} "
         "ORDER BY actions.created, actions.id",
         params,
@@ -249,6 +250,8 @@ def action_rows(store: Store, *, status: ActionStatus | None = None) -> list[Act
 
 
 def _action_row(row: dict[str, Any]) -> ActionRow:
+    # Actions a playbook proposed carry no incident of their own: they belong to their investigation's.
+    row = {**row, "incident_id": row.get("incident_id") or row.get("investigation_incident_id") or ""}
     return ActionRow(
         action=_action(row),
         investigation_title=row.get("investigation_title") or "",
@@ -263,7 +266,7 @@ def _action_row(row: dict[str, Any]) -> ActionRow:
 def action_row(store: Store, action_id: str) -> ActionRow | None:
     rows = list(
         store.db.query(
-            "SELECT actions.*, COALESCE(investigations.title, '') AS investigation_title FROM actions "
+            "SELECT actions.*, COALESCE(investigations.title, '') AS investigation_title, COALESCE(investigations.incident_id, '') AS investigation_incident_id FROM actions "
             "LEFT JOIN investigations ON investigations.id = actions.investigation_id WHERE actions.id = ?",
             [action_id],
         )

@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from imapclient import IMAPClient
@@ -47,14 +48,18 @@ SPECIAL_FOLDERS = {"Junk": "\\Junk", "Trash": "\\Trash", "Sent": "\\Sent", "Arch
 _SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin"])
 
 
+def missing(message: str) -> NoReturn:
+    """Skip a test that needs what is missing, or fail it in CI (CI=true), which must run every test."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(message + "; CI must run the IMAP tests against a real server")
+    pytest.skip(message)
+
+
 def find_dovecot() -> str:
-    """Return the path of the dovecot binary. When it is missing, skip the test, or fail it in CI (CI=true)."""
+    """Return the path of the dovecot binary. When it is missing, skip the test, or fail it in CI."""
     binary = shutil.which("dovecot", path=_SEARCH_PATH)
     if binary is None:
-        message = "Dovecot is not installed: no dovecot binary on PATH or in /usr/sbin (Debian package dovecot-imapd)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + "; CI must run the IMAP tests against a real server")
-        pytest.skip(message)
+        missing("Dovecot is not installed: no dovecot binary on PATH or in /usr/sbin (Debian package dovecot-imapd)")
     return binary
 
 
@@ -95,7 +100,7 @@ class _Accounts:
         login = _existing_user("dovenull", "nobody")
         mail = _existing_user("mail", "nobody")
         if login is None or mail is None:
-            pytest.skip("Running Dovecot as root needs the users dovenull (or nobody) and mail (or nobody)")
+            missing("Running Dovecot as root needs the users dovenull (or nobody) and mail (or nobody)")
         entry = pwd.getpwnam(mail)
         return cls(internal, internal_group, login, entry.pw_uid, entry.pw_gid, chroot=True)
 
@@ -199,7 +204,7 @@ class DovecotServer:
     def _doveadm(self, *arguments: str) -> str:
         doveadm = shutil.which("doveadm", path=_SEARCH_PATH)
         if doveadm is None:
-            pytest.skip("doveadm is not installed next to dovecot")
+            missing("doveadm is not installed next to dovecot")
         command = [doveadm, "-c", str(self.root / "dovecot.conf"), *arguments]
         return subprocess.run(command, check=True, capture_output=True, text=True).stdout
 
