@@ -159,6 +159,7 @@ class AirService:
         self.tenant = DemoTenant(workspace.tenant_dir)
         self.store = Store(workspace.database)
         self._intel: IntelSnapshot | None = None
+        self._exclusive_depth = 0
         self.center = ActionCenter(
             self.store,
             self.tenant,
@@ -935,10 +936,23 @@ class AirService:
     def exclusive(self) -> Iterator[None]:
         """Hold the workspace's lock file, so two consoles never ingest or raise alerts at once.
 
-        The second process waits, then finds the index filled and the alerts raised.
+        The second process waits, then finds the index filled and the alerts raised. The lock is
+        re-entrant within one service: an approved Start investigation action resumed inside
+        this block starts its investigation under the lock already held.
         """
+        if self._exclusive_depth:
+            self._exclusive_depth += 1
+            try:
+                yield
+            finally:
+                self._exclusive_depth -= 1
+            return
         with file_lock(self.workspace.database.with_suffix(".lock")):
-            yield
+            self._exclusive_depth = 1
+            try:
+                yield
+            finally:
+                self._exclusive_depth = 0
 
     # Decisions -------------------------------------------------------------------------------
     # The action center records each decision durably and runs the action; the service then
@@ -1177,9 +1191,9 @@ def _setting_present(settings: dict[str, MailboxSettings], action: PendingAction
     current = settings.get(action.setting.mailbox) or settings.get(action.setting.mailbox.lower())
     if current is None:
         return False
-    if action.action_type is ActionType.REMOVE_FORWARDING:
+    if action.action_type is ActionType.REMOVE_FORWARDING and not action.setting.item_id:
         return current.forwarding is not None
-    if action.action_type is ActionType.REMOVE_INBOX_RULE:
+    if action.action_type in (ActionType.REMOVE_INBOX_RULE, ActionType.REMOVE_FORWARDING):
         return any(rule.id == action.setting.item_id for rule in current.inbox_rules)
     if action.action_type is ActionType.REMOVE_DELEGATION:
         return any(delegate.address.lower() == action.setting.item_id.lower() for delegate in current.delegates)

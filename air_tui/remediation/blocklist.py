@@ -1,9 +1,9 @@
 """The tenant block list at ingest: new mail that an active entry matches is junked and flagged.
 
-Entries match as follows: a sender entry the envelope sender's address; a domain entry the
-sender's domain and its subdomains; a URL entry the same URL after normalisation, or, for an
-entry that is a bare host (path `/`, no query), every URL on that host and its subdomains; a file
-entry an attachment's SHA-256.
+A sender entry matches the sender's address, and a domain entry the sender's domain and its
+subdomains. A URL entry matches the same URL after normalisation. An entry that is a bare host
+(path `/`, no query) matches every URL on that host and its subdomains. A file entry matches an
+attachment's SHA-256.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The action center: proposals, decisions, execution slots, undo and who may do what.
 
 Every decision is a ledger event committed before anything runs, so the screen that confirms a
-decision shows one that survives a crash. Running is the executor's job; this module decides
-whether and when it may run.
+decision shows one that survives a crash. The executor runs actions, and this module decides
+whether and when one may run.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from air_tui.domain.action import AUTOMATION, ActionTarget, BlockTarget, Decision, InvestigationTarget, PendingAction
+from air_tui.domain.action import AUTOMATION, ActionTarget, BlockTarget, Decision, InvestigationTarget, PendingAction, SettingTarget
 from air_tui.domain.config import AccessConfig, ActionsConfig
 from air_tui.domain.event import Event, EventType
 from air_tui.domain.ids import Clock, IdFactory
@@ -37,7 +37,7 @@ from air_tui.remediation import executor
 from air_tui.remediation.mail import MailBackend
 from air_tui.store import Store, ledger, queries
 from air_tui.store.database import file_lock
-from air_tui.tenant.demo import DemoTenant
+from air_tui.tenant.demo import DemoTenant, TenantError
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class ActionError(Exception):
-    """A decision or proposal that cannot be taken; the message says why and what to do instead."""
+    """A decision or proposal that cannot be taken. The message states why and what to do instead."""
 
 
 class PermissionDenied(ActionError):
@@ -213,10 +213,13 @@ class ActionCenter:
         """Propose an action by hand; it waits for approval like any other.
 
         Args:
-            value: For block actions, the address, domain, URL or SHA-256 to block.
             expires: For block actions, when the entry stops matching: a time, or text (a number of
                 days, an ISO date, or `never`); None uses `[actions] block_days`.
-            user: For Disable user and revoke sessions, the account's address.
+            user: For Disable user and revoke sessions, the account's address; for actions on a
+                mailbox setting, the mailbox's address.
+            value: For block actions, what to block; for Remove inbox rule, the rule's id; for
+                Remove delegation, the delegate's address; for Remove forwarding, empty for the
+                mailbox's forwarding or the id of a rule that forwards.
             message_ids: The messages of an email action, or the one message a Start investigation
                 action investigates.
         """
@@ -260,10 +263,8 @@ class ActionCenter:
             fields["investigate"] = InvestigationTarget(message_id=ids[0], on=ManualTarget(investigate_on))
             title = f"{ManualTarget(investigate_on).value} of message {ids[0]}"
         else:
-            raise ActionError(
-                f"{action_type.value} is proposed by the compromised user playbook, which records the setting it removes; "
-                "start a recipient investigation of the mailbox instead."
-            )
+            fields["setting"] = self._setting_target(action_type, user.strip(), value.strip())
+            title = f"{fields['setting'].mailbox}: {fields['setting'].description}"
         action = PendingAction(
             id=self.new_id(),
             investigation_id=investigation_id,
@@ -281,6 +282,27 @@ class ActionCenter:
             events.append(self._log_event(investigation_id, f"Proposal: {action_type.value}", f"{self.analyst} proposed {action_type.value} on {action.scope}{remark}"))
         ledger.append(self.store, events)
         return action
+
+    def _setting_target(self, action_type: ActionType, mailbox: str, item: str) -> SettingTarget:
+        """Name a mailbox setting that is there now: forwarding (or a forwarding rule), an inbox rule or a delegate."""
+        if not mailbox:
+            raise ActionError(f"{action_type.value} needs the mailbox: give its address as the user.")
+        kind = executor.setting_kind(action_type, item)
+        try:
+            current = self.tenant.current_setting(mailbox, kind, item)
+        except TenantError as error:
+            raise ActionError(str(error)) from error
+        if current is None:
+            what = {"forwarding": "no forwarding", "inbox_rule": f"no inbox rule {item!r}", "delegation": f"no delegate {item!r}"}[kind]
+            raise ActionError(f"{mailbox} has {what} now, so there is nothing to remove. Check the mailbox's settings.")
+        value = current["value"]
+        if kind == "forwarding":
+            description = f"Forwarding of all mail to {value.get('smtp_address', '?')}"
+        elif kind == "inbox_rule":
+            description = f"Inbox rule '{value.get('name', item)}' ({item})"
+        else:
+            description = f"{value.get('access', 'Delegate')} access of {value.get('address', item)}"
+        return SettingTarget(mailbox=mailbox, item_id=item, description=description)
 
     def _message_targets(self, ids: list[str]) -> list[ActionTarget]:
         if not ids:

@@ -1,7 +1,7 @@
 """Secrets for mail backends, read from the environment or the system keyring and nowhere else.
 
-A secret is never written to the store, the ledger, the configuration or a log line; errors name
-where it was looked for, not what it is.
+This module writes no secret to the store, the ledger, the configuration or a log line. Its
+errors name where a secret was looked for, never the secret.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def lookup_secret(env_name: str, keyring_service: str, username: str, *, what: s
         what: What the secret is for, in words, for the error message, e.g. `the IMAP password`.
 
     Raises:
-        BackendError: Neither place holds it.
+        BackendError: Neither place contains it.
     """
     value = os.environ.get(env_name, "") if env_name else ""
     if value:

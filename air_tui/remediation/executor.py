@@ -343,9 +343,16 @@ def _result_event(
 # Mailbox settings -------------------------------------------------------------------------------
 
 
+def setting_kind(action_type: ActionType, item_id: str) -> str:
+    """The kind of setting an action removes; Remove forwarding naming a rule removes that forwarding rule."""
+    if action_type is ActionType.REMOVE_FORWARDING and item_id:
+        return SETTING_INBOX_RULE
+    return SETTING_KINDS[action_type]
+
+
 def setting_target_id(action_type: ActionType, setting: SettingTarget) -> str:
     """Return the stable id a setting action's result row carries in place of a message id."""
-    target_id = f"setting:{setting.mailbox.lower()}:{SETTING_KINDS[action_type]}"
+    target_id = f"setting:{setting.mailbox.lower()}:{setting_kind(action_type, setting.item_id)}"
     return f"{target_id}:{setting.item_id}" if setting.item_id else target_id
 
 
@@ -379,7 +386,7 @@ def _run_setting(execution: Execution, action: PendingAction, phase: ActionPhase
     setting = action.setting
     if setting is None:
         raise ValueError(f"Action {action.id} ({action.action_type.value}) names no mailbox setting to remove.")
-    kind = SETTING_KINDS[action.action_type]
+    kind = setting_kind(action.action_type, setting.item_id)
     target_id = setting_target_id(action.action_type, setting)
     result, intent = _single_target_state(execution, action, phase, target_id)
     if result is not None:

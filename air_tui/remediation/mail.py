@@ -1,8 +1,8 @@
 """Where message actions land: the contract every mail backend keeps, and the demo tenant's backend.
 
-The executor records its intent before it calls a backend and the outcome after, so a backend
-only has to make each operation safe to repeat: a message already in the destination folder is
-reported as such, and a message that is gone is reported as not found.
+The executor records its intent before it calls a backend and the outcome after. A backend
+therefore only has to make each operation safe to repeat. A message already in the destination
+folder is reported as such, and a message that is gone is reported as not found.
 
 Folder names are the logical ones air-tui shows (`Inbox`, `Junk Email`, `Deleted Items`,
 `Recoverable Items`, `Quarantine`, `Sent Items`) or, for a folder a message came from that has no
@@ -23,16 +23,16 @@ log = logging.getLogger(__name__)
 
 
 class BackendError(Exception):
-    """A backend cannot be used at all: bad configuration, missing credentials, unreachable server.
+    """A backend cannot be used at all: invalid configuration, missing credentials, unreachable server.
 
-    The message names the setting or server and says what to do. Failures of single messages are
-    not raised; they come back as Failed outcomes.
+    The message names the setting or server and what to do. Failures of single messages are not
+    raised: they come back as Failed outcomes.
     """
 
 
 @dataclass(frozen=True)
 class MessageRef:
-    """One copy of a message in one mailbox, as the store knows it."""
+    """One copy of a message in one mailbox, as the store records it."""
 
     message_id: str
     """air-tui's id for the copy."""

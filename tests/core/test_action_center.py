@@ -591,3 +591,40 @@ def test_every_step_of_a_decision_is_in_the_ledger_and_the_chain_holds(service: 
     assert types.count(EventType.ACTION_COMPLETED.value) == 2
     assert ledger.verify_chain(service.store) == []
     assert queries.action_intents(service.store, action.id, "undo")
+
+
+# Settings proposed by hand ----------------------------------------------------------------------------
+
+
+def test_remove_forwarding_of_a_forwarding_rule_and_its_undo(service: AirService, workspace: Workspace) -> None:
+    settings_path = workspace.tenant_dir / "settings" / "mailboxes.json"
+    settings = json.loads(settings_path.read_text())
+    mailbox, rule = next(
+        (address, rule)
+        for address, entry in settings.items()
+        for rule in entry.get("inbox_rules") or []
+        if rule.get("actions", {}).get("forward_to") or rule.get("actions", {}).get("redirect_to")
+    )
+    action = service.propose(ActionType.REMOVE_FORWARDING, user=mailbox, value=rule["id"])
+    assert action.setting.description.startswith(f"Inbox rule '{rule['name']}'")
+    service.approve(action.id)
+    assert rule["id"] not in [item["id"] for item in json.loads(settings_path.read_text())[mailbox]["inbox_rules"]]
+    service.undo(action.id)
+    assert json.loads(settings_path.read_text())[mailbox]["inbox_rules"] == settings[mailbox]["inbox_rules"]
+
+
+def test_setting_that_is_not_there_cannot_be_proposed(service: AirService) -> None:
+    with pytest.raises(ActionError, match="has no delegate 'nobody@larkspur.example' now"):
+        service.propose(ActionType.REMOVE_DELEGATION, user=LOTTE, value="nobody@larkspur.example")
+
+
+def test_start_investigation_resumed_under_the_workspace_lock_does_not_wait_for_itself(workspace: Workspace) -> None:
+    with open_service(workspace) as service:
+        message_id = pending(service)[0].targets[0].message_id
+        action = service.propose(ActionType.START_INVESTIGATION, message_ids=[message_id], investigate_on="recipient")
+        center = service.center
+        ledger.append(service.store, center._decision_events(action, center._decision(action, DecisionKind.APPROVED, "", {})))
+    # A restart resumes it while holding the workspace lock, as start-up does.
+    with open_service(workspace, prefix="01RESTART") as restarted, restarted.exclusive():
+        assert restarted.resume_approved() == 1
+        assert restarted.action_row(action.id).action.status is ActionStatus.COMPLETED
