@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -109,7 +110,10 @@ def test_hard_delete_expunges_on_the_server(case, dovecot: DovecotServer, corpus
     assert {row["from_folder"] for row in results} == {"Inbox"}
 
 
-def test_missing_password_fails_the_targets_and_a_retry_finishes(case, dovecot: DovecotServer, monkeypatch: pytest.MonkeyPatch, corpus: list[CorpusMessage]) -> None:
+def test_missing_password_fails_the_targets_and_a_retry_finishes(
+    case, dovecot: DovecotServer, monkeypatch: pytest.MonkeyPatch, corpus: list[CorpusMessage], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     workspace, mailboxes = case
     monkeypatch.delenv("AIR_TUI_IMAP_PASSWORD")
     with imap_service(workspace, dovecot) as service:
@@ -129,3 +133,9 @@ def test_missing_password_fails_the_targets_and_a_retry_finishes(case, dovecot: 
         assert retried.status is ActionStatus.COMPLETED
         assert retried.results == {"Succeeded": 2}
     assert all(corpus[0].message_id in dovecot.message_ids(mailbox, "Junk") for mailbox in mailboxes)
+    # The password reached the server, and nowhere else: not the database, its journal or the log.
+    secret = dovecot.master_password.encode()
+    stored = [workspace.database, workspace.database.with_name(workspace.database.name + "-wal")]
+    assert all(secret not in path.read_bytes() for path in stored if path.exists())
+    assert caplog.records, "the failed run logged why"
+    assert dovecot.master_password not in caplog.text
