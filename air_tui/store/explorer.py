@@ -23,7 +23,7 @@ from air_tui.store.messages import load_message
 DEFAULT_CAP = 10_000
 """Matches counted before `count` stops and reports the result as capped."""
 
-KEYS = ("from", "domain", "subject", "url", "hash", "after", "before", "folder", "mailbox", "verdict")
+KEYS = ("from", "domain", "subject", "url", "hash", "after", "before", "folder", "mailbox", "verdict", "blocked")
 """Every term key, in the order help text lists them."""
 
 VERDICTS = {
@@ -46,6 +46,7 @@ EXAMPLES = {
     "folder": 'folder:Inbox or folder:"Junk Email"',
     "mailbox": "mailbox:user@example.com",
     "verdict": "verdict:malicious, suspicious, clean, unknown or none",
+    "blocked": "blocked:yes (junked by the tenant block list at ingest) or blocked:no",
 }
 
 _KEYED = re.compile(r"([A-Za-z]+):")
@@ -221,6 +222,11 @@ def _check(term: Term) -> Term:
         return _replace(term, digest)
     if term.key in ("after", "before"):
         return _replace(term, _checked_day(term))
+    if term.key == "blocked":
+        answer = value.lower()
+        if answer not in ("yes", "no"):
+            raise QueryError(term.text, f"needs yes or no: {EXAMPLES['blocked']}.")
+        return _replace(term, answer)
     if term.key == "verdict":
         verdict = value.lower()
         if verdict not in VERDICTS:
@@ -274,6 +280,11 @@ def _compile(store: Store, query: ExplorerQuery) -> _Compiled:
         compiled.conditions.append(f"m.id IN (SELECT message_id FROM message_attachments WHERE sha256 IN ({marks}))")
         compiled.parameters.extend(hashes)
     _add_verdicts(compiled, query.values("verdict"))
+    blocked = set(query.values("blocked"))
+    if len(blocked) == 1:
+        # Both yes and no together match everything, so they add no condition.
+        negation = "" if blocked == {"yes"} else "NOT "
+        compiled.conditions.append(f"m.id {negation}IN (SELECT message_id FROM blocked_messages)")
     match = _fts_expression(query)
     if match:
         compiled.conditions.append("m.rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)")

@@ -278,6 +278,8 @@ def test_blocked_sender_domain_junks_and_flags_new_mail_at_ingest(service: AirSe
     assert file_folder(workspace, mailbox, name) == Folder.JUNK.value
     flagged = service.blocked_message(row[0])
     assert (flagged["entry_id"], flagged["from_folder"], flagged["result"]) == (action.id, "Inbox", "Succeeded")
+    assert [found.id for found in service.explore_window("blocked:yes", 0, 10)] == [row[0]]
+    assert service.explore_count("blocked:no").count == service.message_count() - 1
 
 
 def test_removed_block_entry_no_longer_matches(service: AirService, workspace: Workspace) -> None:
