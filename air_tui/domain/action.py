@@ -97,7 +97,7 @@ class PendingAction(BaseModel):
         if self.setting is not None:
             return f"1 setting of {self.setting.mailbox}"
         if self.block is not None:
-            return f"the tenant block list ({self.block.kind.value} {self.block.value})"
+            return f"the tenant block list: {self.block.kind.value} {self.block.value}"
         if self.user:
             return f"the account {self.user}"
         if self.investigate is not None:

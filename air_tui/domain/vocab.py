@@ -269,7 +269,7 @@ _UNDO_NOTES = {
     ActionType.REMOVE_INBOX_RULE: "Undo puts the rule back in its old place, as recorded before the change.",
     ActionType.REMOVE_DELEGATION: "Undo gives the delegate its recorded access back.",
     ActionType.DISABLE_USER: "Undo enables the account again; revoked sessions stay revoked, so the user signs in anew.",
-    ActionType.START_INVESTIGATION: "Nothing to undo: the investigation can be stopped instead.",
+    ActionType.START_INVESTIGATION: "Nothing to undo: stop the investigation instead.",
 }
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from air_tui.domain.action import AUTOMATION, ActionTarget, BlockTarget, Decision, InvestigationTarget, PendingAction, SettingTarget
 from air_tui.domain.config import AccessConfig, ActionsConfig
@@ -32,7 +33,7 @@ from air_tui.domain.vocab import (
     ManualTarget,
     TargetResult,
 )
-from air_tui.mail.urlnorm import normalise_url
+from air_tui.mail.urlnorm import read_url
 from air_tui.remediation import executor
 from air_tui.remediation.mail import MailBackend
 from air_tui.store import Store, ledger, queries
@@ -63,6 +64,8 @@ class Access:
     role: str
     read_only: bool = False
     four_eyes: frozenset[ActionType] = frozenset()
+    listed: bool = True
+    """Whether the analyst is named in the configuration, or has the role by default."""
 
     @classmethod
     def from_config(cls, config: AccessConfig, analyst: str, *, read_only: bool = False) -> Access:
@@ -72,14 +75,13 @@ class Access:
             raise ValueError(
                 f"[access] four_eyes names unknown action types: {', '.join(unknown)}. List them with: air-tui actions types"
             )
-        if not config.analysts:
-            role = "admin"
-        else:
-            roles = {name.lower(): value for name, value in config.analysts.items()}
-            role = roles.get(analyst.lower(), "reader")
+        roles = {name.strip().lower(): value for name, value in config.analysts.items()}
+        listed = not roles or analyst.strip().lower() in roles
+        role = roles.get(analyst.strip().lower(), "reader") if roles else "admin"
         return cls(
             analyst=analyst,
             role=role,
+            listed=listed,
             read_only=read_only or config.read_only,
             four_eyes=frozenset(ActionType(name) for name in config.four_eyes),
         )
@@ -93,8 +95,9 @@ class Access:
         if self.read_only:
             raise PermissionDenied(f"air-tui runs read-only ([access] read_only, or --read-only): {doing} is turned off.")
         if _ROLE_RANK[self.role] < _ROLE_RANK["operator"]:
+            who = f"{self.analyst} has the reader role" if self.listed else f"{self.analyst} is not listed under [access.analysts]"
             raise PermissionDenied(
-                f"{self.analyst} has the reader role, which only views: {doing} needs the operator or admin role. "
+                f"{who}, so may only view: {doing} needs the operator or admin role. "
                 "An admin lists analysts and roles under [access.analysts] in config.toml."
             )
 
@@ -107,7 +110,7 @@ class Access:
         if action_type in self.four_eyes and action.proposed_by.lower() == self.analyst.lower():
             raise PermissionDenied(
                 f"{action_type.value} needs a second analyst ([access] four_eyes): {self.analyst} proposed action {action.id} "
-                "and cannot approve it. Ask another operator."
+                "and cannot approve it. Ask another analyst whose role may decide it."
             )
 
 
@@ -242,6 +245,7 @@ class ActionCenter:
             title = f"{len(fields['targets'])} selected {'message' if len(fields['targets']) == 1 else 'messages'}"
         elif action_type.block_kind is not None:
             block_value = normalise_block_value(action_type.block_kind, value)
+            _check_not_own(action_type.block_kind, block_value, self.tenant.organisation.domains)
             if isinstance(expires, str):
                 text = _parse_expiry(expires, now)
                 expires = datetime.fromisoformat(text) if text else None
@@ -258,8 +262,14 @@ class ActionCenter:
         elif action_type is ActionType.START_INVESTIGATION:
             if len(ids) != 1:
                 raise ActionError("Start investigation takes exactly one message: give its id.")
-            if self.store.db.execute("SELECT 1 FROM messages WHERE id = ?", [ids[0]]).fetchone() is None:
+            found = self.store.db.execute("SELECT sender_address FROM messages WHERE id = ?", [ids[0]]).fetchone()
+            if found is None:
                 raise ActionError(f"No message with id {ids[0]}. Find one with: air-tui explore QUERY")
+            if ManualTarget(investigate_on) is ManualTarget.SENDER and not _in_organisation(found[0] or "", self.tenant.organisation.domains):
+                raise ActionError(
+                    f"Sender investigations are for senders inside the organisation, and {found[0] or '(no sender)'} is not. "
+                    "Investigate the email or its recipient instead."
+                )
             fields["investigate"] = InvestigationTarget(message_id=ids[0], on=ManualTarget(investigate_on))
             title = f"{ManualTarget(investigate_on).value} of message {ids[0]}"
         else:
@@ -286,20 +296,37 @@ class ActionCenter:
     def _setting_target(self, action_type: ActionType, mailbox: str, item: str) -> SettingTarget:
         """Name a mailbox setting that is there now: forwarding (or a forwarding rule), an inbox rule or a delegate."""
         if not mailbox:
-            raise ActionError(f"{action_type.value} needs the mailbox: give its address as the user.")
+            raise ActionError(f"{action_type.value} needs the mailbox: give its address with --user.")
+        if action_type is not ActionType.REMOVE_FORWARDING and not item:
+            what = "the rule's id" if action_type is ActionType.REMOVE_INBOX_RULE else "the delegate's address"
+            raise ActionError(f"{action_type.value} needs {what}: give it with --value.")
+        settings = self.tenant.mailbox_settings()
+        if not any(address.lower() == mailbox.lower() for address in settings):
+            raise ActionError(f"No mailbox {mailbox} in the tenant's mailbox settings. Give the address of a mailbox in the organisation.")
         kind = executor.setting_kind(action_type, item)
         try:
             current = self.tenant.current_setting(mailbox, kind, item)
         except TenantError as error:
             raise ActionError(str(error)) from error
         if current is None:
-            what = {"forwarding": "no forwarding", "inbox_rule": f"no inbox rule {item!r}", "delegation": f"no delegate {item!r}"}[kind]
-            raise ActionError(f"{mailbox} has {what} now, so there is nothing to remove. Check the mailbox's settings.")
+            what = {"forwarding": "no forwarding", "inbox_rule": f"no inbox rule with id {item!r}", "delegation": f"no delegate {item!r}"}[kind]
+            raise ActionError(
+                f"{mailbox} has {what} now, so there is nothing to remove. "
+                "The mailbox's rules and delegates are listed in its investigation's Entities view."
+            )
         value = current["value"]
         if kind == "forwarding":
             description = f"Forwarding of all mail to {value.get('smtp_address', '?')}"
         elif kind == "inbox_rule":
-            description = f"Inbox rule '{value.get('name', item)}' ({item})"
+            targets = [
+                target
+                for key in ("forward_to", "redirect_to", "forward_as_attachment_to")
+                for target in _as_list((value.get("actions") or {}).get(key))
+            ]
+            if action_type is ActionType.REMOVE_FORWARDING and not targets:
+                raise ActionError(f"Inbox rule {item!r} of {mailbox} forwards nothing; remove it with Remove inbox rule instead.")
+            forwards = f" that forwards to {', '.join(targets)}" if targets else ""
+            description = f"Inbox rule '{value.get('name', item)}' ({item}){forwards}"
         else:
             description = f"{value.get('access', 'Delegate')} access of {value.get('address', item)}"
         return SettingTarget(mailbox=mailbox, item_id=item, description=description)
@@ -419,7 +446,8 @@ class ActionCenter:
         """Reverse a finished action: messages go back, entries come off the list, settings return."""
         action = self._find(action_id)
         if not action.action_type.reversible:
-            raise ActionError(f"{action.action_type.value} cannot be undone. {action.action_type.undo_note}")
+            why = "the messages were purged" if action.action_type is ActionType.HARD_DELETE else "stop the investigation it started instead"
+            raise ActionError(f"Action {action.id} ({action.action_type.value}) cannot be undone: {why}.")
         if action.status is ActionStatus.UNDONE:
             raise ActionError(f"Action {action.id} is undone already.")
         finished_undo_with_failures = action.phase is ActionPhase.UNDO and action.status.is_finished
@@ -636,14 +664,18 @@ class ActionCenter:
 
     def _bulk_scope(self, actions: list[PendingAction]) -> str:
         investigations = {action.investigation_id for action in actions}
-        if len(investigations) == 1 and "" not in investigations:
-            return f"investigation {next(iter(investigations))}"
+        if len(investigations) == 1:
+            only = next(iter(investigations))
+            return f"investigation {only}" if only else "no investigation (proposed by hand)"
         incidents = {action.incident_id or self._incident_of(action.investigation_id) for action in actions}
         if len(incidents) == 1 and "" not in incidents:
             return f"incident {next(iter(incidents))}"
+        cases = _count(len(investigations - {""}), "investigation")
+        if "" in investigations:
+            cases += " and actions outside any investigation"
         raise ActionError(
-            "Marked actions must belong to one investigation or one incident, so a bulk decision never reaches past one case; "
-            f"these span {len(investigations)} investigations in {len(incidents - {''}) or 'no'} incidents. Unmark the others."
+            f"The actions belong to {cases}. A bulk decision stays within one investigation or one incident, "
+            "so it never reaches past one case: decide the others separately."
         )
 
     def _incident_of(self, investigation_id: str) -> str:
@@ -707,6 +739,38 @@ def _ran_message(action: PendingAction, status: ActionStatus, results: dict[str,
     return message
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _as_list(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value] if value else []
+    return [str(item) for item in value] if isinstance(value, list) else []
+
+
+def _in_organisation(address: str, domains: Iterable[str]) -> bool:
+    domain = address.rsplit("@", 1)[-1].lower()
+    return any(domain == own.lower() or domain.endswith("." + own.lower()) for own in domains)
+
+
+def _check_not_own(kind: BlockKind, value: str, domains: Iterable[str]) -> None:
+    """Refuse a block entry that would junk the organisation's own mail."""
+    if kind is BlockKind.SENDER:
+        host = value.rsplit("@", 1)[-1]
+    elif kind is BlockKind.DOMAIN:
+        host = value
+    elif kind is BlockKind.URL:
+        host = (urlsplit(value).hostname or "").lower()
+    else:
+        return
+    if _in_organisation(f"@{host}", domains):
+        raise ActionError(
+            f"{value} is in the organisation's own domain, so blocking it would junk internal mail. "
+            "For a compromised account, propose Disable user and revoke sessions instead."
+        )
+
+
 def normalise_block_value(kind: BlockKind, value: str) -> str:
     """Return the value as the block list stores and matches it, or raise naming what is wrong."""
     text = value.strip()
@@ -725,12 +789,16 @@ def normalise_block_value(kind: BlockKind, value: str) -> str:
             raise ActionError(f"{value!r} is not a domain name; block a sender domain like example.com.")
         return text
     if kind is BlockKind.URL:
-        if "://" not in text:
+        if "://" not in text and not text.lower().startswith(("javascript:", "data:", "mailto:")):
             text = "http://" + text
-        normal = normalise_url(text)
-        if not normal:
-            raise ActionError(f"{value!r} is not a URL air-tui can match; give it with its host, e.g. https://example.com/login.")
-        return normal
+        reading = read_url(text)
+        parts = urlsplit(reading.normalised)
+        host = (parts.hostname or "") if reading.host is not None else ""
+        if parts.scheme not in ("http", "https") or not host or any(character.isspace() for character in text) or reading.problem:
+            raise ActionError(
+                f"{value!r} is not a web URL air-tui can match: give an http or https URL with its host, e.g. https://example.com/login."
+            )
+        return reading.normalised
     text = text.lower()
     if not _SHA256.fullmatch(text):
         raise ActionError(f"{value!r} is not a SHA-256; block a file by the 64 hex digits of its hash.")
@@ -751,6 +819,9 @@ def _parse_expiry(value: str, now: datetime) -> str:
         when = datetime.fromisoformat(value.strip())
     except ValueError:
         raise ActionError(f"Expiry {value!r} is not a number of days, an ISO date such as 2027-01-31, or never.") from None
+    if len(value.strip()) == 10:
+        # A bare date means through that day: the entry ends as the next day begins, in UTC.
+        when += timedelta(days=1)
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     if when <= now:

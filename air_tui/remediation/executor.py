@@ -526,7 +526,10 @@ def _run_account(execution: Execution, action: PendingAction, phase: ActionPhase
         else:
             # A repeated run finds the account disabled already; the state recorded in the intent is the real "before".
             previous = before if intent is not None and before is not None else previous
-            outcome = Outcome(TargetResult.SUCCEEDED)
+            was_open = bool(previous.get("enabled", True)) or not previous.get("sessions_revoked_at")
+            # An account that was disabled with its sessions revoked before this action is left as it
+            # was, and its undo must not touch it: another action or an administrator disabled it.
+            outcome = Outcome(TargetResult.SUCCEEDED if was_open else TargetResult.ALREADY_IN_DESTINATION)
     execution.append([_result_event(execution, action, phase, target_id, address, outcome, extra={"previous": previous})])
 
 

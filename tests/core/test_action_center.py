@@ -149,7 +149,7 @@ def test_hard_delete_says_it_cannot_be_undone_and_purges(service: AirService, wo
     outcome = service.approve(action.id, parameters={"action_type": "Hard delete"})
     assert "Cannot be undone" in outcome.action.impact
     assert all(file_folder(workspace, *where) is None for where in keys(service, action).values())
-    with pytest.raises(ActionError, match="Hard delete cannot be undone"):
+    with pytest.raises(ActionError, match=r"\(Hard delete\) cannot be undone: the messages were purged"):
         service.undo(action.id)
 
 
@@ -310,6 +310,11 @@ def test_expired_block_entry_no_longer_matches(workspace: Workspace) -> None:
         (ActionType.BLOCK_SENDER, "not an address", "'not an address' is not an email address"),
         (ActionType.BLOCK_DOMAIN, "exa mple", "'exa mple' is not a domain name"),
         (ActionType.BLOCK_FILE, "abc123", "'abc123' is not a SHA-256"),
+        (ActionType.BLOCK_URL, "not a url", "'not a url' is not a web URL"),
+        (ActionType.BLOCK_URL, "javascript:alert(1)", "is not a web URL"),
+        (ActionType.BLOCK_DOMAIN, "mail.larkspur.example", "in the organisation's own domain"),
+        (ActionType.BLOCK_SENDER, "ceo@larkspur.example", "in the organisation's own domain"),
+        (ActionType.BLOCK_URL, "https://intranet.larkspur.example/login", "in the organisation's own domain"),
     ],
 )
 def test_block_values_are_checked(service: AirService, action_type: ActionType, value: str, message: str) -> None:
@@ -378,7 +383,7 @@ def roles(**analysts: str) -> Config:
 def test_reader_cannot_decide(workspace: Workspace) -> None:
     with open_service(workspace, "rui", config=roles(rui="reader", ana="admin")) as service:
         action = pending(service)[0]
-        with pytest.raises(PermissionDenied, match="rui has the reader role, which only views"):
+        with pytest.raises(PermissionDenied, match="rui has the reader role, so may only view"):
             service.approve(action.id)
         assert service.decisions(action.id) == []
 
@@ -386,7 +391,7 @@ def test_reader_cannot_decide(workspace: Workspace) -> None:
 def test_unlisted_analyst_only_views(workspace: Workspace) -> None:
     with open_service(workspace, "mallory", config=roles(ana="admin")) as service:
         assert service.access.role == "reader"
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(PermissionDenied, match=r"mallory is not listed under \[access.analysts\], so may only view"):
             service.reject(pending(service)[0].id, reason="no")
 
 
@@ -482,7 +487,7 @@ def test_bulk_decision_refuses_actions_of_two_incidents(service: AirService) -> 
         incident = service.store.db.execute("SELECT incident_id FROM investigations WHERE id = ?", [row.action.investigation_id]).fetchone()[0]
         by_incident.setdefault(incident, row.action.id)
     ids = list(by_incident.values())[:2]
-    with pytest.raises(ActionError, match="must belong to one investigation or one incident"):
+    with pytest.raises(ActionError, match="A bulk decision stays within one investigation or one incident"):
         service.decide_many(ids, "approved")
     assert all(service.decisions(action_id) == [] for action_id in ids)
 
@@ -630,3 +635,56 @@ def test_start_investigation_resumed_under_the_workspace_lock_does_not_wait_for_
     with open_service(workspace, prefix="01RESTART") as restarted, restarted.exclusive():
         assert restarted.resume_approved() == 1
         assert restarted.action_row(action.id).action.status is ActionStatus.COMPLETED
+
+
+def test_second_disable_of_a_disabled_account_leaves_it_to_the_first(service: AirService, workspace: Workspace) -> None:
+    directory = workspace.tenant_dir / "directory.json"
+    first = service.propose(ActionType.DISABLE_USER, user=LOTTE)
+    second = service.propose(ActionType.DISABLE_USER, user=LOTTE)
+    service.approve(first.id)
+    service.approve(second.id)
+    assert service.action_results(second.id)[0]["result"] == TargetResult.ALREADY_IN_DESTINATION.value
+    with pytest.raises(ActionError, match="changed nothing"):
+        service.undo(second.id)
+    service.undo(first.id)
+    account = next(user for user in json.loads(directory.read_text())["users"] if user["address"] == LOTTE)
+    assert account["enabled"] is True
+
+
+def test_block_expiry_given_as_a_date_lasts_through_that_day(service: AirService) -> None:
+    action = service.propose(ActionType.BLOCK_SENDER, value="x@pay-portal.example", expires="2027-01-31")
+    assert action.block.expires.isoformat() == "2027-02-01T00:00:00+00:00"
+
+
+def test_sender_investigation_of_an_outsider_is_refused_at_proposal(service: AirService) -> None:
+    external = service.store.db.execute("SELECT id, sender_address FROM messages WHERE sender_domain NOT LIKE '%larkspur.example' LIMIT 1").fetchone()
+    with pytest.raises(ActionError, match=f"{external[1]} is not"):
+        service.propose(ActionType.START_INVESTIGATION, message_ids=[external[0]], investigate_on="sender")
+
+
+def test_remove_forwarding_of_a_rule_that_forwards_nothing_is_refused(service: AirService, workspace: Workspace) -> None:
+    settings = json.loads((workspace.tenant_dir / "settings" / "mailboxes.json").read_text())
+    mailbox, rule = next(
+        (address, rule)
+        for address, entry in settings.items()
+        for rule in entry.get("inbox_rules") or []
+        if not any(rule.get("actions", {}).get(key) for key in ("forward_to", "redirect_to", "forward_as_attachment_to"))
+    )
+    with pytest.raises(ActionError, match="forwards nothing; remove it with Remove inbox rule instead"):
+        service.propose(ActionType.REMOVE_FORWARDING, user=mailbox, value=rule["id"])
+    assert service.propose(ActionType.REMOVE_INBOX_RULE, user=mailbox, value=rule["id"]).setting.item_id == rule["id"]
+
+
+def test_setting_proposals_name_what_is_missing(service: AirService) -> None:
+    with pytest.raises(ActionError, match="needs the rule's id: give it with --value"):
+        service.propose(ActionType.REMOVE_INBOX_RULE, user=LOTTE)
+    with pytest.raises(ActionError, match="No mailbox nobody@larkspur.example in the tenant's mailbox settings"):
+        service.propose(ActionType.REMOVE_FORWARDING, user="nobody@larkspur.example")
+
+
+def test_hand_proposed_actions_outside_investigations_are_decided_together(service: AirService) -> None:
+    first = service.propose(ActionType.BLOCK_SENDER, value="a@pay-portal.example")
+    second = service.propose(ActionType.BLOCK_DOMAIN, value="lure.example")
+    assert service.preview([first.id, second.id]).scope == "no investigation (proposed by hand)"
+    outcomes = service.decide_many([first.id, second.id], "approved")
+    assert {outcome.status for outcome in outcomes} == {ActionStatus.COMPLETED}

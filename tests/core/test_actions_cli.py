@@ -84,7 +84,7 @@ def test_bulk_across_incidents_is_refused_and_nothing_changes(tenant: Path, caps
     other = next(action for action in actions if action["investigation_id"] != first["investigation_id"] and action["incident_id"] != first["incident_id"])
     code, _, err = run(capsys, "actions", "reject", first["id"], other["id"], "--comment", "x", "--tenant", str(tenant), "--yes")
     assert code == 1
-    assert "must belong to one investigation or one incident" in err
+    assert "A bulk decision stays within one investigation or one incident" in err
     assert len(listed(capsys, tenant)) == len(actions)
 
 
