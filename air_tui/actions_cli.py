@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Callable
 from contextlib import nullcontext
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
@@ -34,8 +35,8 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
 
     listing = sub.add_parser("list", parents=[common], help="list actions, pending ones unless told otherwise")
     listing.add_argument("--all", action="store_true", help="every action, decided ones included")
-    listing.add_argument("--status", choices=_LIST_STATUSES, metavar="STATUS", help=f"only this status: {', '.join(_LIST_STATUSES)}")
-    listing.add_argument("--type", dest="action_type", choices=[kind.value for kind in ActionType], metavar="TYPE", help="only this action type, as `actions types` names it")
+    listing.add_argument("--status", type=_choice(_LIST_STATUSES, "status"), metavar="STATUS", help=f"only this status: {', '.join(_LIST_STATUSES)}")
+    listing.add_argument("--type", dest="action_type", type=_choice([kind.value for kind in ActionType], "action type"), metavar="TYPE", help="only this action type, as `actions types` names it")
     listing.add_argument("--investigation", metavar="ID", help="only actions of this investigation")
     listing.add_argument("--incident", metavar="ID", help="only actions of this incident")
     listing.add_argument("--decided-by", metavar="NAME", help="only actions this analyst (or Automation) decided")
@@ -50,13 +51,13 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     approve.add_argument("--comment", default="", help="why (optional)")
     approve.add_argument("--as", dest="as_type", metavar="TYPE", help="run an email action as another email action, e.g. 'Soft delete'")
     approve.add_argument("--expires", metavar="WHEN", help="for a block action: days, an ISO date, or never")
-    approve.add_argument("--yes", action="store_true", help="decide several ids without printing the preview first")
+    approve.add_argument("--yes", action="store_true", help="do not ask: needed for several ids or an irreversible action when no one can answer a prompt")
     approve.add_argument("--json", action="store_true", help="print the outcomes as JSON")
 
     reject = sub.add_parser("reject", parents=[common], help="reject actions with a reason; several ids are decided together")
     reject.add_argument("action_ids", metavar="ID", nargs="+")
     reject.add_argument("--comment", default="", help="why; required")
-    reject.add_argument("--yes", action="store_true", help="decide several ids without printing the preview first")
+    reject.add_argument("--yes", action="store_true", help="do not ask before rejecting several ids")
     reject.add_argument("--json", action="store_true", help="print the outcomes as JSON")
 
     for name, text in (("undo", "undo an action that ran: messages go back, settings and entries return"), ("retry", "run the failed targets of an action again")):
@@ -74,9 +75,9 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     propose.add_argument("action_type", metavar="TYPE", help="as `actions types` names it, e.g. 'Block sender'")
     propose.add_argument("--investigation", default="", metavar="ID", help="the investigation it belongs to")
     propose.add_argument("--message", dest="message_ids", action="append", default=[], metavar="ID", help="a message of an email action, or the one a Start investigation investigates; repeat for more")
-    propose.add_argument("--value", default="", help="for a block action: the address, domain, URL or SHA-256")
-    propose.add_argument("--expires", metavar="WHEN", help="for a block action: days, an ISO date, or never (default: [actions] block_days)")
-    propose.add_argument("--user", default="", help="for Disable user and revoke sessions: the account's address")
+    propose.add_argument("--value", default="", help="block actions: the address, domain, URL or SHA-256; Remove inbox rule: the rule id; Remove delegation: the delegate; Remove forwarding: a forwarding rule's id, or nothing for the mailbox's forwarding")
+    propose.add_argument("--expires", metavar="WHEN", help="for a block action: days, an ISO date (through that day), or never (default: [actions] block_days)")
+    propose.add_argument("--user", default="", help="Disable user and revoke sessions: the account; Remove forwarding, inbox rule or delegation: the mailbox")
     propose.add_argument("--on", dest="investigate_on", choices=[target.value for target in ManualTarget], default="email", help="for Start investigation: what to investigate")
     propose.add_argument("--comment", default="", help="why (optional)")
     propose.add_argument("--json", action="store_true", help="print the new action as JSON")
@@ -105,7 +106,7 @@ def run_actions(args: argparse.Namespace, open_service: Callable[[], AirService]
             return _show(args, service)
         if command == "preview":
             preview = service.preview(args.action_ids, DecisionKind.REJECTED if args.reject else DecisionKind.APPROVED)
-            _print_preview(preview, as_json=args.json)
+            _print_preview(preview, as_json=args.json, kind=DecisionKind.REJECTED if args.reject else DecisionKind.APPROVED)
             return EXIT_ERROR if preview.problems else EXIT_OK
         if command == "propose":
             action = service.propose(
@@ -137,14 +138,21 @@ def run_audit(args: argparse.Namespace, open_service: Callable[[], AirService]) 
     with open_service() as service:
         if args.audit_command == "verify":
             problems = ledger.verify_chain(service.store)
+            tables = ledger.verify_projections(service.store)
             count = service.ledger_position()
-            if not problems:
-                print(f"The ledger is intact: {count} events, every hash and link matches.")
+            if not problems and not tables:
+                print(f"The ledger is intact: {_count(count, 'event')}, every hash and link matches, and every table agrees with it.")
                 return EXIT_OK
             for problem in problems:
                 where = f"event {problem.seq}" + (f" ({problem.event_id})" if problem.event_id else "")
                 print(f"{where}: {problem.problem}")
-            print(f"{len(problems)} {'problem' if len(problems) == 1 else 'problems'} in {count} events.", file=sys.stderr)
+            for table in tables:
+                print(
+                    f"table {table.table}: {_count(table.extra, 'row')} the ledger does not explain and {_count(table.missing, 'row')} "
+                    f"it records are missing, for example {table.sample}: the table was changed outside air-tui"
+                )
+            total = len(problems) + len(tables)
+            print(f"{_count(total, 'problem')} in {_count(count, 'event')}.", file=sys.stderr)
             return EXIT_ERROR
         return _export(args, service)
 
@@ -189,13 +197,10 @@ def _list(args: argparse.Namespace, service: AirService) -> int:
         return EXIT_OK
     for row in rows:
         action = row.action
-        investigation = _plain(row.investigation_title.split(": ", 1)[-1])[:40] or "no investigation"
-        if action.status is ActionStatus.PENDING:
-            print(f"{action.id}  Pending    {action.action_type.value}: {action.impact}  {_plain(action.title)[:50]}  [{investigation}]")
-        else:
-            decided = f"by {_plain(row.decided_by)} at {row.decided_at[:16]}"
-            phase = " (undo)" if action.phase.value == "undo" and action.status is not ActionStatus.UNDONE else ""
-            print(f"{action.id}  {action.status.value + phase:<16} {action.action_type.value} of {_plain(action.scope)} {decided}  {_plain(action.title)[:50]}  [{investigation}]")
+        status = action.status.value + (" (undo)" if action.phase.value == "undo" and action.status is not ActionStatus.UNDONE else "")
+        who = f"by {_plain(row.decided_by)}" if row.decided_by else f"from {_plain(action.proposed_by)}"
+        print(f"{action.id}  {status:<16} {action.action_type.value:<22} {_plain(action.scope)[:40]:<40}  {who}")
+        print(f"    {_plain(action.title)[:76]}")
     return EXIT_OK
 
 
@@ -234,12 +239,16 @@ def _show(args: argparse.Namespace, service: AirService) -> int:
     decisions = service.decisions(action.id)
     results = service.action_results(action.id)
     undo_results = service.action_results(action.id, undo=True)
+    changes = service.parameter_changes(action.id)
+    blocked = service.blocked_by(action.id) if action.block is not None else []
     if args.json:
         document = action_json(row)
         document["targets"] = [target.model_dump(mode="json") for target in action.targets]
         document["decisions"] = [decision.model_dump(mode="json") for decision in decisions]
+        document["parameter_changes"] = changes
         document["results"] = results
         document["undo_results"] = undo_results
+        document["blocked_messages"] = blocked
         print(json.dumps(document, indent=2, ensure_ascii=False))
         return EXIT_OK
     print(f"{action.id}  {action.action_type.value}  {action.status.value}")
@@ -248,20 +257,43 @@ def _show(args: argparse.Namespace, service: AirService) -> int:
     print(f"  Source:   {action.source.value}, proposed by {_plain(action.proposed_by)} at {action.created:%Y-%m-%d %H:%M} UTC")
     if row.investigation_title:
         print(f"  Case:     {_plain(row.investigation_title)} ({action.investigation_id})")
+    if action.targets and not results:
+        print("  Messages:")
+        for target in action.targets[:50]:
+            print(f"    {target.message_id}  {_plain(target.mailbox)}  {_plain(target.folder)}")
+        if len(action.targets) > 50:
+            print(f"    and {_count(len(action.targets) - 50, 'more message')}; --json lists them all")
+    for change in changes:
+        print(f"  Changed:  {change['time'][:16].replace('T', ' ')} {_plain(change['actor'])} changed {_describe(change['parameters'])}, becoming its proposer")
     for decision in decisions:
         changed = f" as {decision.parameters['action_type']}" if "action_type" in decision.parameters else ""
         expiry = f", expiry {decision.parameters['expires'] or 'never'}" if "expires" in decision.parameters else ""
         remark = f": {_plain(decision.comment)}" if decision.comment else ""
         bulk = f" [bulk {decision.batch_id}]" if decision.batch_id else ""
         print(f"  Decision: {decision.time:%Y-%m-%d %H:%M} {_plain(decision.analyst)} {decision.kind.verb}{changed}{expiry}{remark}{bulk}")
+    if action.status is ActionStatus.EXPIRED:
+        print(f"  Closed:   {row.decided_at[:16].replace('T', ' ')} by {_plain(row.decided_by)}: {_plain(row.comment)}")
     for title, rows in (("Results", results), ("Undo results", undo_results)):
         if rows:
-            print(f"  {title}:")
+            print(f"  {title} (latest per target; the ledger keeps earlier attempts):")
             for result in rows:
                 where = f"{result['from_folder']} -> {result['to_folder']}" if result["from_folder"] or result["to_folder"] else ""
                 extra = _plain(result["error"] or result["note"] or "")
                 print(f"    {result['result']:<23} {_plain(result['mailbox'])}  {result['message_id']}  {where}  {extra}".rstrip())
+    if action.block is not None:
+        print(f"  Junked at ingest: {_count(len(blocked), 'new message')}")
+        for hit in blocked[:50]:
+            print(f"    {hit['time'][:16].replace('T', ' ')}  {_plain(hit['mailbox'])}  {hit['message_id']}  {hit['from_folder']} -> {hit['to_folder']}  {hit['result']}")
     return EXIT_OK
+
+
+def _describe(parameters: dict[str, str]) -> str:
+    parts = []
+    if "action_type" in parameters:
+        parts.append(f"the type to {parameters['action_type']}")
+    if "expires" in parameters:
+        parts.append(f"the expiry to {parameters['expires'] or 'never'}")
+    return " and ".join(parts) or "nothing"
 
 
 def _decide(args: argparse.Namespace, service: AirService) -> int:
@@ -273,6 +305,7 @@ def _decide(args: argparse.Namespace, service: AirService) -> int:
                 parameters["action_type"] = args.as_type
             if args.expires is not None:
                 parameters["expires"] = args.expires
+            _confirm_irreversible(service, args.action_ids[0], parameters, args.yes)
             outcome = service.approve(args.action_ids[0], comment=args.comment, parameters=parameters)
         else:
             outcome = service.reject(args.action_ids[0], reason=args.comment)
@@ -282,20 +315,39 @@ def _decide(args: argparse.Namespace, service: AirService) -> int:
         raise ActionError("--as and --expires change one action; approve it on its own, then the others together.")
     kind = DecisionKind.APPROVED if approving else DecisionKind.REJECTED
     preview = service.preview(args.action_ids, kind)
-    if not args.yes or preview.problems:
-        _print_preview(preview, as_json=args.json and bool(preview.problems))
     if preview.problems:
+        _print_preview(preview, as_json=args.json, kind=kind)
         return EXIT_ERROR
+    if not args.yes:
+        _print_preview(preview, as_json=False, kind=kind)
+        verb = "Approve" if approving else "Reject"
+        if not _confirm(f"{verb} these {_count(len(preview.action_ids), 'action')}?"):
+            print("Nothing was decided. Answer y at the prompt, or give --yes when no one can answer one.", file=sys.stderr)
+            return EXIT_ERROR
     outcomes = service.decide_many(args.action_ids, kind, comment=args.comment)
     _print_outcomes(outcomes, as_json=args.json, bulk=True)
     return _exit_for(outcomes)
 
 
-def _print_preview(preview: Any, *, as_json: bool) -> None:
+def _confirm_irreversible(service: AirService, action_id: str, parameters: dict[str, str], yes: bool) -> None:
+    """Say that an action cannot be undone before approving it, and go on only when confirmed."""
+    row = service.action_row(action_id)
+    if row is None:
+        return
+    action_type = ActionType(parameters.get("action_type", row.action.action_type.value)) if parameters.get("action_type") in {kind.value for kind in ActionType} else row.action.action_type
+    if action_type.reversible or yes:
+        return
+    print(f"{action_type.value} of {_plain(row.action.scope)} cannot be undone. {action_type.undo_note}", file=sys.stderr)
+    if not _confirm(f"Approve {action_type.value} of {_plain(row.action.scope)}?"):
+        raise ActionError(f"Action {row.action.id} was not approved: {action_type.value} cannot be undone. Answer y at the prompt, or give --yes.")
+
+
+def _print_preview(preview: Any, *, as_json: bool, kind: DecisionKind = DecisionKind.APPROVED) -> None:
     if as_json:
         print(
             json.dumps(
                 {
+                    "decision": kind.value,
                     "scope": preview.scope,
                     "rows": [row.__dict__ for row in preview.rows],
                     "problems": preview.problems,
@@ -306,10 +358,14 @@ def _print_preview(preview: Any, *, as_json: bool) -> None:
             )
         )
         return
-    print(f"{len(preview.action_ids)} actions in {preview.scope}: {preview.message_count} messages in {preview.mailbox_count} mailboxes")
+    verb = "Approving" if kind is DecisionKind.APPROVED else "Rejecting (nothing changes in the mailboxes)"
+    print(
+        f"{verb} {_count(len(preview.action_ids), 'action')} in {preview.scope}: "
+        f"{_count(preview.message_count, 'message')} in {_count(preview.mailbox_count, 'mailbox', 'mailboxes')}"
+    )
     for row in preview.rows:
-        counts = f"{row.messages} listed, {row.present} still in the mailbox" if row.messages else ""
-        print(f"  {_plain(row.mailbox):<40} {row.action_type:<22} {_plain(row.effect)[:60]}  {counts}".rstrip())
+        counts = f"{row.messages} listed, {row.present} in Inbox or Junk Email when last indexed" if row.messages else ""
+        print(f"  {row.action_id}  {_plain(row.mailbox)[:36]:<36} {row.action_type:<22} {_plain(row.effect)[:50]}  {counts}".rstrip())
     for action_id in preview.irreversible:
         print(f"  {action_id} cannot be undone.")
     for problem in preview.problems:
@@ -350,7 +406,7 @@ def _export(args: argparse.Namespace, service: AirService) -> int:
     conditions, params = [], []
     if args.since:
         conditions.append("time >= ?")
-        params.append(args.since)
+        params.append(_utc_text(args.since))
     if args.event_types:
         conditions.append(f"type IN ({','.join('?' * len(args.event_types))})")
         params.extend(args.event_types)
@@ -363,6 +419,17 @@ def _export(args: argparse.Namespace, service: AirService) -> int:
     if args.output:
         print(f"Wrote {count} events to {args.output}.", file=sys.stderr)
     return EXIT_OK
+
+
+def _utc_text(value: str) -> str:
+    """Turn an ISO date or time into the UTC text events are stored with, so they compare in order."""
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ActionError(f"--since {value!r} is not an ISO date or time; write e.g. 2026-12-01 or 2026-12-01T08:00:00+01:00.") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc).isoformat()
 
 
 def _write_events(handle: IO[str], rows: Any, form: str) -> int:
@@ -391,6 +458,33 @@ def _cell(value: object) -> object:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
+
+
+def _choice(choices: list[str], what: str) -> Callable[[str], str]:
+    """An argparse type that accepts one of `choices` in any letter case and returns its proper spelling."""
+    by_lower = {choice.lower(): choice for choice in choices}
+
+    def convert(text: str) -> str:
+        try:
+            return by_lower[text.strip().lower()]
+        except KeyError:
+            raise argparse.ArgumentTypeError(f"unknown {what} {text!r}; use one of: {', '.join(choices)}") from None
+
+    return convert
+
+
+def _count(number: int, noun: str, plural: str | None = None) -> str:
+    return f"{number:,} {noun if number == 1 else plural or noun + 's'}"
+
+
+def _confirm(question: str) -> bool:
+    """Ask on the terminal; without one nobody can answer, so the answer is no."""
+    if not sys.stdin.isatty():
+        return False
+    try:
+        return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
 
 
 def _plain(text: str) -> str:

@@ -6,6 +6,7 @@ The CLI and the TUI call only this module, so neither contains logic the other l
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -313,11 +314,15 @@ class AirService:
         summary = IngestSummary()
         parsed = list(self._parse_tenant(summary, known))
         if not parsed and not force:
+            # New mail a read-only run left unchecked gets its block list check now.
+            self._apply_block_list()
             return None
         message_index.index_messages(self.store, parsed)
         if indexed:
             # An empty index is a first read or a rebuild after an upgrade: none of it is new mail.
-            self._apply_block_list([message.id for message in parsed if message.id not in indexed])
+            fresh = [(message.id,) for message in parsed if message.id not in indexed]
+            self._in_transaction("INSERT OR IGNORE INTO block_queue (message_id) VALUES (?)", fresh)
+        self._apply_block_list()
         self._append(
             [
                 self._event(
@@ -330,18 +335,23 @@ class AirService:
         log.info("Ingested %d messages (%d failed) from %s", summary.total, summary.failed, self.tenant.root)
         return summary
 
-    def _apply_block_list(self, message_ids: list[str]) -> int:
+    def _apply_block_list(self) -> int:
         """Junk and flag new messages that an active block list entry matches; return how many matched.
 
         Only mail new to the index is checked: an entry acts on mail that arrives after it, and
-        email actions deal with what was there before.
+        email actions deal with what was there before. In read-only mode the new mail waits in
+        the queue for the next run that may move mail.
         """
+        message_ids = [row[0] for row in self.store.db.execute("SELECT message_id FROM block_queue")]
+        if not message_ids:
+            return 0
+        if self.access.read_only:
+            log.info("Read-only: %d new messages wait to be checked against the block list", len(message_ids))
+            return 0
         entries = queries.block_entries(self.store, active_at=self.clock().isoformat())
         matches = blocklist.matching_entries(self.store, entries, message_ids)
         if not matches:
-            return 0
-        if self.access.read_only:
-            log.info("Read-only: %d new messages match the block list and stay where they are", len(matches))
+            self._clear_block_queue(message_ids)
             return 0
         backend = DemoMailBackend(self.tenant)
         where = message_index.locations(self.store, list(matches))
@@ -380,8 +390,25 @@ class AirService:
                 )
             )
         self._append(events)
+        self._clear_block_queue(message_ids)
         log.info("The block list junked %d new messages", len(events))
         return len(events)
+
+    def _clear_block_queue(self, message_ids: list[str]) -> None:
+        self._in_transaction("DELETE FROM block_queue WHERE message_id = ?", [(message_id,) for message_id in message_ids])
+
+    def _in_transaction(self, statement: str, rows: list[tuple[str, ...]]) -> None:
+        """Run one statement for many rows in a single transaction: one sync to disk, not one per row."""
+        if not rows:
+            return
+        conn = self.store.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(statement, rows)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     def _parse_tenant(self, summary: IngestSummary, known: dict[str, str]) -> Iterator[EmailMessage]:
         for mailbox, folder, path in self.tenant.folder_paths():
@@ -1132,6 +1159,18 @@ class AirService:
     def block_entries(self, *, active_only: bool = False) -> list[dict[str, Any]]:
         """The tenant block list, newest first; `active_only` leaves out removed and expired entries."""
         return queries.block_entries(self.store, active_at=self.clock().isoformat() if active_only else None)
+
+    def parameter_changes(self, action_id: str) -> list[dict[str, Any]]:
+        """Changes made to a pending action without deciding it: who, when and what, oldest first."""
+        rows = self.store.db.execute(
+            "SELECT actor, time, payload FROM events WHERE type = ? AND json_extract(payload, '$.action_id') = ? ORDER BY seq",
+            [EventType.ACTION_PARAMETERS_CHANGED.value, action_id],
+        )
+        return [{"actor": actor, "time": time, "parameters": json.loads(payload).get("parameters", {})} for actor, time, payload in rows]
+
+    def blocked_by(self, entry_id: str) -> list[dict[str, Any]]:
+        """New messages a block list entry junked at ingest, oldest first."""
+        return list(self.store.db.query("SELECT * FROM blocked_messages WHERE entry_id = ? ORDER BY time, message_id", [entry_id]))
 
     def blocked_message(self, message_id: str) -> dict[str, Any] | None:
         """How the block list junked this message at ingest, or None when it did not."""

@@ -149,6 +149,8 @@ class BulkPreview:
     """Reasons the bulk decision would be refused, one per action; empty when it can go ahead."""
     irreversible: list[str]
     """Ids of marked actions that cannot be undone."""
+    message_ids: frozenset[str] = frozenset()
+    """Every message the marked actions list, each counted once however many actions list it."""
 
     @property
     def mailbox_count(self) -> int:
@@ -156,7 +158,7 @@ class BulkPreview:
 
     @property
     def message_count(self) -> int:
-        return sum(row.messages for row in self.rows)
+        return len(self.message_ids)
 
 
 class ActionCenter:
@@ -476,7 +478,10 @@ class ActionCenter:
                 problems.append(problem)
             rows.extend(self._preview_rows(action))
         irreversible = [action.id for action in actions if not action.action_type.reversible]
-        return BulkPreview(action_ids=[action.id for action in actions], scope=scope, rows=rows, problems=problems, irreversible=irreversible)
+        message_ids = frozenset(target.message_id for action in actions for target in action.targets)
+        return BulkPreview(
+            action_ids=[action.id for action in actions], scope=scope, rows=rows, problems=problems, irreversible=irreversible, message_ids=message_ids
+        )
 
     def decide_many(self, action_ids: list[str], kind: DecisionKind, *, comment: str = "") -> list[DecisionOutcome]:
         """Approve or reject marked actions together, across action types, within one incident or investigation.
@@ -733,6 +738,8 @@ def _ran_message(action: PendingAction, status: ActionStatus, results: dict[str,
     counts = ", ".join(f"{count} {result.lower()}" for result, count in sorted(results.items()))
     what = "Undo of " if action.phase is ActionPhase.UNDO else ""
     message = f"{what}{action.action_type.value}: {status.value.lower()} ({counts or 'nothing to do'})."
+    if results and set(results) == {TargetResult.NOT_FOUND.value}:
+        message += " Nothing was there to change: every target was gone already."
     if errors:
         more = f" (and {len(errors) - 1} other errors)" if len(errors) > 1 else ""
         message += f" {errors[0]}{more} Retry the action once that is fixed."

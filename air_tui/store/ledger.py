@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
+import tempfile
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
+
+import sqlite_utils
 
 from air_tui.domain.event import Event
 from air_tui.store.database import Store, StoreError
 from air_tui.store.projections import apply_event
-from air_tui.store.schema import PROJECTION_TABLES
+from air_tui.store.schema import PROJECTION_TABLES, create_schema, table_columns
 
 GENESIS_HASH = "0" * 64
 
@@ -110,13 +116,72 @@ def verify_chain(store: Store) -> list[ChainProblem]:
     if head is not None and head[2]:
         head_seq, head_hash, head_count = head
         if last is None or head_seq != last["seq"] or head_hash != last["hash"]:
-            where = f"event {head_seq}" if head_seq else "the last event"
+            first_missing = int(last["seq"]) + 1 if last is not None else 1
+            missing = f"event {head_seq}" if first_missing >= head_seq else f"events {first_missing} to {head_seq}"
             problems.append(
-                ChainProblem(int(head_seq or 0), "", f"the ledger ends before {where}, the newest one recorded: events at the end were removed")
+                ChainProblem(int(head_seq or 0), "", f"the ledger ends before {missing}, recorded as appended: events at the end were removed")
             )
         elif head_count != count and not problems:
             problems.append(ChainProblem(int(head_seq), str(last["id"]), f"the ledger holds {count} events where {head_count} were appended"))
     return problems
+
+
+@dataclass(frozen=True)
+class ProjectionProblem:
+    table: str
+    extra: int
+    """Rows the table has that replaying the ledger does not produce: added or edited outside air-tui."""
+    missing: int
+    """Rows replaying the ledger produces that the table lacks: removed or edited outside air-tui."""
+    sample: str
+    """The key of one differing row, to start looking from."""
+
+
+def verify_projections(store: Store) -> list[ProjectionProblem]:
+    """Replay the whole ledger into a scratch database and compare every projection table with it.
+
+    The chain proves the ledger was not changed; this proves the tables the screens read (actions,
+    decisions, results, block list...) still say what the ledger says.
+    """
+    problems: list[ProjectionProblem] = []
+    with tempfile.TemporaryDirectory(prefix="air-tui-verify-") as directory:
+        scratch_path = Path(directory) / "replay.db"
+        scratch = sqlite_utils.Database(sqlite3.connect(scratch_path, isolation_level=None))
+        try:
+            create_schema(scratch)
+            scratch.conn.execute("BEGIN")
+            for event in iter_events(store):
+                apply_event(scratch, event)
+            scratch.conn.execute("COMMIT")
+        finally:
+            scratch.conn.close()
+        replay = sqlite3.connect(scratch_path)
+        try:
+            for table in PROJECTION_TABLES:
+                columns = ", ".join(f'"{column}"' for column in table_columns(table))
+                stored = Counter(_comparable(row) for row in store.db.execute(f"SELECT {columns} FROM {table}"))
+                replayed = Counter(_comparable(row) for row in replay.execute(f"SELECT {columns} FROM {table}"))
+                extra = stored - replayed
+                missing = replayed - stored
+                if extra or missing:
+                    sample = next(iter(extra or missing))
+                    problems.append(ProjectionProblem(table, sum(extra.values()), sum(missing.values()), str(sample[0])))
+        finally:
+            replay.close()
+    return problems
+
+
+def _comparable(row: tuple[object, ...]) -> tuple[object, ...]:
+    """Read JSON text in a row as its value, so the same object written with its keys in another order compares equal."""
+    values = []
+    for value in row:
+        if isinstance(value, str) and value[:1] in ("{", "["):
+            try:
+                value = canonical_json(json.loads(value))
+            except ValueError:
+                pass
+        values.append(value)
+    return tuple(values)
 
 
 def rebuild_projections(store: Store) -> int:

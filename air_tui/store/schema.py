@@ -293,6 +293,12 @@ _TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         },
         "message_id",
     ),
+    # New mail waiting to be checked against the block list: filled at ingest, emptied when checked.
+    # A read-only run leaves it filled, so the next run that may move mail still checks it.
+    "block_queue": (
+        {"message_id": str},
+        "message_id",
+    ),
     # The newest event's position and hash, kept beside the ledger so a removed tail is noticed.
     "ledger_head": (
         {"id": int, "seq": int, "hash": str, "count": int},
@@ -396,6 +402,11 @@ PROJECTION_TABLES = (
     "block_entries",
     "blocked_messages",
 )
+
+
+def table_columns(table: str) -> list[str]:
+    """The columns a table has in this version, in the order a new database creates them."""
+    return list(_TABLES[table][0])
 
 
 def create_schema(db: sqlite_utils.Database) -> None:

@@ -688,3 +688,17 @@ def test_hand_proposed_actions_outside_investigations_are_decided_together(servi
     assert service.preview([first.id, second.id]).scope == "no investigation (proposed by hand)"
     outcomes = service.decide_many([first.id, second.id], "approved")
     assert {outcome.status for outcome in outcomes} == {ActionStatus.COMPLETED}
+
+
+def test_mail_ingested_read_only_is_checked_by_the_next_run(workspace: Workspace) -> None:
+    with open_service(workspace) as service:
+        action = service.propose(ActionType.BLOCK_SENDER, value="billing@pay-portal.example")
+        service.approve(action.id)
+    name = write_new_mail(workspace, "margot.visser@larkspur.example", "billing@pay-portal.example")
+    with open_service(workspace, prefix="01RO", read_only=True) as viewer:
+        viewer.ingest()
+    assert file_folder(workspace, "margot.visser@larkspur.example", name) == "Inbox"
+    with open_service(workspace, prefix="01RW") as later:
+        assert later.ingest() is None
+        assert len(later.blocked_by(action.id)) == 1
+    assert file_folder(workspace, "margot.visser@larkspur.example", name) == Folder.JUNK.value

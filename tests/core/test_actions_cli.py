@@ -70,9 +70,14 @@ def test_bulk_approve_prints_the_preview_and_decides_together(tenant: Path, caps
         by_investigation.setdefault(action["investigation_id"], []).append(action)
     group = max(by_investigation.values(), key=len)
     ids = [action["id"] for action in group]
+    # With no terminal to answer a prompt, a bulk decision needs --yes; the preview says what it would do.
     code, out, err = run(capsys, "actions", "approve", *ids, "--tenant", str(tenant), "--comment", "takeover")
+    assert code == 1
+    assert f"Approving {len(ids)} actions in investigation {group[0]['investigation_id']}" in out
+    assert "Nothing was decided" in err
+    assert {row["status"] for row in listed(capsys, tenant, "--investigation", group[0]["investigation_id"])} == {"Pending"}
+    code, out, err = run(capsys, "actions", "approve", *ids, "--tenant", str(tenant), "--comment", "takeover", "--yes")
     assert code == 0, err
-    assert f"{len(ids)} actions in investigation {group[0]['investigation_id']}" in out
     decided = listed(capsys, tenant, "--investigation", group[0]["investigation_id"], "--all")
     assert {row["status"] for row in decided} == {"Completed"}
     assert {row["comment"] for row in decided} == {"takeover"}
@@ -132,3 +137,38 @@ def test_unknown_type_is_named(tenant: Path, capsys: pytest.CaptureFixture[str])
     assert "Unknown action type 'Purge everything'" in err
     assert "air-tui actions types" in err
     assert os.environ.get("AIR_TUI_CONFIG") is None
+
+
+def test_irreversible_approval_needs_a_confirmation(tenant: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    action = listed(capsys, tenant, "--type", "soft delete")[0]
+    code, _, err = run(capsys, "actions", "approve", action["id"], "--as", "Hard delete", "--tenant", str(tenant))
+    assert code == 1
+    assert "Hard delete of" in err and "cannot be undone" in err
+    assert "give --yes" in err
+    assert listed(capsys, tenant, "--type", "Soft delete")[0]["status"] == "Pending"
+    code, out, err = run(capsys, "actions", "approve", action["id"], "--as", "Hard delete", "--yes", "--tenant", str(tenant), "--json")
+    assert code == 0, err
+    assert json.loads(out)["status"] == "Completed"
+
+
+def test_show_lists_the_messages_before_approval(tenant: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    action = listed(capsys, tenant, "--type", "Soft delete")[0]
+    code, out, _ = run(capsys, "actions", "show", action["id"], "--tenant", str(tenant))
+    assert code == 0
+    assert "  Messages:" in out
+    assert out.count("@larkspur.example") >= action["message_count"]
+
+
+def test_export_since_reads_time_zones(tenant: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "audit", "export", "--tenant", str(tenant))
+    times = sorted(json.loads(line)["time"] for line in out.splitlines())
+    middle = times[len(times) // 2]
+    from datetime import datetime, timedelta, timezone
+
+    shifted = datetime.fromisoformat(middle).astimezone(timezone(timedelta(hours=2))).isoformat()
+    code, out, _ = run(capsys, "audit", "export", "--tenant", str(tenant), "--since", shifted)
+    assert code == 0
+    assert len(out.splitlines()) == sum(1 for time in times if time >= middle)
+    code, _, err = run(capsys, "audit", "export", "--tenant", str(tenant), "--since", "yesterday")
+    assert code == 1
+    assert "--since 'yesterday' is not an ISO date or time" in err

@@ -80,7 +80,7 @@ def investigated_tenant(tenant_copy: Path) -> Path:
 def test_verify_passes_then_names_an_edited_event(investigated_tenant: Path, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     assert main(["audit", "verify", "--tenant", str(investigated_tenant)]) == 0
-    assert "The ledger is intact" in capsys.readouterr().out
+    assert "every table agrees with it" in capsys.readouterr().out
     database = tenant_workspace(investigated_tenant).database
     with sqlite3.connect(database) as connection:
         event_id = connection.execute("SELECT id FROM events WHERE type = 'alert.raised' ORDER BY seq LIMIT 1").fetchone()[0]
@@ -90,6 +90,26 @@ def test_verify_passes_then_names_an_edited_event(investigated_tenant: Path, cap
     assert event_id in captured.out
     assert "the event was edited" in captured.out
     assert "1 problem in" in captured.err
+
+
+def test_verify_names_a_table_changed_outside_the_ledger(investigated_tenant: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    database = tenant_workspace(investigated_tenant).database
+    with sqlite3.connect(database) as connection:
+        action_id = connection.execute("SELECT id FROM actions LIMIT 1").fetchone()[0]
+        connection.execute("UPDATE actions SET status = 'Completed', decided_by = 'mallory' WHERE id = ?", [action_id])
+    capsys.readouterr()
+    assert main(["audit", "verify", "--tenant", str(investigated_tenant)]) == 1
+    out = capsys.readouterr().out
+    assert f"table actions: 1 row the ledger does not explain and 1 row it records are missing, for example {action_id}" in out
+
+
+def test_verify_notices_an_emptied_ledger(investigated_tenant: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with sqlite3.connect(tenant_workspace(investigated_tenant).database) as connection:
+        connection.execute("DELETE FROM events")
+        connection.execute("DELETE FROM ledger_head")
+    capsys.readouterr()
+    assert main(["audit", "verify", "--tenant", str(investigated_tenant)]) == 1
+    assert "the ledger does not explain" in capsys.readouterr().out
 
 
 def test_export_as_json_lines_and_csv(investigated_tenant: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
