@@ -6,6 +6,20 @@ import sqlite_utils
 
 SCHEMA_VERSION = 5
 
+_RESULT_COLUMNS: dict[str, type] = {
+    "action_id": str,
+    "message_id": str,
+    "mailbox": str,
+    "result": str,
+    "from_folder": str,
+    "to_folder": str,
+    "error": str,
+    "time": str,
+    "note": str,
+    "detail": str,
+}
+"""One target's latest result: `message_id` is the message, or a setting's, account's or entry's id."""
+
 _TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
     "events": (
         {
@@ -218,37 +232,9 @@ _TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         },
         "event_id",
     ),
-    "action_results": (
-        {
-            "action_id": str,
-            "message_id": str,
-            "mailbox": str,
-            "result": str,
-            "from_folder": str,
-            "to_folder": str,
-            "error": str,
-            "time": str,
-            "note": str,
-            "detail": str,
-        },
-        ("action_id", "message_id"),
-    ),
+    "action_results": (_RESULT_COLUMNS, ("action_id", "message_id")),
     # The same for undo runs: each target's result of moving back or restoring.
-    "action_undo_results": (
-        {
-            "action_id": str,
-            "message_id": str,
-            "mailbox": str,
-            "result": str,
-            "from_folder": str,
-            "to_folder": str,
-            "error": str,
-            "time": str,
-            "note": str,
-            "detail": str,
-        },
-        ("action_id", "message_id"),
-    ),
+    "action_undo_results": (_RESULT_COLUMNS, ("action_id", "message_id")),
     # The executor's intent, recorded before each target is touched: where the target was and
     # where it goes, so a run interrupted after the change still knows the folder it came from.
     "action_intents": (

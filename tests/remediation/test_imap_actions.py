@@ -54,6 +54,11 @@ def imap_service(workspace: Workspace, dovecot: DovecotServer, prefix: str = "01
     )
 
 
+def copies_of(service: AirService, message_id: str) -> list[str]:
+    """air-tui's ids of every ingested copy of the message with this Message-ID."""
+    return [row[0] for row in service.store.db.execute("SELECT id FROM messages WHERE internet_message_id = ?", [message_id])]
+
+
 def server_state(dovecot: DovecotServer, mailboxes: list[str]) -> dict[tuple[str, str], list[str]]:
     state = {}
     for mailbox in mailboxes:
@@ -88,7 +93,7 @@ def test_move_to_junk_then_inbox_on_the_server(case, dovecot: DovecotServer, cor
     workspace, mailboxes = case
     with imap_service(workspace, dovecot) as service:
         service.ingest()
-        ids = [row[0] for row in service.store.db.execute("SELECT id, internet_message_id FROM messages") if row[1] == corpus[1].message_id]
+        ids = copies_of(service, corpus[1].message_id)
         junk = service.propose(ActionType.MOVE_TO_JUNK, message_ids=ids)
         service.approve(junk.id)
         assert all(corpus[1].message_id in dovecot.message_ids(mailbox, "Junk") for mailbox in mailboxes)
@@ -101,7 +106,7 @@ def test_hard_delete_expunges_on_the_server(case, dovecot: DovecotServer, corpus
     workspace, mailboxes = case
     with imap_service(workspace, dovecot) as service:
         service.ingest()
-        ids = [row[0] for row in service.store.db.execute("SELECT id, internet_message_id FROM messages") if row[1] == corpus[2].message_id]
+        ids = copies_of(service, corpus[2].message_id)
         action = service.propose(ActionType.HARD_DELETE, message_ids=ids)
         assert service.approve(action.id).results == {"Succeeded": 2}
         results = service.action_results(action.id)
@@ -118,7 +123,7 @@ def test_missing_password_fails_the_targets_and_a_retry_finishes(
     monkeypatch.delenv("AIR_TUI_IMAP_PASSWORD")
     with imap_service(workspace, dovecot) as service:
         service.ingest()
-        ids = [row[0] for row in service.store.db.execute("SELECT id, internet_message_id FROM messages") if row[1] == corpus[0].message_id]
+        ids = copies_of(service, corpus[0].message_id)
         action = service.propose(ActionType.MOVE_TO_JUNK, message_ids=ids)
         outcome = service.approve(action.id)
         assert outcome.status is ActionStatus.FAILED
