@@ -12,17 +12,27 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.events import Resize
 from textual.message import Message
+from textual.reactive import var
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Static
 
+from air_tui.domain.config import Config
 from air_tui.domain.ids import Clock, IdFactory, system_clock, ulid_factory
-from air_tui.domain.vocab import ActionStatus, EntityKind, InvestigationStatus
-from air_tui.service import ActionError, AirService, DecisionOutcome
+from air_tui.domain.vocab import ActionStatus, DecisionKind, EntityKind, InvestigationStatus
+from air_tui.service import ActionError, AirService
 from air_tui.store.queries import ActionRow
 from air_tui.tenant.workspace import Workspace
+from air_tui.tui.decision_dialogs import Approval, ApproveAction
+from air_tui.tui.decisions import (
+    ActionsDecided,
+    DecisionFailed,
+    DecisionProgress,
+    DecisionRequest,
+    DecisionRequested,
+    outcome_notice,
+)
 from air_tui.tui.modals import (
     ActionDetail,
-    ConfirmApproval,
     EntityDetail,
     HelpScreen,
     InvestigationSummary,
@@ -30,6 +40,7 @@ from air_tui.tui.modals import (
     RejectReason,
     ResolveAlert,
 )
+from air_tui.tui.screens.action_center import ActionCenterScreen
 from air_tui.tui.screens.explorer import ExplorerScreen
 from air_tui.tui.screens.investigation import InvestigationScreen
 from air_tui.tui.text import plain
@@ -42,7 +53,13 @@ from air_tui.tui.widgets.vim import VimScroll
 log = logging.getLogger(__name__)
 
 NARROW_WIDTH = 100
-_MAIN_SCREEN_ACTIONS = frozenset({"approve", "reject", "focus_pane", "quit", "help", "open_investigation", "open_explorer", "resolve_alert"})
+_MAIN_SCREEN_ACTIONS = frozenset(
+    {"approve", "reject", "focus_pane", "quit", "help", "open_investigation", "open_explorer", "open_action_center", "resolve_alert"}
+)
+_CHANGING_ACTIONS = frozenset({"approve", "reject", "resolve_alert"})
+"""Main-screen keys that change the record; they are off for readers and in read-only mode."""
+_PROGRESS_STEPS = 20
+"""A running action reports its progress this many times at most, so a large one does not flood the screen."""
 MAINTENANCE_SECONDS = 60.0
 """How often expired or settled pending actions are closed and queued investigations started."""
 SHORT_HEIGHT = 30
@@ -66,12 +83,6 @@ class InvestigationFinished(Message):
         self.total = total
 
 
-class ActionDecided(Message):
-    def __init__(self, outcome: DecisionOutcome) -> None:
-        super().__init__()
-        self.outcome = outcome
-
-
 class ManualInvestigationStarted(Message):
     def __init__(self, title: str, status: str) -> None:
         super().__init__()
@@ -91,7 +102,8 @@ class AirApp(App[None]):
     TITLE = "air-tui"
 
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="quit", tooltip="Leave the console"),
+        # Shown in help, not the footer, to leave room for the keys that act on alerts and actions.
+        Binding("q", "quit", "Quit", show=False, id="quit", tooltip="Leave the console"),
         Binding("question_mark,f1", "help", "Help", key_display="?", id="help", tooltip="Keys and status meanings"),
         Binding("1", "focus_pane('alerts')", "Alerts", show=False, id="focus-alerts", tooltip="Focus the alert queue"),
         Binding("2", "focus_pane('graph')", "Graph", show=False, id="focus-graph", tooltip="Focus the investigation graph"),
@@ -100,6 +112,7 @@ class AirApp(App[None]):
         Binding("r", "reject", "Reject", id="reject", tooltip="Reject the highlighted pending action, with a reason"),
         Binding("v", "open_investigation", "View", id="open-investigation", tooltip="Open the highlighted alert's investigation with every view"),
         Binding("x", "open_explorer", "Explorer", id="open-explorer", tooltip="Search all ingested mail and start manual investigations"),
+        Binding("A", "open_action_center", "Actions", id="open-action-center", tooltip="Every pending and decided action: filter, mark, approve, reject, undo"),
         Binding("c", "resolve_alert", "Resolve", show=False, id="resolve-alert", tooltip="Resolve the highlighted alert when it has no investigation running, with a comment"),
     ]
 
@@ -111,8 +124,17 @@ class AirApp(App[None]):
         clock: Clock = system_clock,
         new_id: IdFactory = ulid_factory,
         reduce_motion: bool = False,
-        bell_on_pending: bool = True,
+        bell_on_pending: bool | None = None,
+        config: Config | None = None,
+        read_only: bool = False,
     ) -> None:
+        """Open the console on a workspace.
+
+        Args:
+            bell_on_pending: Ring the bell when new actions wait; None follows `[actions] bell`.
+            config: The configuration every service of the console uses; None reads config.toml.
+            read_only: Turn every change off, as `[access] read_only` does.
+        """
         super().__init__()
         self.workspace = workspace
         self.analyst = analyst
@@ -120,14 +142,23 @@ class AirApp(App[None]):
         self.new_id = new_id
         self.reduce_motion = reduce_motion
         self.bell_on_pending = bell_on_pending
+        self.config = config
+        self.read_only = read_only
         self.service: AirService | None = None
         self.progress = "Loading…"
-        self.pending_seen = 0
+        self.pending_seen: set[str] = set()
+        """Ids of the pending actions already announced to the analyst; an id not in it is new."""
         self.preparing = True
         """While the first investigations run, new pending actions raise one notice at the end, not one each."""
         self.ledger_position = 0
+        """Ledger position the console last read; a newer one means something changed."""
+        self.panes_position = -1
+        """Ledger position the main screen's panes show; they fall behind while another screen is on top."""
 
     # Layout ----------------------------------------------------------------------------------
+
+    pending_count: var[int] = var(0)
+    """Actions waiting for approval; every screen's header follows it."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="status-bar")
@@ -138,12 +169,13 @@ class AirApp(App[None]):
             with VimScroll(id="evidence"):
                 yield Static(id="evidence-text")
         yield ActionList(id="actions")
-        yield Footer()
+        # Compact, so every main-screen key fits in 80 columns.
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#evidence", VimScroll).border_title = "Evidence"
-        self.service = AirService(self.workspace, analyst=self.analyst, clock=self.clock, new_id=self.new_id)
-        self.pending_seen = self.service.pending_count()
+        self.service = self.open_service()
+        self.pending_seen = {row.action.id for row in self.service.actions(ActionStatus.PENDING)}
         self.refresh_views()
         self.query_one(AlertQueue).focus()
         self.prepare_tenant()
@@ -163,13 +195,16 @@ class AirApp(App[None]):
 
     # Background work; workers post messages and never touch widgets ---------------------------
 
-    def _worker_service(self) -> AirService:
-        return AirService(self.workspace, analyst=self.analyst, clock=self.clock, new_id=self.new_id)
+    def open_service(self) -> AirService:
+        """Open a service on the console's workspace, analyst and configuration; one per thread."""
+        return AirService(
+            self.workspace, analyst=self.analyst, clock=self.clock, new_id=self.new_id, config=self.config, read_only=self.read_only
+        )
 
     @work(thread=True, exclusive=True, group="investigate")
     def prepare_tenant(self) -> None:
         try:
-            with self._worker_service() as service, service.exclusive():
+            with self.open_service() as service, service.exclusive():
                 service.ingest()
                 raised = service.raise_alerts()
                 self.post_message(TenantPrepared(service.message_count(), raised))
@@ -196,8 +231,12 @@ class AirApp(App[None]):
         if self.preparing:
             return
         try:
-            with self._worker_service() as service, service.exclusive():
-                service.run_investigations()
+            with self.open_service() as service:
+                with service.exclusive():
+                    service.run_investigations()
+                # Approved actions that waited for an execution slot, or that a crashed console
+                # left running, start here once a slot is free.
+                service.resume_approved()
         except Exception as error:  # noqa: BLE001 - shown to the analyst instead of killing the app
             log.exception("Maintenance of investigations failed")
             self.post_message(WorkFailed("Checking pending actions", f"{type(error).__name__}: {error}"))
@@ -205,7 +244,7 @@ class AirApp(App[None]):
     @work(thread=True, group="manual")
     def start_manual(self, message_id: str, target: str) -> None:
         try:
-            with self._worker_service() as service:
+            with self.open_service() as service:
                 alert = service.start_manual_investigation(message_id, target)
                 detail = service.investigation_detail(alert.investigation_id) if alert.investigation_id else None
             status = detail.investigation.status.value if detail else "not started"
@@ -218,17 +257,28 @@ class AirApp(App[None]):
             self.post_message(WorkFailed("The manual investigation", f"{type(error).__name__}: {error}"))
 
     @work(thread=True, group="decide")
-    def decide(self, action_id: str, approve: bool, comment: str) -> None:
+    def decide(self, request: DecisionRequest) -> None:
+        """Record a confirmed decision and run what it approves, with a service of this thread."""
+        reported = -1
+
+        def progress(done: int, total: int) -> None:
+            nonlocal reported
+            step = max(total // _PROGRESS_STEPS, 1)
+            if done == total or done - reported >= step:
+                reported = done
+                self.post_message(DecisionProgress(request.label, done, total))
+
+        ids = ", ".join(request.action_ids)
         try:
-            with self._worker_service() as service:
-                outcome = service.approve(action_id, comment=comment) if approve else service.reject(action_id, reason=comment)
-            self.post_message(ActionDecided(outcome))
+            with self.open_service() as service:
+                outcomes = request.run(service, progress)
+            self.post_message(ActionsDecided(request, outcomes))
         except ActionError as error:
-            log.warning("Decision on action %s rejected by the service: %s", action_id, error)
-            self.post_message(WorkFailed("The decision", str(error)))
-        except Exception as error:  # noqa: BLE001
-            log.exception("Decision on action %s failed", action_id)
-            self.post_message(WorkFailed("The decision", f"{type(error).__name__}: {error}"))
+            log.warning("The service rejected the %s decision on %s: %s", request.kind.value, ids, error)
+            self.post_message(DecisionFailed(request, str(error), refused=True))
+        except Exception as error:  # noqa: BLE001 - shown to the analyst instead of killing the app
+            log.exception("The %s decision on %s failed", request.kind.value, ids)
+            self.post_message(DecisionFailed(request, f"{type(error).__name__}: {error}", refused=False))
 
     def on_tenant_prepared(self, message: TenantPrepared) -> None:
         self.progress = f"{message.messages} messages indexed, investigating…"
@@ -241,21 +291,34 @@ class AirApp(App[None]):
             self.preparing = False
         self.refresh_views()
 
-    def on_action_decided(self, message: ActionDecided) -> None:
-        outcome = message.outcome
-        action = outcome.action
-        if outcome.decision.kind.value == "approved":
-            results = ", ".join(f"{count} {name.lower()}" for name, count in sorted(outcome.results.items()))
-            failed = outcome.status is not ActionStatus.COMPLETED
-            self.notify(
-                f"Approved by {plain(outcome.decision.analyst)}: {action.action_type.value} {outcome.status.value.lower()} ({results}).",
-                title="Action approved",
-                severity="warning" if failed else "information",
-            )
+    def on_decision_requested(self, message: DecisionRequested) -> None:
+        self.decide(message.request)
+
+    def on_decision_progress(self, message: DecisionProgress) -> None:
+        self._show_progress(f"Running {message.label}: {message.done} of {message.total}…")
+
+    def on_actions_decided(self, message: ActionsDecided) -> None:
+        notice = outcome_notice(message.request, message.outcomes, self.analyst)
+        self.notify(notice.text, title=notice.title, severity=notice.severity, timeout=8)
+        self._show_progress("")
+        self.refresh_all()
+
+    def on_decision_failed(self, message: DecisionFailed) -> None:
+        if message.refused:
+            # The service's own sentence names the cause and what to do, so it is shown unchanged.
+            self.notify(plain(message.error), title="Nothing decided", severity="error", timeout=12)
         else:
-            self.notify(f"Rejected by {plain(outcome.decision.analyst)}: {plain(outcome.decision.comment)}", title="Action rejected")
-        self.progress = "Ready"
-        self.refresh_views()
+            self.notify(f"The decision failed: {plain(message.error)}", title="Decision failed", severity="error", timeout=12)
+        self._show_progress("")
+        self.refresh_all()
+
+    def _show_progress(self, progress: str) -> None:
+        """Show what a decision worker is doing, on the main status bar and in every action center."""
+        self.progress = progress or "Ready"
+        for screen in self.screen_stack:
+            if isinstance(screen, ActionCenterScreen):
+                screen.show_progress(progress)
+        self._update_status()
 
     def on_manual_investigation_started(self, message: ManualInvestigationStarted) -> None:
         self.notify(f"{plain(message.title)}: {message.status}.", title="Manual investigation")
@@ -275,38 +338,62 @@ class AirApp(App[None]):
     # Views --------------------------------------------------------------------------------------
 
     def refresh_if_changed(self) -> None:
-        if self.service is not None and self.service.ledger_position() != self.ledger_position:
+        """Re-read the store when its ledger moved (a decision here, in the CLI or another console)."""
+        if self.service is None:
+            return
+        if self.service.ledger_position() != self.ledger_position:
+            self.refresh_all()
+        elif self.panes_position != self.ledger_position and self._panes_ready():
+            # Back on the main screen after changes made while another screen was on top.
             self.refresh_views()
-            if isinstance(self.screen, InvestigationScreen):
-                self.screen.reload()
+
+    def refresh_all(self) -> None:
+        """Refresh the pending count, the main panes when they are on screen, and every open screen that shows actions."""
+        self.refresh_views()
+        for screen in self.screen_stack:
+            if isinstance(screen, (InvestigationScreen, ActionCenterScreen)):
+                screen.reload()
 
     def _panes_ready(self) -> bool:
         """Return whether the service and the panes exist; both are gone while the app shuts down."""
         return self.service is not None and all(bool(self.query(pane)) for pane in (AlertQueue, InvestigationGraph, ActionList))
 
     def refresh_views(self) -> None:
-        # A worker's message can arrive after quit removed the panes: there is nothing to refresh then.
+        if self.service is None:
+            return
+        self.ledger_position = self.service.ledger_position()
+        pending = self.service.actions(ActionStatus.PENDING)
+        self._update_pending({row.action.id for row in pending})
+        # A worker's message can arrive after quit removed the panes, and another screen may be
+        # on top. The panes catch up when they are back on screen.
         if not self._panes_ready():
             return
-        assert self.service is not None
-        self.ledger_position = self.service.ledger_position()
+        self.panes_position = self.ledger_position
         alerts = self.query_one(AlertQueue)
         alerts.load(self.service)
-        self.query_one(ActionList).show(self.service.actions(ActionStatus.PENDING))
+        self.query_one(ActionList).show(pending)
         self._show_investigation(alerts.selected.investigation_id if alerts.selected else "")
-        pending = self.service.pending_count()
-        if pending > self.pending_seen and not self.preparing:
-            new = pending - self.pending_seen
-            self.notify(f"{new} new pending {'action' if new == 1 else 'actions'} to decide.", title="Pending actions")
-            if self.bell_on_pending:
-                self.bell()
-        if not self.preparing:
-            self.pending_seen = pending
-        self._update_status(pending)
+        self._update_status()
 
-    def _update_status(self, pending: int) -> None:
+    def _update_pending(self, pending_ids: set[str]) -> None:
+        """Set the pending count, and announce actions that are new since the last announcement."""
+        self.pending_count = len(pending_ids)
+        if self.preparing:
+            return
+        new = len(pending_ids - self.pending_seen)
+        self.pending_seen = pending_ids
+        if not new or self.service is None:
+            return
+        settings = self.service.config.actions
+        if settings.toast:
+            self.notify(f"{new} new pending {'action waits' if new == 1 else 'actions wait'} for a decision (A opens the action center).", title="Pending actions")
+        if self.bell_on_pending if self.bell_on_pending is not None else settings.bell:
+            self.bell()
+
+    def _update_status(self) -> None:
         if self.service is None or not self.query("#status-bar"):
             return
+        pending = self.pending_count
         organisation = self.service.tenant.organisation.name
         queued = self.service.queued_count()
         bar = Text.assemble(
@@ -392,7 +479,11 @@ class AirApp(App[None]):
     def on_action_list_action_opened(self, message: ActionList.ActionOpened) -> None:
         if self.service is None:
             return
-        self.push_screen(ActionDetail(message.row.action, self.service.action_results(message.row.action.id)))
+        action_id = message.row.action.id
+        service = self.service
+        self.push_screen(
+            ActionDetail(message.row, service.decisions(action_id), service.action_results(action_id), service.action_results(action_id, undo=True))
+        )
 
     # Actions --------------------------------------------------------------------------------------
 
@@ -402,6 +493,8 @@ class AirApp(App[None]):
         if action == "help":
             return not isinstance(self.screen, ModalScreen)
         if action in _MAIN_SCREEN_ACTIONS and len(self.screen_stack) > 1:
+            return False
+        if action in _CHANGING_ACTIONS and self.service is not None and not self.service.access.can_change:
             return False
         return True
 
@@ -423,8 +516,33 @@ class AirApp(App[None]):
                 lambda: service.investigation_detail(investigation_id),
                 message_loader=service.message,
                 headers_loader=service.raw_headers,
-            )
+                can_propose=service.access.can_change,
+            ),
+            self._screen_closed,
         )
+
+    def action_open_action_center(self) -> None:
+        if self.service is not None:
+            self.push_screen(ActionCenterScreen(self.service), self._screen_closed)
+
+    def _screen_closed(self, _result: object = None) -> None:
+        self.refresh_if_changed()
+
+    def on_investigation_screen_proposal_requested(self, message: InvestigationScreen.ProposalRequested) -> None:
+        """Propose the action the analyst picked for an entity; it waits in the action center."""
+        if self.service is None:
+            return
+        proposal = message.proposal
+        try:
+            action = self.service.propose(proposal.action_type, **proposal.arguments(message.investigation_id))
+        except ActionError as error:
+            log.warning("Proposal of %s in investigation %s rejected: %s", proposal.action_type.value, message.investigation_id, error)
+            self.notify(plain(str(error)), title="Nothing proposed", severity="error", timeout=12)
+            return
+        log.info("%s proposed %s as action %s", self.analyst, action.action_type.value, action.id)
+        self.notify(f"{plain(action.action_type.value)} on {plain(action.scope)} waits for approval (A opens the action center).", title="Action proposed")
+        self.refresh_all()
+        message.investigation_screen.show_action(action.id)
 
     def action_resolve_alert(self) -> None:
         row = self.query_one(AlertQueue).selected
@@ -450,7 +568,12 @@ class AirApp(App[None]):
 
     def action_open_explorer(self) -> None:
         if self.service is not None:
-            self.push_screen(ExplorerScreen(self.service, internal_domains=tuple(self.service.tenant.organisation.domains)))
+            explorer = ExplorerScreen(
+                self.service,
+                internal_domains=tuple(self.service.tenant.organisation.domains),
+                can_investigate=self.service.access.can_change,
+            )
+            self.push_screen(explorer, self._screen_closed)
 
     def _action_to_decide(self, verb: str) -> ActionRow | None:
         """Return the action `a` or `r` applies to, or notify the analyst why there is none.
@@ -483,15 +606,15 @@ class AirApp(App[None]):
             return
         action = row.action
 
-        def confirmed(comment: str | None) -> None:
-            if comment is None:
+        def approved(approval: Approval | None) -> None:
+            if approval is None:
                 self.notify("Approval cancelled; nothing changed.")
                 return
-            self.progress = f"Running {action.action_type.value}…"
-            self._update_status(self.service.pending_count() if self.service else 0)
-            self.decide(action.id, True, comment)
+            label = approval.parameters.get("action_type", action.action_type.value)
+            self._show_progress(f"Running {label}…")
+            self.decide(DecisionRequest(DecisionKind.APPROVED, (action.id,), approval.comment, approval.parameters, label=label))
 
-        self.push_screen(ConfirmApproval(action, investigation=row.investigation_title), confirmed)
+        self.push_screen(ApproveAction(action, investigation=row.investigation_title), approved)
 
     def action_reject(self) -> None:
         row = self._action_to_decide("reject")
@@ -503,19 +626,25 @@ class AirApp(App[None]):
             if reason is None:
                 self.notify("Rejection cancelled; nothing changed.")
                 return
-            self.decide(action.id, False, reason)
+            self.decide(DecisionRequest(DecisionKind.REJECTED, (action.id,), reason, label=action.action_type.value))
 
         self.push_screen(RejectReason(action, investigation=row.investigation_title), reasoned)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Approve pending action", "Approve the highlighted pending action, after a confirmation", self.action_approve)
-        yield SystemCommand("Reject pending action", "Reject the highlighted pending action, with a reason", self.action_reject)
-        yield SystemCommand("Focus alerts", "Move to the alert queue", lambda: self.action_focus_pane("alerts"))
-        yield SystemCommand("Focus investigation", "Move to the investigation graph", lambda: self.action_focus_pane("graph"))
-        yield SystemCommand("Focus pending actions", "Move to the pending actions", lambda: self.action_focus_pane("actions"))
-        yield SystemCommand("Open investigation", "Every view of the highlighted alert's investigation: summary, graph, alerts, evidence, log, actions", self.action_open_investigation)
-        yield SystemCommand("Resolve alert", "Resolve the highlighted alert, with a comment, when no investigation of it runs", self.action_resolve_alert)
-        yield SystemCommand("Open explorer", "Search all ingested mail and start manual investigations", self.action_open_explorer)
+        # The pane commands act on the main screen's panes, which other screens cover.
+        on_main_screen = bool(self.screen_stack) and screen is self.screen_stack[0]
+        can_change = self.service is not None and self.service.access.can_change
+        if on_main_screen and can_change:
+            yield SystemCommand("Approve pending action", "Approve the highlighted pending action, after a confirmation", self.action_approve)
+            yield SystemCommand("Reject pending action", "Reject the highlighted pending action, with a reason", self.action_reject)
+            yield SystemCommand("Resolve alert", "Resolve the highlighted alert, with a comment, when no investigation of it runs", self.action_resolve_alert)
+        if on_main_screen:
+            yield SystemCommand("Focus alerts", "Move to the alert queue", lambda: self.action_focus_pane("alerts"))
+            yield SystemCommand("Focus investigation", "Move to the investigation graph", lambda: self.action_focus_pane("graph"))
+            yield SystemCommand("Focus pending actions", "Move to the pending actions", lambda: self.action_focus_pane("actions"))
+            yield SystemCommand("Open investigation", "Every view of the highlighted alert's investigation: summary, graph, alerts, evidence, log, actions", self.action_open_investigation)
+            yield SystemCommand("Open explorer", "Search all ingested mail and start manual investigations", self.action_open_explorer)
+            yield SystemCommand("Open action center", "Every pending and decided action: filter, mark, approve, reject, undo, retry", self.action_open_action_center)
         yield SystemCommand("Help", "Keys and status meanings", self.action_help)
-        yield SystemCommand("Refresh", "Reload the panes from the store", self.refresh_views)
+        yield SystemCommand("Refresh", "Read the store again and redraw", self.refresh_all)

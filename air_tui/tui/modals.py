@@ -1,8 +1,8 @@
-"""Dialogs: approval confirmation, rejection reason, entity and action details, help."""
+"""Dialogs: rejection reason, alert resolution, entity, message and action details, help."""
 
 from __future__ import annotations
 
-from collections import Counter
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -11,13 +11,14 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from air_tui.domain.action import PendingAction
+from air_tui.domain.action import Decision, PendingAction
 from air_tui.domain.alert import Alert
 from air_tui.domain.investigation import Entity
 from air_tui.domain.message import AuthResult, EmailMessage, Url
-from air_tui.domain.vocab import EntityKind, InvestigationStatus
+from air_tui.domain.vocab import ActionStatus, EntityKind, InvestigationStatus
 from air_tui.engine.findings import ENTITY_NAMES
-from air_tui.store.queries import InvestigationDetail
+from air_tui.store.queries import ActionRow, InvestigationDetail
+from air_tui.tui.action_text import ACTION_STATUS_MEANINGS, action_body, action_heading
 from air_tui.tui.text import plain, safe, verdict_badge
 from air_tui.tui.widgets.investigation_graph import evidence_text
 from air_tui.tui.widgets.vim import VimScroll
@@ -33,68 +34,6 @@ class CommentInput(Input):
     async def action_submit(self) -> None:
         await super().action_submit()
         self.screen.set_focus(None)
-
-
-class ConfirmApproval(ModalScreen[str | None]):
-    """Names exactly what approving does. `y` approves, `n` or `esc` cancels.
-
-    Dismisses with the comment (possibly empty) on approval, None on cancel.
-    """
-
-    # Nothing takes focus at first, so `y` and `n` reach the dialog instead of the comment box.
-    AUTO_FOCUS = ""
-
-    BINDINGS = [
-        Binding("y", "confirm", "Yes, approve", id="confirm-approve", tooltip="Approve and run the action"),
-        Binding("n", "cancel", "No", id="cancel-approve", tooltip="Close without deciding"),
-        Binding("escape", "cancel", "Cancel", id="escape-approve", tooltip="Close without deciding"),
-        Binding("c", "comment", "Comment", id="comment-approve", tooltip="Write an optional comment"),
-    ]
-
-    def __init__(self, action: PendingAction, *, investigation: str = "") -> None:
-        super().__init__()
-        self.action_to_approve = action
-        self.investigation = investigation
-
-    def compose(self) -> ComposeResult:
-        action = self.action_to_approve
-        # Short terminals list fewer mailboxes, so the keys and the comment box stay on screen.
-        limit = 8 if self.app.size.height >= 30 else 3
-        with Vertical(id="dialog", classes="dialog"):
-            yield Label(Text(f"Approve {action.action_type.value}?", style="bold"), id="dialog-title")
-            yield Static(Text("y approve · n or esc cancel · c comment", style="dim"), id="dialog-keys")
-            yield Static(safe(action.impact, style="bold"), id="impact")
-            yield Static(safe(action.title, limit=200), id="action-target")
-            if self.investigation:
-                yield Static(safe(f"Investigation: {self.investigation}", style="dim", limit=120), id="investigation")
-            if action.overlap_count:
-                note = f"{action.overlap_count} more {'message' if action.overlap_count == 1 else 'messages'} of this cluster belong to another action of this investigation."
-                yield Static(Text(note, style="dim"), id="overlap")
-            yield Static(_per_mailbox(action, limit), id="per-mailbox")
-            if not action.action_type.reversible:
-                yield Static(Text("This cannot be undone.", style="bold red"), id="irreversible")
-            yield CommentInput(placeholder="Optional comment (c to write, enter to finish)", id="comment")
-
-    def action_confirm(self) -> None:
-        self.dismiss(self.query_one(CommentInput).value.strip())
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def action_comment(self) -> None:
-        self.query_one(CommentInput).focus()
-
-
-def _per_mailbox(action: PendingAction, limit: int = 8) -> Text:
-    mailboxes = action.mailboxes
-    text = Text()
-    for mailbox in mailboxes[:limit]:
-        folders = Counter(target.folder for target in action.targets if target.mailbox == mailbox)
-        where = ", ".join(f"{n} in {folder}" for folder, n in sorted(folders.items()))
-        text.append(f"  {plain(mailbox)}: {where}\n")
-    if len(mailboxes) > limit:
-        text.append(f"  … and {len(mailboxes) - limit} more mailboxes\n", style="dim")
-    return text
 
 
 class RequiredText(ModalScreen[str | None]):
@@ -490,28 +429,32 @@ class InvestigationSummary(ModalScreen[None]):
 
 
 class ActionDetail(ModalScreen[None]):
+    """One action in full: what it does, whether it can be undone, decisions and per-target results."""
+
     BINDINGS = [Binding("escape,q,enter", "close", "Close", id="close-action", tooltip="Back to the console")]
 
-    def __init__(self, action: PendingAction, results: list[dict[str, str]]) -> None:
+    def __init__(
+        self,
+        row: ActionRow,
+        decisions: list[Decision],
+        results: list[dict[str, Any]],
+        undo_results: list[dict[str, Any]] | None = None,
+    ) -> None:
         super().__init__()
-        self.action_shown = action
+        self.row = row
+        self.decisions = decisions
         self.results = results
+        self.undo_results = undo_results or []
 
     def compose(self) -> ComposeResult:
-        action = self.action_shown
+        action = self.row.action
         with VimScroll(id="dialog", classes="dialog wide"):
-            yield Label(Text(f"{action.action_type.value} · {action.status.value}", style="bold"))
-            yield Static(safe(action.impact))
-            yield Static(safe(action.title))
-            yield Static(Text("Reversible" if action.action_type.reversible else "Cannot be undone", style="dim"))
-            targets = Text("\nTargets\n", style="bold")
-            by_id = {row["message_id"]: row for row in self.results}
-            for target in action.targets:
-                result = by_id.get(target.message_id)
-                outcome = f" → {result['result']}" if result else ""
-                targets.append(f"  {plain(target.mailbox)} · {plain(target.folder)}{outcome}\n", style="")
-            yield Static(targets)
-            yield Static(Text("esc close", style="dim"))
+            yield Static(action_heading(self.row), id="action-heading")
+            reversible = Static(safe(action.action_type.undo_note), id="action-reversible", classes="reversible-note")
+            reversible.set_class(not action.action_type.reversible, "irreversible")
+            yield reversible
+            yield Static(action_body(self.row, self.decisions, self.results, self.undo_results), id="action-body")
+            yield Static(Text("\nesc close · j/k scroll", style="dim"))
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -523,6 +466,7 @@ HELP_KEYS = [
     ("/", "filter the alert queue (esc clears)"),
     ("tab / shift+tab", "next / previous pane"),
     ("1 2 3", "alerts, investigation, pending actions"),
+    ("A", "action center: pending actions and their history"),
     ("enter", "open the highlighted alert, entity or action"),
     ("v", "open the alert's investigation: summary, graph, alerts, mailboxes, evidence, entities, log, actions"),
     ("x", "explorer: search all mail, start manual investigations (i email, R recipient, S sender)"),
@@ -530,9 +474,32 @@ HELP_KEYS = [
     ("space", "fold or unfold a branch of the graph"),
     ("a", "approve the highlighted pending action (asks first)"),
     ("r", "reject the highlighted pending action (a reason is required)"),
+    ("t", "investigation screen: take action on the highlighted entity (block, delete, disable)"),
     ("ctrl+p", "command palette: every action by name"),
     ("?", "this help"),
     ("q", "quit"),
+]
+
+
+ACTION_CENTER_KEYS = [
+    ("p / h", "Pending tab / History tab (also 1 / 2)"),
+    ("/", "filter by type, title, mailbox, investigation, analyst or status (esc clears)"),
+    ("T / F", "show one action type / one status at a time (F on History); again steps on"),
+    ("s / S", "sort by the next column (created, type, targets, status) / reverse it"),
+    ("space", "mark or unmark the highlighted pending action; ctrl+a marks every one shown"),
+    ("a", "approve the marked actions after a preview per mailbox, or the highlighted one"),
+    ("r", "reject the marked actions or the highlighted one; a reason is required"),
+    ("u", "History: undo the highlighted action, after naming what comes back"),
+    ("R", "History: retry the failed targets of a failed or partially failed action"),
+    ("enter / tab", "move to the detail pane: impact, decisions, per-target results"),
+]
+"""Keys of the action center, for the help screen."""
+
+APPROVE_DIALOG_KEYS = [
+    ("y / n, esc", "approve / cancel"),
+    ("c", "write an optional comment"),
+    ("t / T", "email actions: approve as another type, e.g. Soft delete instead of Hard delete"),
+    ("e", "block actions: type another expiry in days, a date such as 2027-01-31, or never"),
 ]
 
 
@@ -541,9 +508,15 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         text = Text("Keys\n", style="bold")
-        for keys, meaning in HELP_KEYS:
-            text.append(f"  {keys:<17}", style="bold")
-            text.append(f"{meaning}\n")
+        _key_lines(text, HELP_KEYS)
+        text.append("\nAction center (A)\n", style="bold")
+        _key_lines(text, ACTION_CENTER_KEYS)
+        text.append("\nApproval dialog\n", style="bold")
+        _key_lines(text, APPROVE_DIALOG_KEYS)
+        text.append("\nAction statuses\n", style="bold")
+        for action_status in ActionStatus:
+            text.append(f"  {action_status.value:<25}", style="bold")
+            text.append(f"{ACTION_STATUS_MEANINGS[action_status]}\n")
         text.append("\nInvestigation statuses\n", style="bold")
         for status in InvestigationStatus:
             text.append(f"  {status.value:<25}", style="bold")
@@ -555,3 +528,9 @@ class HelpScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def _key_lines(text: Text, keys: list[tuple[str, str]]) -> None:
+    for key, meaning in keys:
+        text.append(f"  {key:<17}", style="bold")
+        text.append(f"{meaning}\n")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from air_tui.domain.vocab import ActionStatus, InvestigationStatus
 from air_tui.tenant.workspace import Workspace
-from air_tui.tui.modals import ConfirmApproval, RejectReason
+from air_tui.tui.decision_dialogs import ApproveAction
+from air_tui.tui.modals import RejectReason
 from air_tui.tui.widgets.action_list import ActionList
 from air_tui.tui.widgets.alert_queue import AlertQueue
 from tests.conftest import make_service
@@ -25,10 +26,10 @@ async def test_approve_moves_messages(investigated_workspace: Workspace) -> None
         assert row is not None
         action = row.action
         await pilot.press("a")
-        assert isinstance(app.screen, ConfirmApproval)
+        assert isinstance(app.screen, ApproveAction)
         await pilot.press("y")
         await settle(pilot)
-        assert not isinstance(app.screen, ConfirmApproval)
+        assert not isinstance(app.screen, ApproveAction)
         assert action.id not in app.query_one(ActionList).rows_by_key
 
     with make_service(investigated_workspace) as service:
@@ -50,7 +51,7 @@ async def test_approve_cancel_changes_nothing(investigated_workspace: Workspace)
         await settle(pilot)
         before = set(app.query_one(ActionList).rows_by_key)
         await pilot.press("3", "a")
-        assert isinstance(app.screen, ConfirmApproval)
+        assert isinstance(app.screen, ApproveAction)
         await pilot.press("escape")
         await settle(pilot)
         assert set(app.query_one(ActionList).rows_by_key) == before
@@ -123,7 +124,7 @@ async def test_console_keys_off_in_dialog(investigated_workspace: Workspace) -> 
         await settle(pilot)
         await pilot.press("3", "a")
         dialog = app.screen
-        assert isinstance(dialog, ConfirmApproval)
+        assert isinstance(dialog, ApproveAction)
         await pilot.press("a", "r", "q")
         await pilot.pause()
         assert app.screen is dialog
@@ -160,11 +161,11 @@ async def test_approve_from_alert_needs_its_action(investigated_workspace: Works
             await pilot.press("a")
             await pilot.pause()
             if len(mine) == 1:
-                assert isinstance(app.screen, ConfirmApproval)
+                assert isinstance(app.screen, ApproveAction)
                 assert app.screen.action_to_approve.investigation_id == alert.investigation_id
                 await pilot.press("escape")
             else:
-                assert not isinstance(app.screen, ConfirmApproval)
+                assert not isinstance(app.screen, ApproveAction)
             if len(mine) > 1:
                 assert app.focused is actions
                 assert actions.selected.action.investigation_id == alert.investigation_id

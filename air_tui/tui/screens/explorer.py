@@ -15,7 +15,7 @@ from typing import Protocol
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Label, Static
@@ -27,6 +27,7 @@ from air_tui.store.database import Store
 from air_tui.store.explorer import DEFAULT_CAP, KEYS, ExplorerRow, MessageCount, QueryError, StoreSource, parse_query
 from air_tui.tui.modals import MessageDetail
 from air_tui.tui.text import plain, safe, verdict_badge
+from air_tui.tui.widgets.pending_count import PendingCount
 from air_tui.tui.widgets.window_table import Column, WindowTable
 
 QUERY_HINT = "Terms: " + " ".join(f"{key}:" for key in KEYS) + ", and words to find in sender, subject or body"
@@ -145,7 +146,11 @@ class ExplorerScreen(Screen[None]):
         color: $text-error;
         text-style: bold;
     }
+    ExplorerScreen #explorer-count-bar {
+        height: 1;
+    }
     ExplorerScreen #explorer-count {
+        width: 1fr;
         height: 1;
         padding: 0 1;
     }
@@ -191,12 +196,15 @@ class ExplorerScreen(Screen[None]):
         query: str = "",
         cap: int = DEFAULT_CAP,
         internal_domains: tuple[str, ...] = (),
+        can_investigate: bool = True,
         name: str | None = None,
         id: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id)
         self.internal_domains = tuple(domain.lower() for domain in internal_domains)
         """The organisation's domains; with them, a sender investigation of an outsider is refused before the confirmation."""
+        self.can_investigate = can_investigate
+        """False for readers and in read-only mode: the keys that start investigations are hidden."""
         self.source: ExplorerSource = StoreSource(source) if isinstance(source, Store) else source
         self.initial_query = query
         self.cap = cap
@@ -208,7 +216,9 @@ class ExplorerScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Input(value=self.initial_query, placeholder="Search all mail, e.g. from:billing@example.com after:2026-11-01 invoice", id="explorer-query")
         yield Static(QUERY_HINT, id="explorer-message")
-        yield Static(id="explorer-count")
+        with Horizontal(id="explorer-count-bar"):
+            yield Static(id="explorer-count")
+            yield PendingCount(id="explorer-pending")
         yield ExplorerResults(id="explorer-results")
         yield Static(id="explorer-preview")
         yield Footer()
@@ -326,6 +336,8 @@ class ExplorerScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "investigate":
+            if not self.can_investigate:
+                return False
             tables = self.query(ExplorerResults)
             if not tables or tables.first().selected is None:
                 # Shown greyed out: there is no result to investigate.

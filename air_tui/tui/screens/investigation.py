@@ -25,10 +25,13 @@ from air_tui.domain.message import EmailMessage
 from air_tui.domain.vocab import IN_MAILBOX_FOLDERS, ActionStatus, EntityKind, Verdict
 from air_tui.engine.findings import ENTITY_NAMES
 from air_tui.store.queries import InvestigationDetail
+from air_tui.tui.action_text import short_impact
 from air_tui.tui.modals import EntityDetail, MessageDetail
+from air_tui.tui.take_action import Proposal, TakeAction, proposals_for
 from air_tui.tui.text import plain, safe, severity_text, status_text, verdict_badge
 from air_tui.tui.widgets.keyed_table import KeyedTable
 from air_tui.tui.widgets.node_graph import NodeGraph
+from air_tui.tui.widgets.pending_count import PendingCount
 from air_tui.tui.widgets.vim import VimScroll
 
 DetailLoader = Callable[[], InvestigationDetail | None]
@@ -83,6 +86,8 @@ class InvestigationCommands(Provider):
         for number, (pane, title, key, help_text) in enumerate(TABS, start=1):
             yield f"Investigation: {title} tab", f"{help_text} ({key} or {number})", _tab_opener(screen, pane)
         yield "Investigation: filter evidence", "Narrow the Evidence tab by text (/)", screen.action_filter_evidence
+        if screen.can_propose:
+            yield "Investigation: take action", "Propose an action on the highlighted entity: block, delete, disable (t)", screen.action_take_action
         yield "Investigation: reload", "Read the investigation from the store again", screen.reload
         yield "Investigation: close", "Back to the console (esc)", screen.action_close
 
@@ -126,13 +131,27 @@ class InvestigationScreen(Screen[None]):
         Binding("q", "close", "Close", show=False, id="close-investigation-q", tooltip="Back to the console"),
         *_tab_bindings(),
         Binding("slash", "filter_evidence", "Filter", id="filter-evidence", tooltip="Filter the Evidence tab by text"),
+        Binding("t", "take_action", "Take action", id="take-action", tooltip="Propose an action on the highlighted entity; it waits for approval"),
     ]
+
+    class ProposalRequested(Message):
+        """The analyst picked an action for an entity; the app proposes it."""
+
+        def __init__(self, investigation_screen: InvestigationScreen, investigation_id: str, proposal: Proposal) -> None:
+            super().__init__()
+            self.investigation_screen = investigation_screen
+            self.investigation_id = investigation_id
+            self.proposal = proposal
 
     DEFAULT_CSS = """
     InvestigationScreen {
         layout: vertical;
     }
+    InvestigationScreen #investigation-bar {
+        height: 1;
+    }
     InvestigationScreen #investigation-title {
+        width: 1fr;
         height: 1;
         padding: 0 1;
         background: $panel;
@@ -205,6 +224,7 @@ class InvestigationScreen(Screen[None]):
         message_loader: MessageLoader | None = None,
         headers_loader: HeadersLoader | None = None,
         clock: Clock | None = None,
+        can_propose: bool = False,
     ) -> None:
         """Show an investigation read through `detail_loader`.
 
@@ -216,19 +236,24 @@ class InvestigationScreen(Screen[None]):
             headers_loader: Returns an email's stored header block for the "Raw headers" section.
             clock: Current time for waiting and pending times; None uses the app's `clock`
                 attribute when it has one, else the system clock.
+            can_propose: Offer `t`, which proposes an action on the highlighted entity by posting
+                `ProposalRequested`. Off for analysts who may not change anything.
         """
         super().__init__()
         self.detail_loader = detail_loader
         self.message_loader = message_loader
         self.headers_loader = headers_loader
         self.clock = clock
+        self.can_propose = can_propose
         self.detail: InvestigationDetail | None = None
         self.evidence_filter = ""
 
     # Layout ----------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static(id="investigation-title")
+        with Horizontal(id="investigation-bar"):
+            yield Static(id="investigation-title")
+            yield PendingCount(id="investigation-pending")
         with TabbedContent(id="investigation-tabs", initial="summary"):
             for pane, title, key, _help in TABS:
                 with TabPane(Content.assemble((key, "bold"), " ", title), id=pane):
@@ -420,7 +445,7 @@ class InvestigationScreen(Screen[None]):
                     Text(action.action_type.value),
                     safe(action.scope, limit=40),
                     Text(_duration((now - action.created).total_seconds())),
-                    safe(action.impact, limit=80),
+                    safe(short_impact(action), limit=80),
                 ),
             )
             for action in pending
@@ -554,6 +579,52 @@ class InvestigationScreen(Screen[None]):
             "actions": "#pending-table" if self.query_one("#pending-table", KeyedTable).row_count else "#history-table",
         }[pane]
         self.query_one(target).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "take_action":
+            return self.can_propose
+        return True
+
+    def highlighted_entity(self) -> Entity | None:
+        """Return the entity under the cursor of the open tab (Graph, Mailboxes or Evidence), or None on other tabs."""
+        active = self.query_one("#investigation-tabs", TabbedContent).active
+        if active == "graph":
+            return self.query_one(NodeGraph).highlighted
+        if active in ("mailboxes", "evidence"):
+            record = self.query_one(f"#{active}-table", KeyedTable).selected
+            return record if isinstance(record, Entity) else None
+        return None
+
+    def action_take_action(self) -> None:
+        entity = self.highlighted_entity()
+        if entity is None or self.detail is None:
+            self.notify("Highlight an entity on the Graph, Mailboxes or Evidence tab first (v, m or e).", severity="warning")
+            return
+        proposals = proposals_for(entity, self.detail)
+        if not proposals:
+            kind = ENTITY_NAMES.get(entity.kind, entity.kind.value)
+            self.notify(f"No action applies to a {kind.lower()}: take action on a sender, URL, file, email, cluster, user or mailbox.", severity="warning")
+            return
+        investigation_id = self.detail.investigation.id
+
+        def chosen(proposal: Proposal | None) -> None:
+            if proposal is None:
+                self.notify("Nothing proposed.")
+                return
+            self.post_message(self.ProposalRequested(self, investigation_id, proposal))
+
+        self.app.push_screen(TakeAction(entity, proposals), chosen)
+
+    def show_action(self, action_id: str) -> None:
+        """Open the Actions tab with the cursor on one action, after a reload shows it."""
+        self.reload()
+        self.action_show_tab("actions")
+        for table_id in ("pending-table", "history-table"):
+            table = self.query_one(f"#{table_id}", KeyedTable)
+            if action_id in table.rows_by_key:
+                table.move_cursor(row=table.get_row_index(action_id))
+                table.focus()
+                return
 
     def action_filter_evidence(self) -> None:
         self.action_show_tab("evidence")
