@@ -200,7 +200,7 @@ def _console(args: argparse.Namespace) -> int:
     from air_tui.tui.app import AirApp
 
     workspace = _workspace(args)
-    AirApp(workspace=workspace, analyst=_analyst(args)).run()
+    AirApp(workspace=workspace, analyst=_analyst(args), read_only=getattr(args, "read_only", False)).run()
     return EXIT_OK
 
 

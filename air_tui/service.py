@@ -52,7 +52,7 @@ from air_tui.intel.status import FeedStatus, feed_status
 from air_tui.mail import FailedRead, iter_messages, message_id_for, parse_message
 from air_tui.remediation import blocklist
 from air_tui.remediation.backends import open_mail_backend
-from air_tui.remediation.center import Access, ActionCenter, ActionError, BulkPreview, DecisionOutcome, PermissionDenied
+from air_tui.remediation.center import Access, ActionCenter, ActionError, BulkPreview, DecisionOutcome, PermissionDenied, PreviewRow
 from air_tui.remediation.mail import BackendError, DemoMailBackend, MessageRef, Move
 from air_tui.store import Store, explorer, ledger, queries, windows
 from air_tui.store import intel as intel_store
@@ -1036,7 +1036,12 @@ class AirService:
         return self.center.change_parameters(action_id, parameters)
 
     def resume_approved(self) -> int:
-        """Run approved actions that wait for a slot or were interrupted by a crash; return how many ran."""
+        """Run approved actions that wait for a slot or were interrupted by a crash; return how many ran.
+
+        Read-only mode runs none: they wait for a console that may change mail.
+        """
+        if self.access.read_only:
+            return 0
         ran = self.center.resume()
         # A crash after an action finished but before its investigation was settled leaves the
         # investigation behind; settling every one with a decided action catches it up.
@@ -1248,5 +1253,6 @@ __all__ = [
     "DecisionOutcome",
     "IngestSummary",
     "PermissionDenied",
+    "PreviewRow",
     "validate_analyst",
 ]
