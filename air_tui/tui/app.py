@@ -18,11 +18,11 @@ from textual.widgets import Footer, Input, Static
 
 from air_tui.domain.config import Config
 from air_tui.domain.ids import Clock, IdFactory, system_clock, ulid_factory
-from air_tui.domain.vocab import ActionStatus, DecisionKind, EntityKind, InvestigationStatus
+from air_tui.domain.vocab import ActionStatus, EntityKind, InvestigationStatus
 from air_tui.service import ActionError, AirService
 from air_tui.store.queries import ActionRow
 from air_tui.tenant.workspace import Workspace
-from air_tui.tui.decision_dialogs import Approval, ApproveAction
+from air_tui.tui.decision_dialogs import ask_approval, ask_rejection
 from air_tui.tui.decisions import (
     ActionsDecided,
     DecisionFailed,
@@ -37,7 +37,6 @@ from air_tui.tui.modals import (
     HelpScreen,
     InvestigationSummary,
     MessageDetail,
-    RejectReason,
     ResolveAlert,
 )
 from air_tui.tui.screens.action_center import ActionCenterScreen
@@ -602,33 +601,17 @@ class AirApp(App[None]):
 
     def action_approve(self) -> None:
         row = self._action_to_decide("approve")
-        if row is None:
-            return
-        action = row.action
+        if row is not None:
+            ask_approval(self, row, self._send_approval)
 
-        def approved(approval: Approval | None) -> None:
-            if approval is None:
-                self.notify("Approval cancelled; nothing changed.")
-                return
-            label = approval.parameters.get("action_type", action.action_type.value)
-            self._show_progress(f"Running {label}…")
-            self.decide(DecisionRequest(DecisionKind.APPROVED, (action.id,), approval.comment, approval.parameters, label=label))
-
-        self.push_screen(ApproveAction(action, investigation=row.investigation_title), approved)
+    def _send_approval(self, request: DecisionRequest) -> None:
+        self._show_progress(f"Running {request.label}…")
+        self.decide(request)
 
     def action_reject(self) -> None:
         row = self._action_to_decide("reject")
-        if row is None:
-            return
-        action = row.action
-
-        def reasoned(reason: str | None) -> None:
-            if reason is None:
-                self.notify("Rejection cancelled; nothing changed.")
-                return
-            self.decide(DecisionRequest(DecisionKind.REJECTED, (action.id,), reason, label=action.action_type.value))
-
-        self.push_screen(RejectReason(action, investigation=row.investigation_title), reasoned)
+        if row is not None:
+            ask_rejection(self, row, self.decide)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

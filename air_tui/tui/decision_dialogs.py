@@ -6,11 +6,12 @@ sends the decision to the app, which records it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
@@ -20,7 +21,9 @@ from air_tui.domain.action import PendingAction
 from air_tui.domain.vocab import EMAIL_ACTION_TYPES, ActionType, DecisionKind
 from air_tui.service import BulkPreview, PreviewRow
 from air_tui.tui.action_text import effect_text, per_mailbox_text, utc_time
-from air_tui.tui.modals import CommentInput
+from air_tui.store.queries import ActionRow
+from air_tui.tui.decisions import DecisionRequest
+from air_tui.tui.modals import CommentInput, RejectReason
 from air_tui.tui.text import plain, safe
 from air_tui.tui.widgets.vim import VimScroll
 
@@ -354,3 +357,30 @@ class ConfirmDecision(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def ask_approval(app: App[object], row: ActionRow, send: Callable[[DecisionRequest], None]) -> None:
+    """Open the approval dialog for one action, and send the approval the analyst confirms."""
+    action = row.action
+
+    def approved(approval: Approval | None) -> None:
+        if approval is None:
+            app.notify("Approval cancelled; nothing changed.")
+            return
+        label = approval.parameters.get("action_type", action.action_type.value)
+        send(DecisionRequest(DecisionKind.APPROVED, (action.id,), approval.comment, approval.parameters, label=label))
+
+    app.push_screen(ApproveAction(action, investigation=row.investigation_title), approved)
+
+
+def ask_rejection(app: App[object], row: ActionRow, send: Callable[[DecisionRequest], None]) -> None:
+    """Ask for the reason a rejection needs, and send the rejection once it is given."""
+    action = row.action
+
+    def reasoned(reason: str | None) -> None:
+        if reason is None:
+            app.notify("Rejection cancelled; nothing changed.")
+            return
+        send(DecisionRequest(DecisionKind.REJECTED, (action.id,), reason, label=action.action_type.value))
+
+    app.push_screen(RejectReason(action, investigation=row.investigation_title), reasoned)

@@ -17,7 +17,6 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal
 from textual.events import Resize
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, Tab, Tabs
 
@@ -26,11 +25,11 @@ from air_tui.domain.vocab import ActionStatus, ActionType, DecisionKind, TargetR
 from air_tui.service import ActionError, AirService
 from air_tui.store.queries import ActionRow
 from air_tui.tui.action_text import action_body, action_heading, result_line, undo_text
-from air_tui.tui.decision_dialogs import Approval, ApproveAction, BulkDecision, ConfirmDecision
+from air_tui.tui.decision_dialogs import BulkDecision, ConfirmDecision, ask_approval, ask_rejection
 from air_tui.tui.decisions import DecisionRequest, DecisionRequested
-from air_tui.tui.modals import RejectReason
 from air_tui.tui.text import plain, safe
 from air_tui.tui.widgets.action_table import HISTORY, PENDING, SORT_KEYS, ActionTable, columns_for, fit_columns, matches, sort_rows
+from air_tui.tui.widgets.filter_input import FilterInput
 from air_tui.tui.widgets.pending_count import PendingCount
 from air_tui.tui.widgets.vim import VimScroll
 
@@ -43,21 +42,13 @@ _RETRY_TARGETS_SHOWN = 8
 ChoiceT = TypeVar("ChoiceT")
 
 
-class ActionFilter(Input):
+class ActionFilter(FilterInput):
     """The filter line over the table. `esc` clears it and hands focus back to the table."""
 
     BINDINGS = [Binding("escape", "clear", "Clear filter", id="center-clear-filter", tooltip="Show every action of the tab again")]
 
-    class Cleared(Message):
+    class Cleared(FilterInput.Cleared):
         pass
-
-    def on_mount(self) -> None:
-        if getattr(self.app, "reduce_motion", False):
-            self.cursor_blink = False
-
-    def action_clear(self) -> None:
-        self.value = ""
-        self.post_message(self.Cleared())
 
 
 class ActionCenterCommands(Provider):
@@ -488,17 +479,7 @@ class ActionCenterScreen(Screen[None]):
         if row is None:
             self.notify("No pending action to approve.", severity="warning")
             return
-        action = row.action
-
-        def approved(approval: Approval | None) -> None:
-            if approval is None:
-                self.notify("Approval cancelled; nothing changed.")
-                return
-            label = approval.parameters.get("action_type", action.action_type.value)
-            request = DecisionRequest(DecisionKind.APPROVED, (action.id,), approval.comment, approval.parameters, label=label)
-            self._request(request, f"Approving {label}…")
-
-        self.app.push_screen(ApproveAction(action, investigation=row.investigation_title), approved)
+        ask_approval(self.app, row, lambda request: self._request(request, f"Approving {request.label}…"))
 
     def action_reject(self) -> None:
         if self.query_one(ActionTable).marked:
@@ -508,16 +489,7 @@ class ActionCenterScreen(Screen[None]):
         if row is None:
             self.notify("No pending action to reject.", severity="warning")
             return
-        action = row.action
-
-        def reasoned(reason: str | None) -> None:
-            if reason is None:
-                self.notify("Rejection cancelled; nothing changed.")
-                return
-            request = DecisionRequest(DecisionKind.REJECTED, (action.id,), reason, label=action.action_type.value)
-            self._request(request, f"Rejecting {action.action_type.value}…")
-
-        self.app.push_screen(RejectReason(action, investigation=row.investigation_title), reasoned)
+        ask_rejection(self.app, row, lambda request: self._request(request, f"Rejecting {request.label}…"))
 
     def _decide_marked(self, kind: DecisionKind) -> None:
         action_ids = self._marked_in_order()

@@ -29,6 +29,7 @@ from air_tui.tui.action_text import short_impact
 from air_tui.tui.modals import EntityDetail, MessageDetail
 from air_tui.tui.take_action import Proposal, TakeAction, proposals_for
 from air_tui.tui.text import plain, safe, severity_text, status_text, verdict_badge
+from air_tui.tui.widgets.filter_input import FilterInput
 from air_tui.tui.widgets.keyed_table import KeyedTable
 from air_tui.tui.widgets.node_graph import NodeGraph
 from air_tui.tui.widgets.pending_count import PendingCount
@@ -59,21 +60,13 @@ _ANY_ACTION_RAN = frozenset({ActionStatus.COMPLETED, ActionStatus.PARTIALLY_FAIL
 _OWNER_KINDS = (EntityKind.MAILBOX, EntityKind.USER)
 
 
-class EvidenceFilter(Input):
+class EvidenceFilter(FilterInput):
     """The filter line of the Evidence tab. `esc` clears it and hands focus back to the table."""
 
     BINDINGS = [Binding("escape", "clear", "Clear filter", id="clear-evidence-filter", tooltip="Show every entity again")]
 
-    class Cleared(Message):
+    class Cleared(FilterInput.Cleared):
         pass
-
-    def on_mount(self) -> None:
-        if getattr(self.app, "reduce_motion", False):
-            self.cursor_blink = False
-
-    def action_clear(self) -> None:
-        self.value = ""
-        self.post_message(self.Cleared())
 
 
 class InvestigationCommands(Provider):

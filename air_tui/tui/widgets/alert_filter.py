@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 from textual.binding import Binding
-from textual.message import Message
-from textual.widgets import Input
+
+from air_tui.tui.widgets.filter_input import FilterInput
 
 
-class AlertFilter(Input):
+class AlertFilter(FilterInput):
     """Narrows the alert queue as the analyst types. `esc` clears it and changes nothing else."""
 
     BINDINGS = [Binding("escape", "clear", "Clear filter", id="clear-filter", tooltip="Show every alert again")]
+    # The app empties and hides the line in one handler, which the queue's own `esc` reaches too.
+    clears_value = False
 
-    class Cleared(Message):
+    class Cleared(FilterInput.Cleared):
         pass
-
-    def on_mount(self) -> None:
-        if getattr(self.app, "reduce_motion", False):
-            self.cursor_blink = False
-
-    def action_clear(self) -> None:
-        self.post_message(self.Cleared())
