@@ -1016,7 +1016,7 @@ class AirService:
         return outcome
 
     def preview(self, action_ids: list[str], kind: DecisionKind | str = DecisionKind.APPROVED) -> BulkPreview:
-        """What deciding the marked actions together would do, per mailbox, and what stands in the way."""
+        """Return what deciding the marked actions together would do, per mailbox, and what blocks it."""
         return self.center.preview(action_ids, DecisionKind(kind))
 
     def decide_many(self, action_ids: list[str], kind: DecisionKind | str, *, comment: str = "") -> list[DecisionOutcome]:

@@ -58,7 +58,7 @@ class PermissionDenied(ActionError):
 
 @dataclass(frozen=True)
 class Access:
-    """What one analyst may do, from `[access]` in the configuration."""
+    """One analyst's rights, from `[access]` in the configuration."""
 
     analyst: str
     role: str
@@ -122,7 +122,7 @@ class DecisionOutcome:
     results: dict[str, int] = field(default_factory=dict)
     """Targets by result, for actions that ran."""
     message: str = ""
-    """What happened, in one sentence for the screen or the terminal."""
+    """The outcome in one sentence, for the screen or the terminal."""
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ _DONE_RESULTS = (TargetResult.SUCCEEDED.value, TargetResult.ALREADY_IN_DESTINATI
 
 @dataclass
 class Execution:
-    """What one run of an action needs besides the action itself."""
+    """Everything one run of an action needs besides the action itself."""
 
     store: Store
     tenant: DemoTenant
@@ -153,7 +153,7 @@ class _MessageTarget:
 
 
 def _message_targets(execution: Execution, action: PendingAction, phase: ActionPhase) -> list[_MessageTarget]:
-    """The copies this phase works through, located as the store knows them now."""
+    """Return the copies this phase works through, located as the store records them now."""
     store = execution.store
     if phase is ActionPhase.DO:
         destination = action.action_type.destination
@@ -344,7 +344,7 @@ def _result_event(
 
 
 def setting_kind(action_type: ActionType, item_id: str) -> str:
-    """The kind of setting an action removes; Remove forwarding naming a rule removes that forwarding rule."""
+    """Return the kind of setting an action removes: Remove forwarding that names a rule removes that rule."""
     if action_type is ActionType.REMOVE_FORWARDING and item_id:
         return SETTING_INBOX_RULE
     return SETTING_KINDS[action_type]
@@ -418,7 +418,7 @@ def _run_setting(execution: Execution, action: PendingAction, phase: ActionPhase
 
 
 def _recorded_previous(execution: Execution, action: PendingAction, target_id: str) -> dict[str, Any] | None:
-    """The state a setting or account had before the action changed it, from the ledger."""
+    """Return the state a setting or account had before the action changed it, as the ledger recorded it."""
     rows = execution.store.db.execute(
         "SELECT payload FROM events WHERE type = ? AND json_extract(payload, '$.result.action_id') = ? "
         "AND json_extract(payload, '$.result.message_id') = ? ORDER BY seq DESC",
@@ -512,7 +512,10 @@ def _run_account(execution: Execution, action: PendingAction, phase: ActionPhase
         return
     user = tenant.user(address)
     if intent is None:
-        before = {"enabled": user.enabled, "sessions_revoked_at": user.sessions_revoked_at.isoformat() if user and user.sessions_revoked_at else None} if user else None
+        before = None
+        if user is not None:
+            revoked = user.sessions_revoked_at.isoformat() if user.sessions_revoked_at else None
+            before = {"enabled": user.enabled, "sessions_revoked_at": revoked}
         _record_intent(execution, action, phase, attempt, target_id, address, before)
     else:
         before = json.loads(intent["from_folder"] or "null")

@@ -16,7 +16,7 @@ class FilterInput(Input):
     """
 
     clears_value: ClassVar[bool] = True
-    """Whether `esc` empties the line itself; False leaves that to whoever handles `Cleared`."""
+    """Whether `esc` empties the line itself; False leaves that to the handler of `Cleared`."""
 
     class Cleared(Message):
         pass
