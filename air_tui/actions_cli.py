@@ -277,7 +277,10 @@ def _show(args: argparse.Namespace, service: AirService) -> int:
         if rows:
             print(f"  {title} (latest per target; the ledger keeps earlier attempts):")
             for result in rows:
-                where = f"{result['from_folder']} -> {result['to_folder']}" if result["from_folder"] or result["to_folder"] else ""
+                if result["result"] == "Failed":
+                    where = f"still in {result['from_folder']}" if result["from_folder"] else ""
+                else:
+                    where = f"{result['from_folder']} -> {result['to_folder'] or 'purged'}" if result["from_folder"] or result["to_folder"] else ""
                 extra = _plain(result["error"] or result["note"] or "")
                 print(f"    {result['result']:<23} {_plain(result['mailbox'])}  {result['message_id']}  {where}  {extra}".rstrip())
     if action.block is not None:

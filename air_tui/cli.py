@@ -200,6 +200,9 @@ def _console(args: argparse.Namespace) -> int:
     from air_tui.tui.app import AirApp
 
     workspace = _workspace(args)
+    # Opening the service once first turns a bad configuration or tenant into one clear line
+    # here, instead of an error inside the running console.
+    AirService(workspace, analyst=_analyst(args), read_only=getattr(args, "read_only", False)).close()
     AirApp(workspace=workspace, analyst=_analyst(args), read_only=getattr(args, "read_only", False)).run()
     return EXIT_OK
 

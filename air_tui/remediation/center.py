@@ -7,6 +7,7 @@ whether and when one may run.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterable
@@ -46,6 +47,7 @@ _ROLE_RANK = {"reader": 0, "operator": 1, "admin": 2}
 _ADDRESS = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 class ActionError(Exception):
@@ -809,6 +811,8 @@ def normalise_block_value(kind: BlockKind, value: str) -> str:
     text = text.lower()
     if not _SHA256.fullmatch(text):
         raise ActionError(f"{value!r} is not a SHA-256; block a file by the 64 hex digits of its hash.")
+    if text == _EMPTY_SHA256:
+        raise ActionError(f"{text} is the SHA-256 of an empty file, so blocking it would junk every message with an empty attachment.")
     return text
 
 

@@ -119,7 +119,8 @@ def per_mailbox_text(action: PendingAction, limit: int) -> Text:
         text.append(f"  {plain(mailbox)}")
         text.append(f": {plain(where)}\n" if where else "\n")
     if len(mailboxes) > limit:
-        text.append(f"  … and {len(mailboxes) - limit} more mailboxes\n", style="dim")
+        more = len(mailboxes) - limit
+        text.append(f"  … and {more} more {'mailbox' if more == 1 else 'mailboxes'}\n", style="dim")
     return text
 
 
@@ -233,7 +234,12 @@ def result_line(result: Mapping[str, Any]) -> Text:
     line.append("  ")
     line.append_text(safe(result.get("mailbox") or result.get("message_id") or DASH, limit=60))
     from_folder, to_folder = str(result.get("from_folder") or ""), str(result.get("to_folder") or "")
-    if from_folder or to_folder:
+    if name == TargetResult.FAILED.value:
+        # A failed target stayed where it was; an empty destination here does not mean a purge.
+        if from_folder:
+            line.append("  ")
+            line.append_text(safe(f"still in {from_folder}"))
+    elif from_folder or to_folder:
         line.append("  ")
         line.append_text(safe(f"{from_folder or '?'} → {to_folder or 'purged'}"))
     if result.get("error"):
@@ -260,7 +266,8 @@ def undo_text(action: PendingAction, results: Sequence[Mapping[str, Any]], limit
         for (mailbox, now_in, back_to), count in sorted(moved.items())[:limit]:
             text.append(f"  {plain(mailbox)}: {count} from {plain(now_in or '?')} to {plain(back_to or '?')}\n")
         if len(moved) > limit:
-            text.append(f"  … and {len(moved) - limit} more mailboxes\n", style="dim")
+            more = len(moved) - limit
+            text.append(f"  … and {more} more {'mailbox' if more == 1 else 'mailboxes'}\n", style="dim")
     elif action.block is not None:
         text.append_text(safe(f"The block list entry for {action.block.kind.value} {action.block.value} is removed.", style="bold"))
         text.append("\n")

@@ -6,12 +6,13 @@ import logging
 from collections.abc import Iterable
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.events import Resize
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.reactive import var
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Static
@@ -153,6 +154,54 @@ class AirApp(App[None]):
         """Ledger position the console last read; a newer one means something changed."""
         self.panes_position = -1
         """Ledger position the main screen's panes show; they fall behind while another screen is on top."""
+        self._typing_into: Input | None = None
+        """The filter line `/` is opening, which takes the keys typed before it has focus."""
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Show a notification as plain text, whatever a caller asks.
+
+        Notifications carry mail subjects and the service's messages, such as "([access]
+        four_eyes)", which Rich markup would drop or, from a crafted subject, style.
+        """
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
+    # Keys typed right after `/` ----------------------------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded and self._type_ahead(event):
+            return
+        await super().on_event(event)
+
+    def _type_ahead(self, event: events.Key) -> bool:
+        """Send keys typed right after `/` into the filter line it opens; return True for a key taken.
+
+        `/` shows a filter line and focuses it, but focus moves only after the keys already queued
+        are handled. Keys that arrive in one burst (a paste, a laggy SSH link) would otherwise reach
+        the table's bindings, so `/ay` could approve an action.
+        """
+        target = self._typing_into
+        if target is not None:
+            if self.focused is target or not target.is_attached:
+                self._typing_into = None
+                return False
+            if event.is_printable and event.character:
+                target.insert_text_at_cursor(event.character)
+                return True
+            self._typing_into = None
+            return False
+        if event.key == "slash" and not isinstance(self.focused, Input) and "slash" in self.screen.active_bindings:
+            selector = getattr(self.screen, "FILTER_INPUT", "#alert-filter")
+            found = self.screen.query(selector)
+            self._typing_into = found.first(Input) if found else None
+        return False
 
     # Layout ----------------------------------------------------------------------------------
 
@@ -385,7 +434,8 @@ class AirApp(App[None]):
             return
         settings = self.service.config.actions
         if settings.toast:
-            self.notify(f"{new} new pending {'action waits' if new == 1 else 'actions wait'} for a decision (A opens the action center).", title="Pending actions")
+            where = "" if isinstance(self.screen, ActionCenterScreen) else " (A on the main screen opens the action center)"
+            self.notify(f"{new} new pending {'action waits' if new == 1 else 'actions wait'} for a decision{where}.", title="Pending actions")
         if self.bell_on_pending if self.bell_on_pending is not None else settings.bell:
             self.bell()
 
@@ -539,7 +589,7 @@ class AirApp(App[None]):
             self.notify(plain(str(error)), title="Nothing proposed", severity="error", timeout=12)
             return
         log.info("%s proposed %s as action %s", self.analyst, action.action_type.value, action.id)
-        self.notify(f"{plain(action.action_type.value)} on {plain(action.scope)} waits for approval (A opens the action center).", title="Action proposed")
+        self.notify(f"{plain(action.action_type.value)} on {plain(action.scope)} waits for approval in the action center (A on the main screen).", title="Action proposed")
         self.refresh_all()
         message.investigation_screen.show_action(action.id)
 

@@ -246,12 +246,13 @@ class BulkDecision(ModalScreen[str | None]):
         preview = self.preview
         messages, mailboxes = preview.message_count, preview.mailbox_count
         where = f"{mailboxes} {'mailbox' if mailboxes == 1 else 'mailboxes'}"
+        scope = "Proposed by hand, outside any investigation" if preview.scope.startswith("no investigation") else f"All in {preview.scope}"
         if not messages:
-            return f"All in {preview.scope}, in {where}."
+            return f"{scope}, in {where}."
         reach = f"{messages} {'message' if messages == 1 else 'messages'} in {where}"
         if self.kind is DecisionKind.REJECTED:
-            return f"All in {preview.scope}. Rejecting leaves {reach} where they are."
-        return f"All in {preview.scope}, reaching {reach}."
+            return f"{scope}. Rejecting leaves {reach} where they are."
+        return f"{scope}, reaching {reach}."
 
     def _irreversible(self) -> Text:
         types = {row.action_id: row.action_type for row in self.preview.rows}

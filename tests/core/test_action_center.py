@@ -310,6 +310,7 @@ def test_expired_block_entry_no_longer_matches(workspace: Workspace) -> None:
         (ActionType.BLOCK_SENDER, "not an address", "'not an address' is not an email address"),
         (ActionType.BLOCK_DOMAIN, "exa mple", "'exa mple' is not a domain name"),
         (ActionType.BLOCK_FILE, "abc123", "'abc123' is not a SHA-256"),
+        (ActionType.BLOCK_FILE, "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855", "the SHA-256 of an empty file"),
         (ActionType.BLOCK_URL, "not a url", "'not a url' is not a web URL"),
         (ActionType.BLOCK_URL, "javascript:alert(1)", "is not a web URL"),
         (ActionType.BLOCK_DOMAIN, "mail.larkspur.example", "in the organisation's own domain"),

@@ -172,3 +172,10 @@ def test_export_since_reads_time_zones(tenant: Path, capsys: pytest.CaptureFixtu
     code, _, err = run(capsys, "audit", "export", "--tenant", str(tenant), "--since", "yesterday")
     assert code == 1
     assert "--since 'yesterday' is not an ISO date or time" in err
+
+
+def test_console_with_a_missing_config_file_says_so_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIR_TUI_CONFIG", str(tmp_path / "missing.toml"))
+    code, _, err = run(capsys, "console")
+    assert code == 1
+    assert err.strip() == f"air-tui: The configuration file {tmp_path / 'missing.toml'} does not exist. Check AIR_TUI_CONFIG, or unset it to use config.toml in the data directory."

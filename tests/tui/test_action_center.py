@@ -463,6 +463,10 @@ async def test_four_eyes_refuses_own_proposal(investigated_copy: Workspace) -> N
         await pilot.press("a", "y")
         await settle(pilot)
         assert any("needs a second analyst" in note and block.id in note for note in notes(app))
+        # The toast is plain text, so "[access]" is shown, not read as markup and dropped.
+        refusal = next(notification for notification in app._notifications if "second analyst" in notification.message)
+        assert "([access] four_eyes)" in refusal.message
+        assert refusal.markup is False
         assert block.id in shown_ids(app)
     assert record(investigated_copy, block.id).action.status is ActionStatus.PENDING
 
@@ -684,3 +688,35 @@ async def test_palette_and_help_list_action_center(investigated_copy: Workspace)
         assert "Action center (A)" in help_text
         assert "Partially failed" in help_text
         assert "Approval dialog" in help_text
+
+
+def burst(app: AirApp, text: str) -> None:
+    """Queue keys all at once, as a paste or a laggy SSH link delivers them, without waiting between them."""
+    from textual import events
+
+    for character in text:
+        key = "slash" if character == "/" else character
+        app.post_message(events.Key(key, character))
+
+
+async def test_keys_typed_right_after_slash_go_into_the_filter(investigated_copy: Workspace) -> None:
+    app = make_app(investigated_copy)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_center(pilot)
+        pending_before = app.service.pending_count()
+        burst(app, "/ay")
+        await settle(pilot)
+        assert app.screen is screen, "no approval dialog opened"
+        assert screen.query_one(ActionFilter).value == "ay"
+        assert app.service.pending_count() == pending_before
+
+
+async def test_keys_typed_right_after_slash_on_the_main_screen_go_into_the_filter(investigated_copy: Workspace) -> None:
+    app = make_app(investigated_copy)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = app.screen
+        burst(app, "/va")
+        await settle(pilot)
+        assert app.screen is main, "no investigation or dialog opened"
+        assert app.query_one("#alert-filter").value == "va"

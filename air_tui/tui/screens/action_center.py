@@ -89,6 +89,9 @@ class ActionCenterCommands(Provider):
 class ActionCenterScreen(Screen[None]):
     """Pending actions and their history, with filters, sorting, marks and a detail pane."""
 
+    FILTER_INPUT = "#center-filter-line"
+    """The filter line `/` opens; the app sends it keys typed before it has focus."""
+
     COMMANDS = {ActionCenterCommands}
 
     BINDINGS = [
@@ -196,6 +199,8 @@ class ActionCenterScreen(Screen[None]):
         self.sort = {PENDING: ("created", False), HISTORY: ("created", True)}
         """Sort column and whether it runs descending, per tab: oldest pending first, newest history first."""
         self.progress = ""
+        self._detail_action_id = ""
+        """The action the detail pane shows; a different one scrolls the pane back to its top."""
 
     # Layout ----------------------------------------------------------------------------------
 
@@ -316,6 +321,11 @@ class ActionCenterScreen(Screen[None]):
         return " · ".join(parts)
 
     def _show_detail(self, row: ActionRow | None) -> None:
+        shown = row.action.id if row is not None else ""
+        if shown != self._detail_action_id:
+            # Another action starts at its top, so its type, id and undo note are in view first.
+            self.query_one("#center-detail", VimScroll).scroll_home(animate=False)
+        self._detail_action_id = shown
         heading = self.query_one("#detail-heading", Static)
         reversible = self.query_one("#detail-reversible", Static)
         body = self.query_one("#detail-body", Static)
@@ -518,6 +528,9 @@ class ActionCenterScreen(Screen[None]):
         action = row.action
         if not action.action_type.reversible:
             self.notify(f"{action.action_type.value} cannot be undone. {action.action_type.undo_note}", severity="warning", timeout=8)
+            return
+        if action.status is ActionStatus.UNDONE or not action.status.is_finished:
+            self.notify(f"This action is {action.status.value.lower()}: only an action that ran can be undone.", severity="warning", timeout=8)
             return
         results = self.service.action_results(action.id)
 

@@ -129,6 +129,9 @@ class ConfirmInvestigation(ModalScreen[bool]):
 class ExplorerScreen(Screen[None]):
     """Search over all ingested mail: a query bar, a windowed result table and a preview."""
 
+    FILTER_INPUT = "#explorer-query"
+    """The filter line `/` opens; the app sends it keys typed before it has focus."""
+
     DEFAULT_CSS = """
     ExplorerScreen {
         layout: vertical;

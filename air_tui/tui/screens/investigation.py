@@ -117,6 +117,9 @@ class InvestigationScreen(Screen[None]):
     """One investigation in full, a tab per view: summary, graph, alerts, mailboxes, evidence,
     entity counts, log and actions. Enter on an entity opens its details, and `esc` closes the screen."""
 
+    FILTER_INPUT = "#evidence-filter"
+    """The filter line `/` opens; the app sends it keys typed before it has focus."""
+
     COMMANDS = {InvestigationCommands}
 
     BINDINGS = [
@@ -596,7 +599,7 @@ class InvestigationScreen(Screen[None]):
         proposals = proposals_for(entity, self.detail)
         if not proposals:
             kind = ENTITY_NAMES.get(entity.kind, entity.kind.value)
-            self.notify(f"No action applies to a {kind.lower()}: take action on a sender, URL, file, email, cluster, user or mailbox.", severity="warning")
+            self.notify(f"No action applies to this entity ({kind.lower()}): take action on a sender, URL, file, email, cluster, user or mailbox.", severity="warning")
             return
         investigation_id = self.detail.investigation.id
 
