@@ -198,6 +198,10 @@ class BulkDecision(ModalScreen[str | None]):
         Binding("c", "comment", "Comment", id="bulk-comment", tooltip="Write an optional comment"),
         Binding("j", "scroll_rows(1)", "Down", show=False, id="bulk-scroll-down", tooltip="Scroll the list of actions down"),
         Binding("k", "scroll_rows(-1)", "Up", show=False, id="bulk-scroll-up", tooltip="Scroll the list of actions up"),
+        # The reason line of a rejection keeps the focus, so j and k type there; these keys scroll
+        # the list whichever widget has the focus.
+        Binding("pagedown,down", "scroll_rows(1)", "Down", show=False, priority=True, id="bulk-page-down", tooltip="Scroll the list of actions down"),
+        Binding("pageup,up", "scroll_rows(-1)", "Up", show=False, priority=True, id="bulk-page-up", tooltip="Scroll the list of actions up"),
     ]
 
     def __init__(self, preview: BulkPreview, kind: DecisionKind) -> None:
@@ -219,7 +223,7 @@ class BulkDecision(ModalScreen[str | None]):
         elif self.kind is DecisionKind.APPROVED:
             title, keys = f"{verb} {count} {noun}?", "y approve all · n or esc cancel · c comment · j/k scroll"
         else:
-            title, keys = f"{verb} {count} {noun}?", "enter reject all · esc cancel"
+            title, keys = f"{verb} {count} {noun}?", "enter reject all · esc cancel · up/down scroll"
         with Vertical(id="dialog", classes="dialog"):
             yield Label(Text(title, style="bold"), id="dialog-title")
             yield Static(Text(keys, style=_KEYS_STYLE), id="dialog-keys")

@@ -720,3 +720,21 @@ async def test_keys_typed_right_after_slash_on_the_main_screen_go_into_the_filte
         await settle(pilot)
         assert app.screen is main, "no investigation or dialog opened"
         assert app.query_one("#alert-filter").value == "va"
+
+
+async def test_bulk_reject_preview_scrolls_while_the_reason_has_focus(investigated_copy: Workspace) -> None:
+    actions_of_investigation(investigated_copy, 3)
+    app = make_app(investigated_copy)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_center(pilot)
+        await filter_rows(pilot, "setting")
+        await pilot.press("ctrl+a", "r")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, BulkDecision)
+        rows = dialog.query_one("#bulk-rows")
+        assert rows.max_scroll_y > 0, "at 80x24 the preview is longer than its box"
+        await pilot.press("down", "down")
+        await pilot.pause()
+        assert rows.scroll_y == 2
+        assert dialog.query_one("#reason").value == ""
