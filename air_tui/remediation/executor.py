@@ -207,26 +207,15 @@ def _run_messages(execution: Execution, action: PendingAction, phase: ActionPhas
         if fresh:
             for target in fresh:
                 planned[target.ref.message_id] = _locate(execution.mail, target.ref)
-            execution.append(
+            _record_intents(
+                execution,
+                action,
+                phase,
+                attempt,
                 [
-                    execution.event(
-                        EventType.ACTION_TARGETS_STARTED,
-                        {
-                            "action_id": action.id,
-                            "phase": phase.value,
-                            "attempt": attempt,
-                            "targets": [
-                                {
-                                    "target_id": target.ref.message_id,
-                                    "mailbox": target.ref.mailbox,
-                                    "from_folder": planned[target.ref.message_id],
-                                    "destination": target.destination,
-                                }
-                                for target in fresh
-                            ],
-                        },
-                    )
-                ]
+                    {"target_id": target.ref.message_id, "mailbox": target.ref.mailbox, "from_folder": planned[target.ref.message_id], "destination": target.destination}
+                    for target in fresh
+                ],
             )
         try:
             outcomes = execution.mail.apply([Move(target.ref, target.destination) for target in batch])
@@ -364,22 +353,16 @@ def _single_target_state(execution: Execution, action: PendingAction, phase: Act
     return result, intent
 
 
+def _record_intents(execution: Execution, action: PendingAction, phase: ActionPhase, attempt: int, targets: list[dict[str, Any]]) -> None:
+    """Record where each target is and where it goes, before anything changes."""
+    payload = {"action_id": action.id, "phase": phase.value, "attempt": attempt, "targets": targets}
+    execution.append([execution.event(EventType.ACTION_TARGETS_STARTED, payload)])
+
+
 def _record_intent(execution: Execution, action: PendingAction, phase: ActionPhase, attempt: int, target_id: str, mailbox: str, state: Any) -> None:
-    execution.append(
-        [
-            execution.event(
-                EventType.ACTION_TARGETS_STARTED,
-                {
-                    "action_id": action.id,
-                    "phase": phase.value,
-                    "attempt": attempt,
-                    # The state as read before the change travels in from_folder, as JSON, so one
-                    # intent table serves messages, settings and accounts.
-                    "targets": [{"target_id": target_id, "mailbox": mailbox, "from_folder": json.dumps(state), "destination": None}],
-                },
-            )
-        ]
-    )
+    # The state as read before the change travels in from_folder, as JSON, so one intent table
+    # serves messages, settings and accounts.
+    _record_intents(execution, action, phase, attempt, [{"target_id": target_id, "mailbox": mailbox, "from_folder": json.dumps(state), "destination": None}])
 
 
 def _run_setting(execution: Execution, action: PendingAction, phase: ActionPhase, attempt: int) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import stat
@@ -26,6 +25,7 @@ from air_tui.domain.tenant import (
     User,
 )
 from air_tui.domain.vocab import Folder, TargetResult
+from air_tui.store.database import file_lock
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -375,13 +375,8 @@ def _directory_entry(data: object, address: str) -> dict[str, Any] | None:
 @contextmanager
 def _file_lock(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
+    with file_lock(path):
         yield
-    finally:
-        fcntl.flock(descriptor, fcntl.LOCK_UN)
-        os.close(descriptor)
 
 
 def _write_json_atomically(path: Path, data: object) -> None:
