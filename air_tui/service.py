@@ -1245,6 +1245,7 @@ def _setting_present(settings: dict[str, MailboxSettings], action: PendingAction
 
 
 __all__ = [
+    "Access",
     "ActionError",
     "AirService",
     "AnalystError",

@@ -19,7 +19,7 @@ from textual.widgets import Input, Label, Static
 
 from air_tui.domain.action import PendingAction
 from air_tui.domain.vocab import EMAIL_ACTION_TYPES, ActionType, DecisionKind
-from air_tui.service import BulkPreview, PreviewRow
+from air_tui.service import Access, ActionError, BulkPreview, PreviewRow
 from air_tui.tui.action_text import effect_text, per_mailbox_text, utc_time
 from air_tui.store.queries import ActionRow
 from air_tui.tui.decisions import DecisionRequest
@@ -84,11 +84,13 @@ class ApproveAction(ModalScreen[Approval | None]):
         Binding("e", "expiry", "Expiry", id="approve-expiry", tooltip="Type another expiry for the block entry"),
     ]
 
-    def __init__(self, action: PendingAction, *, investigation: str = "") -> None:
+    def __init__(self, action: PendingAction, *, investigation: str = "", access: Access | None = None) -> None:
         super().__init__()
         self.action_to_approve = action
         self.investigation = investigation
         self.chosen_type = action.action_type
+        self.access = access
+        """The analyst's rights; with them the dialog says up front when the chosen type will be refused."""
 
     @property
     def is_email_action(self) -> bool:
@@ -125,6 +127,7 @@ class ApproveAction(ModalScreen[Approval | None]):
                 mailboxes = per_mailbox_text(action, 2 if short else 8)
                 mailboxes.rstrip()
                 yield Static(mailboxes, id="per-mailbox")
+            yield Static("", id="approve-access")
             yield Static("", id="approve-error")
             yield CommentInput(placeholder="Optional comment (c to write, enter to finish)", id="comment", compact=True)
 
@@ -144,6 +147,24 @@ class ApproveAction(ModalScreen[Approval | None]):
             if self.chosen_type is not action.action_type:
                 line.append(f" (proposed as {action.action_type.value})", style="dim")
             self.query_one("#action-type", Static).update(line)
+        refusal = self._refusal(chosen)
+        notice = self.query_one("#approve-access", Static)
+        notice.update(safe(refusal, style="bold"))
+        # Hidden when empty, so the dialog keeps its height for analysts who may approve.
+        notice.display = bool(refusal)
+
+    def _refusal(self, chosen: PendingAction) -> str:
+        """Return why approving the chosen type would be refused, or an empty string."""
+        if self.access is None:
+            return ""
+        try:
+            self.access.require_decision(chosen, self.chosen_type, "approving actions")
+        except ActionError as error:
+            if self.chosen_type in self.access.four_eyes and self.chosen_type is not self.action_to_approve.action_type:
+                # Changing into a four-eyes type is allowed: it makes this analyst the proposer.
+                return ""
+            return str(error)
+        return ""
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cycle_type":
@@ -156,6 +177,24 @@ class ApproveAction(ModalScreen[Approval | None]):
         position = EMAIL_ACTION_TYPES.index(self.chosen_type)
         self.chosen_type = EMAIL_ACTION_TYPES[(position + step) % len(EMAIL_ACTION_TYPES)]
         self._show_type()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """Say what the expiry typed so far means, so the line above the input never shows a stale date."""
+        if event.input.id != "expiry" or self.action_to_approve.block is None:
+            return
+        typed = event.value.strip()
+        line = self.query_one("#expiry-now", Static)
+        if not typed:
+            until = f"{utc_time(self.action_to_approve.block.expires, seconds=False)} UTC" if self.action_to_approve.block.expires else "never"
+            line.update(Text(f"Expires: {until}. Press e to type days, a date such as 2027-01-31, or never.", style="dim"))
+        elif expiry_problem(typed):
+            line.update(Text(expiry_problem(typed), style="dim"))
+        elif typed.lower() == "never":
+            line.update(Text("New expiry: never.", style="dim"))
+        elif typed.isdigit():
+            line.update(Text(f"New expiry: {int(typed)} {'day' if int(typed) == 1 else 'days'} from approval.", style="dim"))
+        else:
+            line.update(Text(f"New expiry: {typed}, a date alone lasting through that day (UTC).", style="dim"))
 
     def action_expiry(self) -> None:
         self.query_one("#expiry", CommentInput).focus()
@@ -375,7 +414,9 @@ def ask_approval(app: App[object], row: ActionRow, send: Callable[[DecisionReque
         label = approval.parameters.get("action_type", action.action_type.value)
         send(DecisionRequest(DecisionKind.APPROVED, (action.id,), approval.comment, approval.parameters, label=label))
 
-    app.push_screen(ApproveAction(action, investigation=row.investigation_title), approved)
+    service = getattr(app, "service", None)
+    access = service.access if service is not None else None
+    app.push_screen(ApproveAction(action, investigation=row.investigation_title, access=access), approved)
 
 
 def ask_rejection(app: App[object], row: ActionRow, send: Callable[[DecisionRequest], None]) -> None:

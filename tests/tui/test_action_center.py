@@ -6,6 +6,7 @@ Every test works on its own copy of one investigated demo tenant per module (`in
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 from rich.console import Console
 from textual.pilot import Pilot
@@ -738,3 +739,52 @@ async def test_bulk_reject_preview_scrolls_while_the_reason_has_focus(investigat
         await pilot.pause()
         assert rows.scroll_y == 2
         assert dialog.query_one("#reason").value == ""
+
+
+async def test_ages_redraw_while_the_table_stands_still(investigated_copy: Workspace) -> None:
+    app = make_app(investigated_copy)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_center(pilot)
+        before = [str(cell) for cell in table(app).get_row_at(0)]
+        app.clock.now += timedelta(hours=5)
+        screen._refresh_ages()
+        await pilot.pause()
+        after = [str(cell) for cell in table(app).get_row_at(0)]
+        assert before != after
+        assert any("h" in cell and cell not in before for cell in after), after
+
+
+async def test_expiry_line_follows_what_is_typed(investigated_copy: Workspace) -> None:
+    with make_service(investigated_copy, id_prefix="01EXP") as service:
+        block = service.propose(ActionType.BLOCK_SENDER, value="billing@evil.example")
+    app = make_app(investigated_copy)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_center(pilot)
+        await filter_rows(pilot, "billing@evil.example")
+        await pilot.press("a")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, ApproveAction)
+        assert "Expires: 20" in str(dialog.query_one("#expiry-now").render())
+        await pilot.press("e", "7")
+        await pilot.pause()
+        assert "New expiry: 7 days from approval" in str(dialog.query_one("#expiry-now").render())
+        await pilot.press("backspace", *"never")
+        await pilot.pause()
+        assert "New expiry: never" in str(dialog.query_one("#expiry-now").render())
+    assert record(investigated_copy, block.id).action.status is ActionStatus.PENDING
+
+
+async def test_operator_is_told_up_front_that_hard_delete_needs_an_admin(investigated_copy: Workspace) -> None:
+    app = make_app(investigated_copy, config=config(access={"analysts": {"analyst1": "operator"}}))
+    async with app.run_test(size=SIZE) as pilot:
+        await open_center(pilot)
+        await pilot.press("a")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, ApproveAction)
+        assert str(dialog.query_one("#approve-access").render()).strip() == ""
+        while dialog.chosen_type is not ActionType.HARD_DELETE:
+            await pilot.press("t")
+            await pilot.pause()
+        assert "Hard delete needs the admin role" in str(dialog.query_one("#approve-access").render())

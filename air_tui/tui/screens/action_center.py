@@ -42,6 +42,10 @@ _RETRY_TARGETS_SHOWN = 8
 ChoiceT = TypeVar("ChoiceT")
 
 
+AGE_REFRESH_SECONDS = 30
+"""How often the table redraws its ages when nothing else changes it."""
+
+
 class ActionFilter(FilterInput):
     """The filter line over the table. `esc` clears it and hands focus back to the table."""
 
@@ -227,6 +231,12 @@ class ActionCenterScreen(Screen[None]):
         self._show_title()
         self._load()
         self.query_one(ActionTable).focus()
+        # Waiting and Decided are ages: redraw them while nothing else changes the table.
+        self.set_interval(AGE_REFRESH_SECONDS, self._refresh_ages)
+
+    def _refresh_ages(self) -> None:
+        if self.app.screen is self:
+            self._show_rows()
 
     def _show_access(self) -> None:
         access = self.service.access
