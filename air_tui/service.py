@@ -1045,12 +1045,23 @@ class AirService:
         ran = self.center.resume()
         # A crash after an action finished but before its investigation was settled leaves the
         # investigation behind; settling every one with a decided action catches it up.
+        # Only unfinished investigations with a decided action can be behind, so the console's
+        # minute reads those rather than every action of every investigation.
+        rows = self.store.db.execute(
+            "SELECT DISTINCT actions.investigation_id, actions.decided_by FROM actions JOIN investigations ON investigations.id = actions.investigation_id "
+            "WHERE actions.status != ? AND investigations.status IN (?, ?, ?) ORDER BY actions.investigation_id",
+            [
+                ActionStatus.PENDING.value,
+                InvestigationStatus.RUNNING.value,
+                InvestigationStatus.PENDING_ACTION.value,
+                InvestigationStatus.PARTIALLY_REMEDIATED.value,
+            ],
+        )
         settled: set[str] = set()
-        for row in queries.action_rows(self.store):
-            investigation_id = row.action.investigation_id
-            if investigation_id and investigation_id not in settled and row.action.status is not ActionStatus.PENDING:
+        for investigation_id, decided_by in rows:
+            if investigation_id not in settled:
                 settled.add(investigation_id)
-                self._update_investigation(investigation_id, actor=row.decided_by or "Automation")
+                self._update_investigation(investigation_id, actor=decided_by or "Automation")
         return ran
 
     def _after_decisions(self, outcomes: list[DecisionOutcome]) -> None:
@@ -1071,7 +1082,7 @@ class AirService:
     def _update_investigation(self, investigation_id: str, *, actor: str | None = None) -> None:
         """Close the investigation as Remediated once every action in it is decided or closed."""
         actor = actor or self.analyst
-        actions = [row.action for row in queries.action_rows(self.store) if row.action.investigation_id == investigation_id]
+        actions = [row.action for row in queries.action_rows(self.store, investigation_id=investigation_id)]
         undecided = [action for action in actions if action.status is ActionStatus.PENDING]
         detail = queries.investigation_detail(self.store, investigation_id)
         if detail is None or detail.investigation.status.is_terminal:

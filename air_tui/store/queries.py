@@ -238,8 +238,15 @@ def _add_current_cluster_counts(store: Store, entities: list[Entity], clusters: 
         entity.attributes["in_mailbox_now"] = sum(1 for _, folder in current.values() if folder in IN_MAILBOX_FOLDERS)
 
 
-def action_rows(store: Store, *, status: ActionStatus | None = None) -> list[ActionRow]:
-    where, params = ("WHERE actions.status = ?", [status.value]) if status else ("", [])
+def action_rows(store: Store, *, status: ActionStatus | None = None, investigation_id: str | None = None) -> list[ActionRow]:
+    conditions, params = [], []
+    if status is not None:
+        conditions.append("actions.status = ?")
+        params.append(status.value)
+    if investigation_id is not None:
+        conditions.append("actions.investigation_id = ?")
+        params.append(investigation_id)
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     rows = store.db.query(
         "SELECT actions.*, COALESCE(investigations.title, '') AS investigation_title, COALESCE(investigations.incident_id, '') AS investigation_incident_id FROM actions "
         f"LEFT JOIN investigations ON investigations.id = actions.investigation_id {where} "

@@ -423,6 +423,7 @@ def create_schema(db: sqlite_utils.Database) -> None:
     db["investigation_status_history"].create_index(["investigation_id", "time"], if_not_exists=True)
     db["message_verdicts"].create_index(["verdict"], if_not_exists=True)
     db["actions"].create_index(["status"], if_not_exists=True)
+    db["actions"].create_index(["investigation_id"], if_not_exists=True)
     db["decisions"].create_index(["action_id", "time"], if_not_exists=True)
     db["action_results"].create_index(["message_id", "time"], if_not_exists=True)
     db["block_entries"].create_index(["kind", "value"], if_not_exists=True)
