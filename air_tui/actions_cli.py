@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from air_tui.domain.event import EventType
 from air_tui.domain.vocab import ActionStatus, ActionType, DecisionKind, ManualTarget
-from air_tui.mail.invisible import reveal
+from air_tui.mail.invisible import printable as _plain
 from air_tui.service import ActionError, AirService, DecisionOutcome
 from air_tui.store import ledger, queries
 
@@ -33,7 +33,7 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     actions = commands.add_parser("actions", help="list, show, propose, decide and undo actions")
     sub = actions.add_subparsers(dest="action_command", metavar="ACTION", required=True)
 
-    listing = sub.add_parser("list", parents=[common], help="list actions, pending ones unless told otherwise")
+    listing = sub.add_parser("list", parents=[common], help="list actions: pending ones, unless --all, --status or --decided-by is given")
     listing.add_argument("--all", action="store_true", help="every action, decided ones included")
     listing.add_argument("--status", type=_choice(_LIST_STATUSES, "status"), metavar="STATUS", help=f"only this status: {', '.join(_LIST_STATUSES)}")
     listing.add_argument("--type", dest="action_type", type=_choice([kind.value for kind in ActionType], "action type"), metavar="TYPE", help="only this action type, as `actions types` names it")
@@ -177,8 +177,13 @@ def _types(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace, service: AirService) -> int:
-    # Asking who decided means decided actions, so --decided-by lists every status unless told one.
-    status = ActionStatus(args.status) if args.status else (None if args.all or args.decided_by else ActionStatus.PENDING)
+    # A question about who decided is about decided actions, so --decided-by lists every status.
+    if args.status:
+        status: ActionStatus | None = ActionStatus(args.status)
+    elif args.all or args.decided_by:
+        status = None
+    else:
+        status = ActionStatus.PENDING
     rows = service.actions(status)
     if args.action_type:
         rows = [row for row in rows if row.action.action_type.value == args.action_type]
@@ -397,7 +402,7 @@ def _print_outcomes(outcomes: list[DecisionOutcome], *, as_json: bool, bulk: boo
 
 
 def _exit_for(outcomes: list[DecisionOutcome]) -> int:
-    """A decision that ran with failures exits non-zero, so scripts notice."""
+    """Return exit status 1 when a decision ran with failures, so scripts notice, and 0 otherwise."""
     failed = (ActionStatus.FAILED, ActionStatus.PARTIALLY_FAILED)
     return EXIT_ERROR if any(outcome.status in failed for outcome in outcomes) else EXIT_OK
 
@@ -481,7 +486,7 @@ def _count(number: int, noun: str, plural: str | None = None) -> str:
 
 
 def _confirm(question: str) -> bool:
-    """Ask on the terminal; without one nobody can answer, so the answer is no."""
+    """Ask at the terminal; without a terminal no one can answer, so the answer is no."""
     if not sys.stdin.isatty():
         return False
     try:
@@ -490,6 +495,3 @@ def _confirm(question: str) -> bool:
         return False
 
 
-def _plain(text: str) -> str:
-    """Show hidden characters as markers and drop other unprintable ones: titles come from mail."""
-    return "".join(ch if ch.isprintable() else " " for ch in reveal(text))

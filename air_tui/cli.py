@@ -20,7 +20,7 @@ from air_tui.domain.message import EmailMessage
 from air_tui.domain.vocab import ActionStatus
 from air_tui.intel import IntelError
 from air_tui.mail import FailedRead, SourceError, iter_messages, parse_message
-from air_tui.mail.invisible import reveal
+from air_tui.mail.invisible import printable as _plain
 from air_tui.service import ActionError, AirService, AnalystError, BackendError, IngestSummary, validate_analyst
 from air_tui.store import StoreError
 from air_tui.store.explorer import QueryError
@@ -471,11 +471,6 @@ def _print_ingest_record(record: dict[str, Any]) -> None:
 def _indicators(count: int) -> str:
     return f"{count} indicator" if count == 1 else f"{count} indicators"
 
-
-def _plain(text: str) -> str:
-    """Show hidden characters as markers and drop any other unprintable one, so attacker-controlled
-    text can neither steer the terminal nor hide what it contains."""
-    return "".join(ch if ch.isprintable() else " " for ch in reveal(text))
 
 
 def _explore(args: argparse.Namespace) -> int:

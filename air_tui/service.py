@@ -1070,7 +1070,7 @@ class AirService:
         self._settle_after_decision()
 
     def _reopen_for_proposal(self, investigation_id: str) -> None:
-        """A new proposal in a finished investigation puts it back to Pending action, with the reason."""
+        """Put a finished investigation back to Pending action, with the reason, when an analyst proposes an action in it."""
         detail = queries.investigation_detail(self.store, investigation_id)
         if detail is None:
             return
@@ -1162,18 +1162,18 @@ class AirService:
         return queries.verdict_counts(self.store)
 
     def action_results(self, action_id: str, *, undo: bool = False) -> list[dict]:
-        """Each target's latest result of the action's change, or of its undo."""
+        """Return each target's latest result of the action's change, or of its undo."""
         return queries.action_results(self.store, action_id, undo=undo)
 
     def action_row(self, action_id: str) -> queries.ActionRow | None:
         return queries.action_row(self.store, action_id) or queries.action_row(self.store, action_id.upper())
 
     def decisions(self, action_id: str) -> list[Decision]:
-        """Every decision on the action, oldest first: approvals, rejections, retries and undos."""
+        """Return every decision on the action, oldest first: approvals, rejections, retries and undos."""
         return queries.decisions(self.store, action_id)
 
     def block_entries(self, *, active_only: bool = False) -> list[dict[str, Any]]:
-        """The tenant block list, newest first; `active_only` leaves out removed and expired entries."""
+        """Return the tenant block list, newest first. `active_only` leaves out removed and expired entries."""
         return queries.block_entries(self.store, active_at=self.clock().isoformat() if active_only else None)
 
     def parameter_changes(self, action_id: str) -> list[dict[str, Any]]:
@@ -1189,7 +1189,7 @@ class AirService:
         return list(self.store.db.query("SELECT * FROM blocked_messages WHERE entry_id = ? ORDER BY time, message_id", [entry_id]))
 
     def blocked_message(self, message_id: str) -> dict[str, Any] | None:
-        """How the block list junked this message at ingest, or None when it did not."""
+        """Return how the block list junked this message at ingest, or None when it did not."""
         rows = list(self.store.db.query("SELECT * FROM blocked_messages WHERE message_id = ?", [message_id]))
         return rows[0] if rows else None
 

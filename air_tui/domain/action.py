@@ -50,7 +50,7 @@ class BlockTarget(BaseModel):
 
 
 class InvestigationTarget(BaseModel):
-    """What a Start investigation action investigates: an email, its recipient or its sender."""
+    """The target of a Start investigation action: an email, its recipient or its sender."""
 
     message_id: str
     on: ManualTarget = ManualTarget.EMAIL
@@ -93,7 +93,7 @@ class PendingAction(BaseModel):
 
     @property
     def scope(self) -> str:
-        """What the action touches, e.g. `14 messages in 6 mailboxes`."""
+        """The action's reach in words, e.g. `14 messages in 6 mailboxes`."""
         if self.setting is not None:
             return f"1 setting of {self.setting.mailbox}"
         if self.block is not None:
@@ -115,10 +115,12 @@ class PendingAction(BaseModel):
 
     @property
     def impact(self) -> str:
-        """What approving does, then whether it can be undone."""
-        return f"{self._effect()} {self.action_type.undo_note}"
+        """The effect of approving, then whether it can be undone."""
+        return f"{self.effect} {self.action_type.undo_note}"
 
-    def _effect(self) -> str:
+    @property
+    def effect(self) -> str:
+        """The change approving makes, in one sentence, without the undo note."""
         if self.setting is not None:
             return f"{self.setting.description} is removed from {self.setting.mailbox}; the setting is recorded first."
         if self.block is not None:
@@ -143,7 +145,7 @@ class Decision(BaseModel):
     time: datetime
     comment: str = ""
     parameters: dict[str, str] = Field(default_factory=dict)
-    """What the approver changed before approving, e.g. `{"action_type": "Soft delete"}`."""
+    """The approver's changes before approving, e.g. `{"action_type": "Soft delete"}`."""
     batch_id: str = ""
     """Shared by the decisions one bulk approval or rejection made."""
 
@@ -160,4 +162,4 @@ class ActionTargetResult(BaseModel):
     time: datetime
     phase: ActionPhase = ActionPhase.DO
     note: str = ""
-    """Why nothing was done, e.g. another action handled the message within the hour."""
+    """The reason nothing was done, e.g. another action handled the message within the hour."""

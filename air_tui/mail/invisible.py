@@ -186,3 +186,11 @@ def _shorten(value: str, limit: int = 80) -> str:
 
 # A cheap test before naming: most values hold no hidden character and no marker.
 _MAYBE_HIDDEN = re.compile("⟨|" + _HIDDEN.pattern)
+
+
+def printable(text: str) -> str:
+    """Return `text` for a plain terminal: hidden characters as markers, any other unprintable one as a space.
+
+    Attacker-controlled text printed this way can neither steer the terminal nor hide what it contains.
+    """
+    return "".join(character if character.isprintable() else " " for character in reveal(text))

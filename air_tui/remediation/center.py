@@ -437,11 +437,9 @@ class ActionCenter:
     def retry(self, action_id: str, *, comment: str = "", on_progress: Callable[[int, int], None] | None = None) -> DecisionOutcome:
         """Run the failed targets of a finished action again, as a new decision."""
         action = self._find(action_id)
-        row = queries.action_row(self.store, action.id)
         if action.status not in (ActionStatus.PARTIALLY_FAILED, ActionStatus.FAILED):
             raise ActionError(f"Action {action.id} is {action.status.value.lower()}: only an action with failed targets can be retried.")
         self.access.require_decision(action, action.action_type, "retrying actions")
-        assert row is not None
         decision = self._decision(action, DecisionKind.RETRY, comment, {})
         ledger.append(self.store, self._decision_events(action, decision))
         return self._run_now_or_wait(action.id, decision, on_progress)
@@ -467,7 +465,7 @@ class ActionCenter:
         return self._run_now_or_wait(action.id, decision, on_progress)
 
     def preview(self, action_ids: list[str], kind: DecisionKind = DecisionKind.APPROVED) -> BulkPreview:
-        """Say what deciding the marked actions together does, per mailbox, and what stands in the way."""
+        """Return what deciding the marked actions together does, per mailbox, and what blocks it."""
         actions = [self._find(action_id) for action_id in dict.fromkeys(action_ids)]
         if not actions:
             raise ActionError("Mark at least one action first (space in the action center).")
@@ -645,7 +643,7 @@ class ActionCenter:
         return Decision(action_id=action.id, kind=kind, analyst=self.analyst, time=self.clock(), comment=comment, parameters=parameters, batch_id=batch_id)
 
     def _decision_events(self, action: PendingAction, decision: Decision) -> list[Event]:
-        """The decision and, for an action of an investigation, its line in the investigation log."""
+        """Build the decision event and, for an action of an investigation, its line in the investigation log."""
         events = [self._event(EventType.ACTION_DECIDED, {"decision": decision.model_dump(mode="json")})]
         if action.investigation_id:
             remark = f": {decision.comment}" if decision.comment else ""
@@ -707,7 +705,7 @@ class ActionCenter:
     def _preview_rows(self, action: PendingAction) -> list[PreviewRow]:
         if not action.action_type.on_messages:
             mailbox = action.mailboxes[0] if action.mailboxes else "(tenant)"
-            return [PreviewRow(mailbox, action.id, action.action_type.value, action._effect(), 0, 0)]
+            return [PreviewRow(mailbox, action.id, action.action_type.value, action.effect, 0, 0)]
         where = queries.locations(self.store, [target.message_id for target in action.targets])
         destination = action.action_type.destination
         effect = f"to {destination.value}" if destination else "purged"

@@ -453,7 +453,6 @@ def _run_block(execution: Execution, action: PendingAction, phase: ActionPhase) 
     result, _ = _single_target_state(execution, action, phase, target_id)
     if result is not None:
         return
-    active = {row["id"] for row in queries.block_entries(execution.store, active_at=execution.clock().isoformat())}
     if phase is ActionPhase.DO:
         entry = {
             "id": action.id,
@@ -464,13 +463,15 @@ def _run_block(execution: Execution, action: PendingAction, phase: ActionPhase) 
         }
         change = [execution.event(EventType.BLOCK_ENTRY_ADDED, {"entry": entry})]
         outcome = Outcome(TargetResult.SUCCEEDED, to_folder="block list")
-    elif action.id in active:
-        change = [execution.event(EventType.BLOCK_ENTRY_REMOVED, {"entry_id": action.id})]
-        outcome = Outcome(TargetResult.SUCCEEDED, from_folder="block list")
     else:
-        # Expired or removed already: nothing is left to take off the list.
-        change = []
-        outcome = Outcome(TargetResult.ALREADY_IN_DESTINATION)
+        active = {row["id"] for row in queries.block_entries(execution.store, active_at=execution.clock().isoformat())}
+        if action.id in active:
+            change = [execution.event(EventType.BLOCK_ENTRY_REMOVED, {"entry_id": action.id})]
+            outcome = Outcome(TargetResult.SUCCEEDED, from_folder="block list")
+        else:
+            # Expired or removed already: nothing is left to take off the list.
+            change = []
+            outcome = Outcome(TargetResult.ALREADY_IN_DESTINATION)
     execution.append([*change, _result_event(execution, action, phase, target_id, "", outcome)])
 
 

@@ -298,13 +298,13 @@ def decisions(store: Store, action_id: str) -> list[Decision]:
 
 
 def action_results(store: Store, action_id: str, *, undo: bool = False) -> list[dict[str, Any]]:
-    """Each target's latest result of the action's change, or of its undo."""
+    """Return each target's latest result of the action's change, or of its undo."""
     table = "action_undo_results" if undo else "action_results"
     return list(store.db.query(f"SELECT * FROM {table} WHERE action_id = ? ORDER BY mailbox, message_id", [action_id]))
 
 
 def action_intents(store: Store, action_id: str, phase: str) -> dict[str, dict[str, Any]]:
-    """The executor's recorded intent per target id, for one phase of the action."""
+    """Return the executor's recorded intent per target id, for one phase of the action."""
     return {row["target_id"]: row for row in store.db.query("SELECT * FROM action_intents WHERE action_id = ? AND phase = ?", [action_id, phase])}
 
 

@@ -236,7 +236,7 @@ _TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
     # The same for undo runs: each target's result of moving back or restoring.
     "action_undo_results": (_RESULT_COLUMNS, ("action_id", "message_id")),
     # The executor's intent, recorded before each target is touched: where the target was and
-    # where it goes, so a run interrupted after the change still knows the folder it came from.
+    # where it goes, so a run interrupted after the change still has the folder it came from.
     "action_intents": (
         {
             "action_id": str,

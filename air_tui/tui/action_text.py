@@ -126,7 +126,7 @@ def per_mailbox_text(action: PendingAction, limit: int) -> Text:
 
 def effect_text(action: PendingAction) -> str:
     """Return what approving does, without the undo note that `PendingAction.impact` ends with."""
-    return action.impact.removesuffix(action.action_type.undo_note).strip()
+    return action.effect
 
 
 def short_impact(action: PendingAction) -> str:

@@ -90,7 +90,7 @@ class ApproveAction(ModalScreen[Approval | None]):
         self.investigation = investigation
         self.chosen_type = action.action_type
         self.access = access
-        """The analyst's rights; with them the dialog says up front when the chosen type will be refused."""
+        """The analyst's rights. With them the dialog shows up front when approving the chosen type will be rejected."""
 
     @property
     def is_email_action(self) -> bool:

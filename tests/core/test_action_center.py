@@ -93,7 +93,7 @@ def test_approval_is_committed_before_any_message_moves(service: AirService, wor
     seen_from_outside: list[int] = []
 
     def progress(done: int, total: int) -> None:
-        # Another connection sees the decision while the action runs: it was committed first.
+        # Another connection reads the decision while the action runs, so it was committed first.
         with sqlite3.connect(workspace.database) as other:
             seen_from_outside.append(other.execute("SELECT COUNT(*) FROM decisions WHERE action_id = ?", [action.id]).fetchone()[0])
 
@@ -477,7 +477,8 @@ def test_bulk_approval_across_types_in_one_investigation(service: AirService, wo
     outcomes = service.decide_many([action.id for action in actions], "approved", comment="takeover confirmed")
     assert {outcome.status for outcome in outcomes} == {ActionStatus.COMPLETED}
     batch_ids = {service.decisions(action.id)[-1].batch_id for action in actions}
-    assert len(batch_ids) == 1 and "" not in batch_ids
+    assert len(batch_ids) == 1
+    assert "" not in batch_ids
     settings = json.loads((workspace.tenant_dir / "settings" / "mailboxes.json").read_text())[LOTTE]
     assert settings["forwarding"] is None
 

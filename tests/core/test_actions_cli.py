@@ -70,7 +70,7 @@ def test_bulk_approve_prints_the_preview_and_decides_together(tenant: Path, caps
         by_investigation.setdefault(action["investigation_id"], []).append(action)
     group = max(by_investigation.values(), key=len)
     ids = [action["id"] for action in group]
-    # With no terminal to answer a prompt, a bulk decision needs --yes; the preview says what it would do.
+    # With no terminal to answer a prompt, a bulk decision needs --yes; the preview shows what it would do.
     code, out, err = run(capsys, "actions", "approve", *ids, "--tenant", str(tenant), "--comment", "takeover")
     assert code == 1
     assert f"Approving {len(ids)} actions in investigation {group[0]['investigation_id']}" in out
@@ -119,7 +119,8 @@ def test_types_say_what_can_be_undone(capsys: pytest.CaptureFixture[str]) -> Non
     code, out, _ = run(capsys, "actions", "types", "--json")
     types = {row["type"]: row for row in json.loads(out)}
     assert code == 0
-    assert types["Hard delete"]["reversible"] is False and types["Hard delete"]["needs_admin"] is True
+    assert types["Hard delete"]["reversible"] is False
+    assert types["Hard delete"]["needs_admin"] is True
     assert types["Soft delete"]["reversible"] is True
     assert len(types) == 14
 
@@ -143,7 +144,8 @@ def test_irreversible_approval_needs_a_confirmation(tenant: Path, capsys: pytest
     action = listed(capsys, tenant, "--type", "soft delete")[0]
     code, _, err = run(capsys, "actions", "approve", action["id"], "--as", "Hard delete", "--tenant", str(tenant))
     assert code == 1
-    assert "Hard delete of" in err and "cannot be undone" in err
+    assert "Hard delete of" in err
+    assert "cannot be undone" in err
     assert "give --yes" in err
     assert listed(capsys, tenant, "--type", "Soft delete")[0]["status"] == "Pending"
     code, out, err = run(capsys, "actions", "approve", action["id"], "--as", "Hard delete", "--yes", "--tenant", str(tenant), "--json")

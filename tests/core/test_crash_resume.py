@@ -3,7 +3,7 @@
 Each case first runs the decision without a crash to learn how many steps it takes and what it
 leaves behind. Then, for every step, a copy of the same workspace gets the decision in a process
 that dies just before that step, and a second process starts up and resumes. If the decision
-itself never reached the disk, the analyst was never told it was taken and decides again, as
+itself never reached the disk, the analyst never saw it confirmed and decides again, as
 they would.
 """
 
