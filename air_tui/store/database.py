@@ -72,6 +72,9 @@ class Store:
                     "INSERT OR REPLACE INTO ledger_head (id, seq, hash, count) "
                     "SELECT 1, COALESCE(MAX(seq), 0), COALESCE((SELECT hash FROM events ORDER BY seq DESC LIMIT 1), ''), COUNT(*) FROM events"
                 )
+            if version < 6:
+                # Events from before team sync keep their order: the clock starts as the position.
+                self.db.execute("UPDATE events SET clock = seq, origin = '' WHERE clock IS NULL")
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 

@@ -7,12 +7,13 @@ import json
 import sqlite3
 import tempfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import sqlite_utils
 
+from air_tui.domain.coordination import BeforeCommit
 from air_tui.domain.event import Event
 from air_tui.store.database import Store, StoreError
 from air_tui.store.projections import apply_event
@@ -33,48 +34,180 @@ def event_hash(prev_hash: str, event_row: dict[str, str]) -> str:
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
-def append(store: Store, events: Iterable[Event]) -> list[Event]:
+def append(store: Store, events: Iterable[Event], *, before_commit: BeforeCommit | None = None) -> list[Event]:
     """Append events and apply them to the projections, all in one transaction.
 
     Returns the events that were new; an event whose id is already in the ledger is skipped,
-    so replaying the same events is harmless.
+    so replaying the same events is harmless. Each new event gets the next clock, above every
+    event this console holds, so it sorts after everything it could have seen.
+    `before_commit` sees the new events with their clocks last and may refuse them by raising,
+    which rolls everything back.
     """
     appended: list[Event] = []
+    clocks: list[int] = []
     conn = store.db.conn
     conn.execute("BEGIN IMMEDIATE")
     try:
         prev_hash = _last_hash(store)
+        clock = max_clock(store)
         for event in events:
-            row = {
-                "id": event.id,
-                "type": event.type.value,
-                "actor": event.actor,
-                "time": event.time.isoformat(),
-                "payload": canonical_json(event.payload),
-            }
+            row = _row(event)
             if _already_stored(store, row):
                 continue
-            row["prev_hash"] = prev_hash
-            row["hash"] = event_hash(prev_hash, row)
-            conn.execute(
-                "INSERT INTO events (id, type, actor, time, payload, prev_hash, hash) "
-                "VALUES (:id, :type, :actor, :time, :payload, :prev_hash, :hash)",
-                row,
-            )
+            clock += 1
+            prev_hash = _insert(store, row, prev_hash, clock, "")
             apply_event(store.db, event)
-            prev_hash = row["hash"]
             appended.append(event)
-        if appended:
-            conn.execute(
-                "INSERT INTO ledger_head (id, seq, hash, count) VALUES (1, (SELECT MAX(seq) FROM events), ?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, count = ledger_head.count + excluded.count",
-                [prev_hash, len(appended)],
-            )
+            clocks.append(clock)
+        _advance_head(store, prev_hash, len(appended))
+        if before_commit is not None and appended:
+            before_commit(list(zip(appended, clocks)))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     return appended
+
+
+@dataclass(frozen=True)
+class RemoteEvent:
+    """An event another console created, with the clock and replica id it was created with."""
+
+    event: Event
+    clock: int
+    origin: str
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    appended: int
+    rebuilt: bool
+    """The events landed before ones already applied and touched the same records, so every
+    projection was replayed in clock order."""
+
+
+def merge(store: Store, remote: Iterable[RemoteEvent], *, within: Callable[[], None] | None = None) -> MergeResult:
+    """Add events from other consoles to the ledger and bring the projections to the state that
+    applying every event in (clock, id) order gives, whatever order they arrived in.
+
+    Events already in the ledger are skipped. New events that all sort after the last applied
+    one are applied in order. Those that sort earlier are applied directly when no later event
+    touches the same alerts, investigations, actions, messages or entries; otherwise every
+    projection is replayed in clock order. `within` runs inside the same transaction, so a sync
+    checkpoint moves only together with the events it covers.
+    """
+    conn = store.db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        prev_hash = _last_hash(store)
+        frontier = _frontier(store)
+        fresh: dict[str, RemoteEvent] = {}
+        for item in remote:
+            row = _row(item.event)
+            if item.event.id in fresh or _already_stored(store, row):
+                continue
+            fresh[item.event.id] = item
+        ordered = sorted(fresh.values(), key=lambda item: (item.clock, item.event.id))
+        for item in ordered:
+            prev_hash = _insert(store, _row(item.event), prev_hash, item.clock, item.origin)
+        rebuilt = False
+        if ordered:
+            first = (ordered[0].clock, ordered[0].event.id)
+            if frontier is not None and first < frontier and _overlaps(store, first, fresh, ordered):
+                _replay_all(store)
+                rebuilt = True
+            else:
+                for item in ordered:
+                    apply_event(store.db, item.event)
+        _advance_head(store, prev_hash, len(ordered))
+        if within is not None:
+            within()
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return MergeResult(appended=len(ordered), rebuilt=rebuilt)
+
+
+def max_clock(store: Store) -> int:
+    row = store.db.execute("SELECT MAX(clock) FROM events").fetchone()
+    return int(row[0] or 0)
+
+
+def _frontier(store: Store) -> tuple[int, str] | None:
+    row = store.db.execute("SELECT clock, id FROM events ORDER BY clock DESC, id DESC LIMIT 1").fetchone()
+    return (int(row[0]), str(row[1])) if row else None
+
+
+def _overlaps(store: Store, first: tuple[int, str], fresh: dict[str, RemoteEvent], ordered: list[RemoteEvent]) -> bool:
+    """Whether an event applied already, but sorting after `first`, touches a record the new events touch."""
+    touched: set[str] = set()
+    for item in ordered:
+        touched |= touched_records(item.event.payload)
+    later = store.db.execute(
+        "SELECT id, payload FROM events WHERE clock > ? OR (clock = ? AND id > ?)", [first[0], first[0], first[1]]
+    )
+    for event_id, payload in later:
+        if event_id in fresh:
+            continue
+        if touched & touched_records(json.loads(payload)):
+            return True
+    return False
+
+
+def touched_records(payload: object) -> set[str]:
+    """The ids of the records an event's projection writes: every `id`, `*_id` and `*_ids` value in its payload.
+
+    Projections find their rows by these ids (an alert, investigation, action, message, block
+    entry or incident), so two events with no id in common change different rows and give the
+    same tables in either order.
+    """
+    found: set[str] = set()
+    stack = [payload]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and (key == "id" or key.endswith("_id")) and isinstance(item, str) and item:
+                    found.add(item)
+                elif isinstance(key, str) and key.endswith("_ids") and isinstance(item, list):
+                    found.update(entry for entry in item if isinstance(entry, str))
+                elif isinstance(item, (dict, list)):
+                    stack.append(item)
+        elif isinstance(value, list):
+            stack.extend(item for item in value if isinstance(item, (dict, list)))
+    return found
+
+
+def _row(event: Event) -> dict[str, str]:
+    return {
+        "id": event.id,
+        "type": event.type.value,
+        "actor": event.actor,
+        "time": event.time.isoformat(),
+        "payload": canonical_json(event.payload),
+    }
+
+
+def _insert(store: Store, row: dict[str, str], prev_hash: str, clock: int, origin: str) -> str:
+    """Insert one event at the end of the local chain and return its hash."""
+    chained = {**row, "prev_hash": prev_hash, "clock": clock, "origin": origin}
+    chained["hash"] = event_hash(prev_hash, chained)
+    store.db.conn.execute(
+        "INSERT INTO events (id, type, actor, time, payload, prev_hash, hash, clock, origin) "
+        "VALUES (:id, :type, :actor, :time, :payload, :prev_hash, :hash, :clock, :origin)",
+        chained,
+    )
+    return chained["hash"]
+
+
+def _advance_head(store: Store, last_hash: str, count: int) -> None:
+    if count:
+        store.db.conn.execute(
+            "INSERT INTO ledger_head (id, seq, hash, count) VALUES (1, (SELECT MAX(seq) FROM events), ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, count = ledger_head.count + excluded.count",
+            [last_hash, count],
+        )
 
 
 @dataclass(frozen=True)
@@ -189,12 +322,7 @@ def rebuild_projections(store: Store) -> int:
     conn = store.db.conn
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for table in PROJECTION_TABLES:
-            conn.execute(f"DELETE FROM {table}")
-        count = 0
-        for row in store.db.query("SELECT * FROM events ORDER BY seq"):
-            apply_event(store.db, _event_from_row(row))
-            count += 1
+        count = _replay_all(store)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -202,8 +330,19 @@ def rebuild_projections(store: Store) -> int:
     return count
 
 
+def _replay_all(store: Store) -> int:
+    for table in PROJECTION_TABLES:
+        store.db.conn.execute(f"DELETE FROM {table}")
+    count = 0
+    for event in iter_events(store):
+        apply_event(store.db, event)
+        count += 1
+    return count
+
+
 def iter_events(store: Store) -> Iterable[Event]:
-    for row in store.db.query("SELECT * FROM events ORDER BY seq"):
+    """Every event in the order the projections apply them: (clock, id), the same on every console."""
+    for row in store.db.query("SELECT * FROM events ORDER BY clock, id"):
         yield _event_from_row(row)
 
 

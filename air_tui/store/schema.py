@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _RESULT_COLUMNS: dict[str, type] = {
     "action_id": str,
@@ -31,6 +31,12 @@ _TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
             "payload": str,
             "prev_hash": str,
             "hash": str,
+            # Projections apply events in (clock, id) order on every console: a Lamport clock
+            # that is higher than every event this console knew when it appended, so the order
+            # respects cause and effect and is the same wherever the events arrive.
+            "clock": int,
+            # The console that created the event: empty for this one, its sync replica id otherwise.
+            "origin": str,
         },
         "seq",
     ),
@@ -290,6 +296,17 @@ _TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         {"id": int, "seq": int, "hash": str, "count": int},
         "id",
     ),
+    # Team sync: this console's replica id, the push high-water mark, the pull checkpoint, the
+    # last error. Not a projection: each console keeps its own.
+    "sync_state": (
+        {"key": str, "value": str},
+        "key",
+    ),
+    # Documents pulled from the sync server that carry no valid event, kept with the reason.
+    "sync_rejects": (
+        {"doc_id": str, "reason": str, "seen": str},
+        "doc_id",
+    ),
     # Removal after delivery: one row per message moved (or not) after an intel refresh made it malicious.
     "removals": (
         {
@@ -411,6 +428,7 @@ def create_schema(db: sqlite_utils.Database) -> None:
             if column not in present:
                 db[name].add_column(column, column_type)
     db["events"].create_index(["id"], unique=True, if_not_exists=True)
+    db["events"].create_index(["clock", "id"], if_not_exists=True)
     db["messages"].create_index(["mailbox", "folder"], if_not_exists=True)
     db["messages"].create_index(["internet_message_id"], if_not_exists=True)
     db["messages"].create_index(["sender_domain"], if_not_exists=True)

@@ -42,9 +42,9 @@ def main() -> None:
 
     original_append = ledger.append
 
-    def append(store, events):  # type: ignore[no-untyped-def]
+    def append(store, events, **options):  # type: ignore[no-untyped-def]
         step()
-        return original_append(store, events)
+        return original_append(store, events, **options)
 
     original_apply = mail.DemoMailBackend.apply
 
