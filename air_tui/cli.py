@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--analyst", metavar="NAME", help="name recorded with every decision (default: the operating-system user)")
     common.add_argument("--reset-demo", action="store_true", help="restore the pristine demo tenant and an empty database before starting")
     common.add_argument("--read-only", action="store_true", help="view only: every decision, proposal and change to mail is turned off")
+    common.add_argument("--insecure", action="store_true", help="allow team sync over plain HTTP to a server that is not this machine")
 
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("console", parents=[common], help="open the console (the default)")
@@ -97,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     explore.add_argument("--offset", type=int, default=0, help="rows to skip, for the next page")
     explore.add_argument("--json", action="store_true", help="print the count and rows as JSON")
 
+    sync = commands.add_parser("sync", help="team sync through CouchDB: show its state or sync now")
+    sync_commands = sync.add_subparsers(dest="sync_command", metavar="ACTION", required=True)
+    sync_status = sync_commands.add_parser("status", parents=[common], help="events waiting, last success, last error, who runs the automation")
+    sync_status.add_argument("--json", action="store_true", help="print the state as JSON")
+    sync_now = sync_commands.add_parser("now", parents=[common], help="push this console's new events and pull everyone else's, once")
+    sync_now.add_argument("--json", action="store_true", help="print what was sent and received as JSON")
+
     ingest = commands.add_parser("ingest", help="parse a .eml file, a folder of them, an mbox or a Maildir")
     ingest.add_argument("paths", type=Path, nargs="+", metavar="PATH")
     ingest.add_argument("--json", action="store_true", help="print one JSON object per message")
@@ -133,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             return _alerts(args)
         if command == "investigations":
             return _investigations(args)
+        if command == "sync":
+            return _sync(args)
     except (SourceError, TenantError, StoreError, IntelError, ConfigError, FileNotFoundError, PermissionError) as error:
         print(f"air-tui: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -192,7 +202,64 @@ def _analyst(args: argparse.Namespace) -> str:
 
 
 def _service(args: argparse.Namespace) -> AirService:
-    return AirService(_workspace(args), analyst=_analyst(args), read_only=getattr(args, "read_only", False))
+    return AirService(
+        _workspace(args), analyst=_analyst(args), read_only=getattr(args, "read_only", False), insecure_sync=getattr(args, "insecure", False)
+    )
+
+
+def _sync(args: argparse.Namespace) -> int:
+    with _service(args) as service:
+        if args.sync_command == "now":
+            report = service.sync_now()
+            if args.json:
+                print(json.dumps(dataclasses.asdict(report), indent=2))
+            elif report.error:
+                print(f"air-tui: sync failed: {report.error}", file=sys.stderr)
+                print(f"{_plural(report.pushed, 'event')} sent and {_plural(report.pulled, 'event')} received before it failed; the rest is sent with the next sync.", file=sys.stderr)
+            else:
+                rebuilt = " Events from another console came in before ones shown here, so every view was rebuilt in order." if report.rebuilt else ""
+                rejected = f" {_plural(report.rejected, 'document')} on the server carried no valid event; see: air-tui sync status." if report.rejected else ""
+                print(f"Synced: {_plural(report.pushed, 'event')} sent, {_plural(report.pulled, 'event')} received.{rebuilt}{rejected}")
+            return EXIT_ERROR if report.error else EXIT_OK
+        status = service.sync_status()
+        lease = service.team.coordination.lease() if service.team is not None else None
+        if args.json:
+            payload = dataclasses.asdict(status) | {"state": status.state}
+            payload["automation"] = None if lease is None else {
+                "replica": lease.holder, "host": lease.host, "analyst": lease.analyst, "until": lease.until.isoformat(), "this_console": lease.holder == status.replica_id
+            }
+            print(json.dumps(payload, indent=2))
+            return EXIT_OK
+        print(f"Team sync:    {status.url} database {status.database}")
+        print(f"This console: replica {status.replica_id}")
+        print(f"State:        {_sync_state_line(status)}")
+        print(f"Last success: {status.last_success or 'never'}")
+        if status.last_error:
+            print(f"Last error:   {status.last_error}")
+        if lease is None:
+            print("Automation:   no console seen holding it yet")
+        else:
+            whose = "this console" if lease.holder == status.replica_id else f"{lease.analyst or '?'} on {lease.host or '?'}"
+            print(f"Automation:   {whose}, until {lease.until.isoformat()}")
+        if status.rejected:
+            first = status.rejected[0]
+            print(f"Rejected:     {_plural(len(status.rejected), 'document')} on the server carry no valid event (first: {first['doc_id']}: {first['reason']})")
+        return EXIT_OK
+
+
+def _sync_state_line(status: Any) -> str:
+    if status.offline_since:
+        retry = f"; next try after {status.next_try}" if status.next_try else ""
+        return f"offline since {status.offline_since} ({_plural(status.failures, 'failed attempt')}{retry}); {_plural(status.waiting, 'event')} waiting"
+    if status.last_error:
+        return f"error ({_plural(status.failures, 'failed attempt')}); {_plural(status.waiting, 'event')} waiting"
+    if status.waiting:
+        return f"{_plural(status.waiting, 'event')} waiting to be sent"
+    return "synced" if status.last_success else "never synced"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _console(args: argparse.Namespace) -> int:
@@ -200,10 +267,11 @@ def _console(args: argparse.Namespace) -> int:
     from air_tui.tui.app import AirApp
 
     workspace = _workspace(args)
+    insecure = getattr(args, "insecure", False)
     # Opening the service once first turns a bad configuration or tenant into one clear line
     # here, instead of an error inside the running console.
-    AirService(workspace, analyst=_analyst(args), read_only=getattr(args, "read_only", False)).close()
-    AirApp(workspace=workspace, analyst=_analyst(args), read_only=getattr(args, "read_only", False)).run()
+    AirService(workspace, analyst=_analyst(args), read_only=getattr(args, "read_only", False), insecure_sync=insecure).close()
+    AirApp(workspace=workspace, analyst=_analyst(args), read_only=getattr(args, "read_only", False), insecure_sync=insecure).run()
     return EXIT_OK
 
 

@@ -52,12 +52,13 @@ from air_tui.intel.status import FeedStatus, feed_status
 from air_tui.mail import FailedRead, iter_messages, message_id_for, parse_message
 from air_tui.remediation import blocklist
 from air_tui.remediation.backends import open_mail_backend
-from air_tui.remediation.center import Access, ActionCenter, ActionError, BulkPreview, DecisionOutcome, PermissionDenied, PreviewRow
+from air_tui.remediation.center import Access, ActionCenter, ActionError, BulkPreview, DecisionConflict, DecisionOutcome, PermissionDenied, PreviewRow
 from air_tui.remediation.mail import BackendError, DemoMailBackend, MessageRef, Move
 from air_tui.store import Store, explorer, ledger, queries, windows
 from air_tui.store import intel as intel_store
 from air_tui.store.database import file_lock
 from air_tui.store import messages as message_index
+from air_tui.sync import SyncError, SyncReport, SyncStatus, TeamSync
 from air_tui.tenant.demo import DemoTenant
 from air_tui.tenant.workspace import Workspace, config_is_explicit, config_path
 
@@ -140,6 +141,8 @@ class AirService:
         new_id: IdFactory = ulid_factory,
         config: Config | None = None,
         read_only: bool = False,
+        insecure_sync: bool = False,
+        sync_transport: Any = None,
     ) -> None:
         self.workspace = workspace
         self.config = config if config is not None else load_config(config_path(), required=config_is_explicit())
@@ -161,6 +164,13 @@ class AirService:
         self.store = Store(workspace.database)
         self._intel: IntelSnapshot | None = None
         self._exclusive_depth = 0
+        self.team: TeamSync | None = None
+        if self.config.sync.enabled:
+            try:
+                self.team = TeamSync(self.store, self.config.sync, analyst=self.analyst, clock=clock, insecure=insecure_sync, transport=sync_transport)
+            except SyncError as error:
+                self.store.close()
+                raise ConfigError(str(error)) from error
         self.center = ActionCenter(
             self.store,
             self.tenant,
@@ -170,13 +180,58 @@ class AirService:
             new_id=new_id,
             mail=lambda: open_mail_backend(self.config.remediation, self.tenant, analyst=self.analyst),
             start_investigation=self._start_from_action,
+            coordination=self.team.coordination if self.team is not None else None,
         )
 
     def close(self) -> None:
         if self._online is not None:
             self._online.close()
         self.center.close()
+        if self.team is not None:
+            self.team.close()
         self.store.close()
+
+    # Team sync ----------------------------------------------------------------------------
+
+    def automation_allowed(self) -> bool:
+        """Whether this console raises alerts, moves mail after delivery, runs investigations and expires actions.
+
+        Alone, always. In team mode only the console holding the automation lease does, so two
+        consoles never raise the same alert or expire the same action twice; the others receive
+        what it did through sync.
+        """
+        return self.team is None or self.team.coordination.holds_automation()
+
+    def sync_now(self) -> SyncReport:
+        """Push this console's new events and pull everyone else's, once.
+
+        Raises:
+            ConfigError: Team sync is not configured.
+        """
+        return self._require_team().sync_now()
+
+    def sync_status(self) -> SyncStatus:
+        return self._require_team().status()
+
+    def release_automation(self) -> None:
+        """Hand the automation lease back on a clean exit, so another console takes it over at once."""
+        if self.team is not None:
+            self.team.coordination.release_automation()
+
+    @contextmanager
+    def _pull_when_taken(self) -> Iterator[None]:
+        """When another console decided first, pull at once, so the screen shows their decision."""
+        try:
+            yield
+        except DecisionConflict:
+            if self.team is not None:
+                self.team.sync_now()
+            raise
+
+    def _require_team(self) -> TeamSync:
+        if self.team is None:
+            raise ConfigError("Team sync is off: set [sync] url (and database, username) in the configuration file. docs/sync.md shows how.")
+        return self.team
 
     def __enter__(self) -> AirService:
         return self
@@ -347,6 +402,9 @@ class AirService:
             return 0
         if self.access.read_only:
             log.info("Read-only: %d new messages wait to be checked against the block list", len(message_ids))
+            return 0
+        if not self.automation_allowed():
+            # The console doing the automation junks them; this one only indexes.
             return 0
         entries = queries.block_entries(self.store, active_at=self.clock().isoformat())
         matches = blocklist.matching_entries(self.store, entries, message_ids)
@@ -632,6 +690,8 @@ class AirService:
     def raise_alerts(self) -> int:
         """Raise alerts for tenant activity that has none yet, correlate them into incidents, and
         start or widen an investigation for each alert whose policy starts one."""
+        if not self.automation_allowed():
+            return 0
         self.remove_after_delivery()
         raised = queries.raised_source_ids(self.store)
         signals = [signal for signal in self._signals() if signal.source_id not in raised]
@@ -780,8 +840,11 @@ class AirService:
 
         Investigations beyond `[investigations] max_concurrent` wait as Queued by throttling, and
         end as Terminated by throttling after `queue_timeout_hours`. Investigations waiting for
-        approval count against the limit, as in Microsoft's AIR.
+        approval count against the limit, as in Microsoft's AIR. In team mode only the console
+        doing the automation runs them.
         """
+        if not self.automation_allowed():
+            return 0
         self.maintain()
         # Built on the first run only: it reads the tenant's activity files, and most calls (the
         # console's timer, each decision) find nothing to run.
@@ -846,9 +909,9 @@ class AirService:
         current_settings = self.tenant.mailbox_settings()
         for row in queries.action_rows(self.store, status=ActionStatus.PENDING):
             action = row.action
-            if now - action.created > timedelta(days=settings.pending_action_days):
+            expired = now - action.created > timedelta(days=settings.pending_action_days)
+            if expired:
                 reason = f"No decision within {settings.pending_action_days} days: the action expired."
-                expired_in[action.investigation_id] = expired_in.get(action.investigation_id, 0) + 1
             elif action.action_type.on_messages:
                 where = message_index.locations(self.store, [target.message_id for target in action.targets])
                 if any(folder in IN_MAILBOX_FOLDERS for _, folder in where.values()):
@@ -858,12 +921,15 @@ class AirService:
                 reason = "The setting was already removed before a decision: nothing is left to do."
             else:
                 continue
-            closed.append(
-                self._event(EventType.ACTION_CLOSED, {"action_id": action.id, "status": ActionStatus.EXPIRED.value, "reason": reason}, actor="Automation")
-            )
+            event = self._event(EventType.ACTION_CLOSED, {"action_id": action.id, "status": ActionStatus.EXPIRED.value, "reason": reason}, actor="Automation")
+            # Closing takes the action's one decision, so an analyst approving it on another
+            # console at the same moment either wins or is told it expired.
+            if not self.center.close_pending(action.id, [event]):
+                continue
+            if expired:
+                expired_in[action.investigation_id] = expired_in.get(action.investigation_id, 0) + 1
+            closed.append(event)
             touched.add(action.investigation_id)
-        if closed:
-            self._append(closed)
         for investigation_id in sorted(touched):
             if investigation_id in expired_in:
                 detail = queries.investigation_detail(self.store, investigation_id)
@@ -994,24 +1060,28 @@ class AirService:
         on_progress: Callable[[int, int], None] | None = None,
     ) -> DecisionOutcome:
         """Record the approval durably, then run the action and record each target's result."""
-        outcome = self.center.approve(action_id, comment=comment, parameters=parameters, on_progress=on_progress)
+        with self._pull_when_taken():
+            outcome = self.center.approve(action_id, comment=comment, parameters=parameters, on_progress=on_progress)
         self._after_decisions([outcome])
         return outcome
 
     def reject(self, action_id: str, *, reason: str) -> DecisionOutcome:
-        outcome = self.center.reject(action_id, reason=reason)
+        with self._pull_when_taken():
+            outcome = self.center.reject(action_id, reason=reason)
         self._after_decisions([outcome])
         return outcome
 
     def retry(self, action_id: str, *, comment: str = "", on_progress: Callable[[int, int], None] | None = None) -> DecisionOutcome:
         """Run the failed targets of an action again, as a new decision."""
-        outcome = self.center.retry(action_id, comment=comment, on_progress=on_progress)
+        with self._pull_when_taken():
+            outcome = self.center.retry(action_id, comment=comment, on_progress=on_progress)
         self._after_decisions([outcome])
         return outcome
 
     def undo(self, action_id: str, *, comment: str = "", on_progress: Callable[[int, int], None] | None = None) -> DecisionOutcome:
         """Reverse a finished action; the undo is itself a recorded decision."""
-        outcome = self.center.undo(action_id, comment=comment, on_progress=on_progress)
+        with self._pull_when_taken():
+            outcome = self.center.undo(action_id, comment=comment, on_progress=on_progress)
         self._after_decisions([outcome])
         return outcome
 
@@ -1021,7 +1091,8 @@ class AirService:
 
     def decide_many(self, action_ids: list[str], kind: DecisionKind | str, *, comment: str = "") -> list[DecisionOutcome]:
         """Approve or reject several actions of one incident or investigation in one recorded step."""
-        outcomes = self.center.decide_many(action_ids, DecisionKind(kind), comment=comment)
+        with self._pull_when_taken():
+            outcomes = self.center.decide_many(action_ids, DecisionKind(kind), comment=comment)
         self._after_decisions(outcomes)
         return outcomes
 
@@ -1043,6 +1114,10 @@ class AirService:
         if self.access.read_only:
             return 0
         ran = self.center.resume()
+        if not self.automation_allowed():
+            # Settling after a crash is the automation's work; the deciding console settled
+            # its own decisions already.
+            return ran
         # A crash after an action finished but before its investigation was settled leaves the
         # investigation behind; settling every one with a decided action catches it up.
         # Only unfinished investigations with a decided action can be behind, so the console's
@@ -1262,9 +1337,12 @@ __all__ = [
     "AnalystError",
     "BackendError",
     "BulkPreview",
+    "DecisionConflict",
     "DecisionOutcome",
     "IngestSummary",
     "PermissionDenied",
     "PreviewRow",
+    "SyncReport",
+    "SyncStatus",
     "validate_analyst",
 ]

@@ -356,6 +356,63 @@ class RemediationConfig(_Section):
     graph: GraphTargetConfig = Field(default_factory=GraphTargetConfig)
 
 
+class SyncConfig(_Section):
+    """Team sync: replicate the ledger through an Apache CouchDB database. An empty `url` turns it off."""
+
+    url: str = ""
+    """The server, like `https://couch.example:6984`. Plain `http://` only to a loopback address, unless `--insecure` is given."""
+    database: str = "air-tui"
+    username: str = ""
+    """CouchDB user; empty for a server that needs no login."""
+    password_env: str = "AIR_TUI_SYNC_PASSWORD"
+    """Environment variable holding the password; when unset, the keyring entry (keyring_service, username) is used."""
+    keyring_service: str = "air-tui-sync"
+    ca_file: str = ""
+    """A PEM file of certificate authorities to trust besides the system's."""
+    interval_seconds: StrictInt = 15
+    """How often the console pushes and pulls when nothing prompts it sooner."""
+    timeout_seconds: StrictInt = 20
+    """Read timeout of each request; a long poll waits this long for changes, then asks again."""
+    batch_size: StrictInt = 1000
+    """Events per `_bulk_docs` request and per `_changes` page."""
+    max_backoff_seconds: StrictInt = 300
+    """Longest wait between retries while the server is unreachable."""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value:
+            return value
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not an http(s) URL; write it like 'https://couch.example:6984'")
+        authority = value.split("://", 1)[1].split("/", 1)[0]
+        if "@" in authority:
+            raise ValueError(
+                "the URL must not contain a user name or password: set `username`, and put the password in "
+                "AIR_TUI_SYNC_PASSWORD or the keyring"
+            )
+        return value
+
+    @field_validator("database")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z][a-z0-9_$()+/-]*", value):
+            raise ValueError(f"{value!r} is not a CouchDB database name: start with a lower-case letter, then a-z, 0-9, _ $ ( ) + - /")
+        return value
+
+    @field_validator("interval_seconds", "timeout_seconds", "batch_size", "max_backoff_seconds")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError(f"must be a positive number, not {value}")
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
+
+
 class Config(_Section):
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
     intel: IntelConfig = Field(default_factory=IntelConfig)
@@ -365,6 +422,7 @@ class Config(_Section):
     access: AccessConfig = Field(default_factory=AccessConfig)
     actions: ActionsConfig = Field(default_factory=ActionsConfig)
     remediation: RemediationConfig = Field(default_factory=RemediationConfig)
+    sync: SyncConfig = Field(default_factory=SyncConfig)
 
 
 def load_config(path: Path | None, *, required: bool = False) -> Config:

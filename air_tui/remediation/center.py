@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from air_tui.domain.action import AUTOMATION, ActionTarget, BlockTarget, Decision, InvestigationTarget, PendingAction, SettingTarget
 from air_tui.domain.config import AccessConfig, ActionsConfig
+from air_tui.domain.coordination import BeforeCommit, Coordination, CoordinationUnavailable, DecisionTaken, Holder, Solo
 from air_tui.domain.event import Event, EventType
 from air_tui.domain.ids import Clock, IdFactory
 from air_tui.domain.investigation import LogStep
@@ -50,8 +51,21 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
+DECIDE_KEY = "decide"
+"""Approve, reject and close share one decision slot per action: whichever comes first holds it."""
+UNDO_KEY = "undo"
+
+
 class ActionError(Exception):
     """A decision or proposal that cannot be taken. The message states why and what to do instead."""
+
+
+class DecisionConflict(ActionError):
+    """Another console decided the action first; `holder` says who and when."""
+
+    def __init__(self, message: str, holder: Holder) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class PermissionDenied(ActionError):
@@ -176,8 +190,10 @@ class ActionCenter:
         mail: Callable[[], MailBackend],
         start_investigation: Callable[[InvestigationTarget, str], str] | None = None,
         lock_path: Path | None = None,
+        coordination: Coordination | None = None,
     ) -> None:
         self.store = store
+        self.coordination: Coordination = coordination or Solo()
         self.tenant = tenant
         self.access = access
         self.settings = settings
@@ -421,7 +437,7 @@ class ActionCenter:
         self.access.require_decision(action, new_type, "approving actions")
         self._check_size(action)
         decision = self._decision(action, DecisionKind.APPROVED, comment, clean)
-        ledger.append(self.store, self._decision_events(action, decision))
+        self._record(self._decision_events(action, decision), self.coordination.decision_guard(action.id, DECIDE_KEY))
         return self._run_now_or_wait(action.id, decision, on_progress)
 
     def reject(self, action_id: str, *, reason: str) -> DecisionOutcome:
@@ -431,7 +447,7 @@ class ActionCenter:
         self._require_pending(action)
         self.access.require_change("rejecting actions")
         decision = self._decision(action, DecisionKind.REJECTED, reason.strip(), {})
-        ledger.append(self.store, self._decision_events(action, decision))
+        self._record(self._decision_events(action, decision), self.coordination.decision_guard(action.id, DECIDE_KEY))
         return DecisionOutcome(action=action, decision=decision, status=ActionStatus.REJECTED, message=f"Rejected {action.action_type.value}: nothing changes.")
 
     def retry(self, action_id: str, *, comment: str = "", on_progress: Callable[[int, int], None] | None = None) -> DecisionOutcome:
@@ -441,7 +457,9 @@ class ActionCenter:
             raise ActionError(f"Action {action.id} is {action.status.value.lower()}: only an action with failed targets can be retried.")
         self.access.require_decision(action, action.action_type, "retrying actions")
         decision = self._decision(action, DecisionKind.RETRY, comment, {})
-        ledger.append(self.store, self._decision_events(action, decision))
+        row = queries.action_row(self.store, action.id)
+        key = f"retry-{action.phase.value}-{row.attempt if row is not None else 0}"
+        self._record(self._decision_events(action, decision), self.coordination.decision_guard(action.id, key))
         return self._run_now_or_wait(action.id, decision, on_progress)
 
     def undo(self, action_id: str, *, comment: str = "", on_progress: Callable[[int, int], None] | None = None) -> DecisionOutcome:
@@ -461,7 +479,7 @@ class ActionCenter:
             raise ActionError(f"Action {action.id} changed nothing, so there is nothing to undo.")
         self.access.require_decision(action, action.action_type, "undoing actions")
         decision = self._decision(action, DecisionKind.UNDO, comment, {})
-        ledger.append(self.store, self._decision_events(action, decision))
+        self._record(self._decision_events(action, decision), self.coordination.decision_guard(action.id, UNDO_KEY))
         return self._run_now_or_wait(action.id, decision, on_progress)
 
     def preview(self, action_ids: list[str], kind: DecisionKind = DecisionKind.APPROVED) -> BulkPreview:
@@ -504,7 +522,7 @@ class ActionCenter:
             decision = self._decision(action, kind, comment.strip(), {}, batch_id=batch_id)
             decisions[action.id] = decision
             events.extend(self._decision_events(action, decision))
-        ledger.append(self.store, events)
+        self._record(events, self.coordination.decision_guards([(action.id, DECIDE_KEY) for action in actions]))
         if kind is DecisionKind.REJECTED:
             return [
                 DecisionOutcome(action=action, decision=decisions[action.id], status=ActionStatus.REJECTED, message=f"Rejected {action.action_type.value}.")
@@ -532,18 +550,15 @@ class ActionCenter:
 
     def _run_now_or_wait(self, action_id: str, decision: Decision, on_progress: Callable[[int, int], None] | None) -> DecisionOutcome:
         claim = self._claim(action_id)
-        if claim == "busy":
+        if claim in ("busy", "unclaimed"):
             action = self._find(action_id)
             cap = self.settings.max_concurrent_executions
-            return DecisionOutcome(
-                action=action,
-                decision=decision,
-                status=ActionStatus.APPROVED,
-                message=(
-                    f"Approved and recorded. {cap} of {cap} execution slots are busy ([actions] max_concurrent_executions), "
-                    "so the action starts when one frees."
-                ),
+            why = (
+                f"{cap} of {cap} execution slots are busy ([actions] max_concurrent_executions), so the action starts when one frees."
+                if claim == "busy"
+                else "The sync server did not answer the claim to run it, so a console runs it once the server answers."
             )
+            return DecisionOutcome(action=action, decision=decision, status=ActionStatus.APPROVED, message=f"Approved and recorded. {why}")
         status = self._execute(action_id, on_progress) if claim == "claimed" else self._find(action_id).status
         action = self._find(action_id)
         results: dict[str, int] = {}
@@ -560,8 +575,9 @@ class ActionCenter:
     def _claim(self, action_id: str) -> str:
         """Take an execution slot for the action.
 
-        Returns `claimed`, `busy` when every slot is taken, or `gone` when the action no longer
-        waits to run (another console ran it). The check and the claim happen under one lock
+        Returns `claimed`, `busy` when every slot is taken, `gone` when the action no longer
+        waits to run (another console ran it or claimed the run), or `unclaimed` when the sync
+        server cannot say whether another console runs it. The check and the claim happen under one lock
         file, so two consoles on the same store never take the last slot both.
         """
         with file_lock(self.lock_path):
@@ -577,6 +593,12 @@ class ActionCenter:
             )
             if busy >= self.settings.max_concurrent_executions:
                 return "busy"
+            try:
+                holder = self.coordination.claim_run(action_id, f"{row.action.phase.value}-{row.attempt}")
+            except CoordinationUnavailable:
+                return "unclaimed"
+            if holder is not None:
+                return "gone"
             ledger.append(
                 self.store,
                 [
@@ -611,6 +633,30 @@ class ActionCenter:
         return executor.run(execution, action, action.phase, row.attempt)
 
     # Helpers -----------------------------------------------------------------------------------
+
+    def _record(self, events: list[Event], guard: BeforeCommit | None) -> None:
+        """Append decision events; in team mode the sync server first has to take the decision as the only one."""
+        try:
+            ledger.append(self.store, events, before_commit=guard)
+        except DecisionTaken as taken:
+            raise DecisionConflict(str(taken), taken.holder) from taken
+        except CoordinationUnavailable as error:
+            raise ActionError(
+                f"Nothing was decided: {error} In team mode a decision needs the sync server, so that two analysts "
+                "never decide the same action; try again when it answers."
+            ) from error
+
+    def close_pending(self, action_id: str, events: list[Event]) -> bool:
+        """Record the closing of a pending action (expired, nothing left to do) as its decision.
+
+        Returns False when another console decided the action first, or the sync server cannot
+        tell: the action then stays as the other decision left it, or waits for the next check.
+        """
+        try:
+            self._record(events, self.coordination.decision_guard(action_id, DECIDE_KEY))
+        except ActionError:
+            return False
+        return True
 
     def _find(self, action_id: str) -> PendingAction:
         # ULIDs are case-insensitive, so an id typed in lower case still finds its action.
