@@ -258,12 +258,22 @@ def _status_changed(db: sqlite_utils.Database, payload: dict[str, Any], event: E
 
 def _step_logged(db: sqlite_utils.Database, payload: dict[str, Any]) -> None:
     step = payload["step"]
+    position = payload["position"]
+    # Two consoles may each log a line (a decision, say) at the same next position before they
+    # sync. The line that comes later in clock order goes to the end instead of replacing the
+    # other, and every console applies them in that order, so all show the same log.
+    taken = db.conn.execute(
+        "SELECT 1 FROM investigation_log WHERE investigation_id = ? AND position = ?", [payload["investigation_id"], position]
+    ).fetchone()
+    if taken:
+        row = db.conn.execute("SELECT MAX(position) FROM investigation_log WHERE investigation_id = ?", [payload["investigation_id"]]).fetchone()
+        position = int(row[0]) + 1
     upsert(
         db,
         "investigation_log",
         {
             "investigation_id": payload["investigation_id"],
-            "position": payload["position"],
+            "position": position,
             "name": step["name"],
             "started": step["started"],
             "duration_ms": step["duration_ms"],

@@ -352,3 +352,30 @@ def test_only_the_console_holding_the_lease_raises_alerts(desks) -> None:
         assert second.automation_allowed()
     with ana.open() as first:
         assert not first.automation_allowed()
+
+
+def test_log_lines_written_on_both_consoles_at_once_are_both_kept(desks) -> None:
+    ana, ben = desks("ana", investigated=True), desks("ben")
+    with ana.open() as first:
+        first.sync_now()
+        by_investigation: dict[str, list[str]] = {}
+        for row in first.actions(ActionStatus.PENDING):
+            by_investigation.setdefault(row.action.investigation_id, []).append(row.action.id)
+        investigation_id, (one, two, *_) = next((key, ids) for key, ids in by_investigation.items() if key and len(ids) >= 2)
+    with ben.open() as second:
+        second.sync_now()
+    with ana.open() as first:
+        first.reject(one, reason="ana: benign")
+    with ben.open() as second:
+        second.reject(two, reason="ben: benign")
+    for desk in (ana, ben, ana):
+        with desk.open() as service:
+            service.sync_now()
+    logs = []
+    for desk in (ana, ben):
+        with desk.open() as service:
+            detail = service.investigation_detail(investigation_id)
+            logs.append([(step.name, step.summary) for step in detail.log])
+    assert logs[0] == logs[1]
+    summaries = " | ".join(summary for _, summary in logs[0])
+    assert "ana: benign" in summaries and "ben: benign" in summaries
