@@ -202,9 +202,16 @@ def _analyst(args: argparse.Namespace) -> str:
 
 
 def _service(args: argparse.Namespace) -> AirService:
-    return AirService(
+    service = AirService(
         _workspace(args), analyst=_analyst(args), read_only=getattr(args, "read_only", False), insecure_sync=getattr(args, "insecure", False)
     )
+    if service.team is not None and args.command != "sync" and service.team.replicator.due():
+        # A headless command in team mode works on the team's current state; what it records
+        # goes out when the service closes. A failure is recorded for `sync status`, not fatal.
+        report = service.sync_now()
+        if report.error:
+            print(f"air-tui: warning: team sync failed, working on this console's last copy: {report.error}", file=sys.stderr)
+    return service
 
 
 def _sync(args: argparse.Namespace) -> int:

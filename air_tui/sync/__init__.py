@@ -46,6 +46,7 @@ class TeamSync:
             analyst=analyst,
             clock=clock,
             lease_seconds=max(60.0, 4.0 * config.interval_seconds),
+            server_down=self.replicator.offline,
         )
 
     def sync_now(self) -> SyncReport:
@@ -55,4 +56,7 @@ class TeamSync:
         return self.replicator.status()
 
     def close(self) -> None:
+        # Events recorded by this service go out now rather than at the next timed sync, so the
+        # other consoles see a decision and its results as soon as possible.
+        self.replicator.push_waiting()
         self.client.close()

@@ -285,6 +285,25 @@ class Replicator:
         self.record(report)
         return report
 
+    def push_waiting(self) -> SyncReport:
+        """Send what waits, when the backoff allows, recording a failure as `sync_once` does. Never raises for a server problem."""
+        report = SyncReport()
+        if not waiting_count(self.store) or not self.due():
+            return report
+        self._database_checked = False
+        try:
+            report.pushed = self.push()
+        except SyncUnavailable as error:
+            report.error, report.offline = str(error), True
+        except SyncError as error:
+            report.error = str(error)
+        self.record(report)
+        return report
+
+    def offline(self) -> bool:
+        """Whether the last attempt failed and the backoff says not to try yet."""
+        return bool(state_get(self.store, "last_error")) and not self.due()
+
     def record(self, report: SyncReport) -> None:
         now = self.clock()
         if not report.error:

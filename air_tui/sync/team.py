@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,7 +49,10 @@ class Lease:
 class TeamCoordination:
     """Implements `Coordination` against the sync server."""
 
-    def __init__(self, client: CouchClient, *, store: Store, replica: str, analyst: str, clock: Clock, lease_seconds: float) -> None:
+    def __init__(
+        self, client: CouchClient, *, store: Store, replica: str, analyst: str, clock: Clock, lease_seconds: float, server_down: Callable[[], bool] = lambda: False
+    ) -> None:
+        self.server_down = server_down
         self.client = client
         self.store = store
         self.replica = replica
@@ -170,12 +174,18 @@ class TeamCoordination:
         holds until it runs out, and never takes one.
         """
         now = self.clock()
-        if self._lease is not None and self._lease.holder == self.replica and self._lease.until - now > timedelta(seconds=self.lease_seconds / 2):
+        lease = self._lease
+        ours = lease is not None and lease.holder == self.replica
+        if ours and lease.until - now > timedelta(seconds=self.lease_seconds / 2):
             return True
+        if self.server_down():
+            # No request while the backoff waits: an unreachable server would stall every caller.
+            return ours and lease.until > now
         try:
             return self._renew_or_take(now)
         except SyncError:
-            return self._lease is not None and self._lease.holder == self.replica and self._lease.until > now
+            lease = self._lease
+            return lease is not None and lease.holder == self.replica and lease.until > now
 
     def lease(self) -> Lease | None:
         """The lease as last seen, for the status line."""
