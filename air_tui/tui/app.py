@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 
 from rich.text import Text
@@ -22,6 +23,7 @@ from air_tui.domain.ids import Clock, IdFactory, system_clock, ulid_factory
 from air_tui.domain.vocab import ActionStatus, EntityKind, InvestigationStatus
 from air_tui.service import ActionError, AirService
 from air_tui.store.queries import ActionRow
+from air_tui.sync import SyncReport
 from air_tui.tenant.workspace import Workspace
 from air_tui.tui.decision_dialogs import ask_approval, ask_rejection
 from air_tui.tui.decisions import (
@@ -48,6 +50,7 @@ from air_tui.tui.widgets.action_list import ActionList
 from air_tui.tui.widgets.alert_filter import AlertFilter
 from air_tui.tui.widgets.alert_queue import AlertQueue
 from air_tui.tui.widgets.investigation_graph import InvestigationGraph, alert_text, evidence_text
+from air_tui.tui.widgets.sync_indicator import SyncIndicator, SyncView
 from air_tui.tui.widgets.vim import VimScroll
 
 log = logging.getLogger(__name__)
@@ -97,6 +100,18 @@ class WorkFailed(Message):
         self.error = error
 
 
+class SyncChecked(Message):
+    """The sync worker finished one round: what it read, and the report when it pushed and pulled."""
+
+    def __init__(self, view: SyncView, report: SyncReport | None, requested: bool) -> None:
+        super().__init__()
+        self.view = view
+        self.report = report
+        """None when the backoff skipped the round, or the worker failed before it could sync."""
+        self.requested = requested
+        """True for "Sync now", whose outcome is notified; the periodic rounds only update the header."""
+
+
 class AirApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "air-tui"
@@ -114,6 +129,7 @@ class AirApp(App[None]):
         Binding("x", "open_explorer", "Explorer", id="open-explorer", tooltip="Search all ingested mail and start manual investigations"),
         Binding("A", "open_action_center", "Actions", id="open-action-center", tooltip="Every pending and decided action: filter, mark, approve, reject, undo"),
         Binding("c", "resolve_alert", "Resolve", show=False, id="resolve-alert", tooltip="Resolve the highlighted alert when it has no investigation running, with a comment"),
+        Binding("ctrl+s", "sync_now", "Sync now", show=False, id="sync-now", tooltip="Push this console's events to the sync server and pull the others' now"),
     ]
 
     def __init__(
@@ -127,6 +143,7 @@ class AirApp(App[None]):
         bell_on_pending: bool | None = None,
         config: Config | None = None,
         read_only: bool = False,
+        insecure_sync: bool = False,
     ) -> None:
         """Open the console on a workspace.
 
@@ -134,6 +151,7 @@ class AirApp(App[None]):
             bell_on_pending: Ring the bell when new actions wait; None follows `[actions] bell`.
             config: The configuration every service of the console uses; None reads config.toml.
             read_only: Turn every change off, as `[access] read_only` does.
+            insecure_sync: Allow team sync over plain HTTP to a server that is not this machine (`--insecure`).
         """
         super().__init__()
         self.workspace = workspace
@@ -144,6 +162,7 @@ class AirApp(App[None]):
         self.bell_on_pending = bell_on_pending
         self.config = config
         self.read_only = read_only
+        self.insecure_sync = insecure_sync
         self.service: AirService | None = None
         self.progress = "Loading…"
         self.pending_seen: set[str] = set()
@@ -156,6 +175,11 @@ class AirApp(App[None]):
         """Ledger position the main screen's panes show; they fall behind while another screen is on top."""
         self._typing_into: Input | None = None
         """The filter line `/` is opening, which takes the keys typed before it has focus."""
+        self.sync_enabled = False
+        """Whether `[sync] url` is set; read from the service's configuration on mount."""
+        self._sync_url = ""
+        self._sync_lock = threading.Lock()
+        """Held by the sync worker that is pushing and pulling, so two rounds never overlap."""
 
     def notify(
         self,
@@ -208,8 +232,13 @@ class AirApp(App[None]):
     pending_count: var[int] = var(0)
     """Actions waiting for approval; every screen's header follows it."""
 
+    sync_view: var[SyncView | None] = var(None)
+    """The team sync state every screen's header shows; None while team sync is off."""
+
     def compose(self) -> ComposeResult:
-        yield Static(id="status-bar")
+        with Horizontal(id="main-bar"):
+            yield Static(id="status-bar")
+            yield SyncIndicator(id="main-sync")
         yield AlertFilter(placeholder="Filter alerts: words to match, enter to keep, esc to clear", id="alert-filter")
         yield AlertQueue(id="alerts")
         with Horizontal(id="middle"):
@@ -230,23 +259,33 @@ class AirApp(App[None]):
         # Decisions taken elsewhere (the CLI, another console) show up without a key press.
         self.set_interval(2.0, self.refresh_if_changed)
         self.set_interval(MAINTENANCE_SECONDS, self.maintain)
+        self._start_sync()
 
     def on_unmount(self) -> None:
         # Messages still queued at exit find no service and do nothing, instead of using a closed database.
         service, self.service = self.service, None
         if service is not None:
             service.close()
+        if self.sync_enabled:
+            self._release_automation()
 
     def on_resize(self, event: Resize) -> None:
         self.screen.set_class(event.size.width < NARROW_WIDTH, "narrow")
         self.screen.set_class(event.size.height < SHORT_HEIGHT, "short")
+        self._update_status()
 
     # Background work; workers post messages and never touch widgets ---------------------------
 
     def open_service(self) -> AirService:
         """Open a service on the console's workspace, analyst and configuration; one per thread."""
         return AirService(
-            self.workspace, analyst=self.analyst, clock=self.clock, new_id=self.new_id, config=self.config, read_only=self.read_only
+            self.workspace,
+            analyst=self.analyst,
+            clock=self.clock,
+            new_id=self.new_id,
+            config=self.config,
+            read_only=self.read_only,
+            insecure_sync=self.insecure_sync,
         )
 
     @work(thread=True, exclusive=True, group="investigate")
@@ -383,6 +422,85 @@ class AirApp(App[None]):
         self.preparing = False
         self.refresh_views()
 
+    # Team sync; the worker posts what it read and the header follows `sync_view` -------------
+
+    def _start_sync(self) -> None:
+        """Show the sync state stored by earlier runs, then sync on mount and every `[sync] interval_seconds`."""
+        if self.service is None or self.service.team is None:
+            return
+        self.sync_enabled = True
+        self._sync_url = self.service.config.sync.url
+        self.sync_view = _read_sync_view(self.service, self.clock)
+        self.set_interval(float(self.service.config.sync.interval_seconds), self.sync_team)
+        self.sync_team()
+
+    @work(thread=True, exclusive=True, group="sync")
+    def sync_team(self, requested: bool = False) -> None:
+        """Push and pull once when the backoff allows it, or at once when `requested`, then post the state.
+
+        A periodic round skips while another round runs. A requested one waits for it, and
+        ignores the backoff, because the analyst asked for an attempt now.
+        """
+        if not self._sync_lock.acquire(blocking=requested):
+            return
+        try:
+            with self.open_service() as service:
+                team = service.team
+                if team is None:
+                    return
+                report = service.sync_now() if requested or team.replicator.due() else None
+                view = _read_sync_view(service, self.clock)
+            self.post_message(SyncChecked(view, report, requested))
+        except Exception as error:  # noqa: BLE001 - shown in the header instead of killing the app
+            log.exception("Team sync round with %s failed", self._sync_url)
+            failure = f"{type(error).__name__}: {error}"
+            self.post_message(SyncChecked(SyncView(None, None, "", self.clock(), failure=failure), None, requested))
+        finally:
+            self._sync_lock.release()
+
+    def watch_sync_view(self, old: SyncView | None, new: SyncView | None) -> None:
+        if (old is None) != (new is None):
+            # The indicator appeared or went away, which changes the room left for the status bar.
+            self._update_status()
+
+    def on_sync_checked(self, message: SyncChecked) -> None:
+        self.sync_view = message.view
+        report = message.report
+        if report is not None and report.pulled:
+            # Events pulled from other consoles show up now rather than at the next 2 s check.
+            self.refresh_if_changed()
+        if message.requested:
+            self._notify_sync(message.view, report)
+
+    def _notify_sync(self, view: SyncView, report: SyncReport | None) -> None:
+        if report is None:
+            self.notify(f"Sync failed: {view.failure}", title="Team sync failed", severity="error", timeout=12)
+        elif report.offline:
+            # The error names the server and the cause, e.g. "Cannot reach the sync server URL: Connection refused."
+            self.notify(f"{report.error.rstrip('.')}. The console tries again by itself.", title="Sync server unreachable", severity="warning", timeout=12)
+        elif report.error:
+            self.notify(f"Sync failed: {report.error}", title="Team sync failed", severity="error", timeout=12)
+        else:
+            skipped = f" {report.rejected} invalid server documents skipped." if report.rejected else ""
+            self.notify(f"Synced: {report.pushed} events sent, {report.pulled} received.{skipped}", title="Team sync")
+
+    def action_sync_now(self) -> None:
+        self.notify("Syncing with the team server…", title="Team sync", timeout=3)
+        self.sync_team(requested=True)
+
+    def _release_automation(self) -> None:
+        """Hand the automation lease back so another console takes it over at once; exit goes on whatever fails.
+
+        The release sends a request only when this console holds the lease. A server that does not
+        answer then delays exit by up to the client's timeouts: connect at most 10 s, then
+        `[sync] timeout_seconds` for the response.
+        """
+        try:
+            with self.open_service() as service:
+                service.release_automation()
+        except Exception:  # noqa: BLE001 - the lease runs out by itself; exit must not fail
+            log.exception("Releasing the automation lease at exit failed")
+
     # Views --------------------------------------------------------------------------------------
 
     def refresh_if_changed(self) -> None:
@@ -445,9 +563,13 @@ class AirApp(App[None]):
         pending = self.pending_count
         organisation = self.service.tenant.organisation.name
         queued = self.service.queued_count()
+        # In team mode the sync indicator shares this line. Below NARROW_WIDTH columns the product
+        # and organisation names give way to it, so the pending count stays visible at 80 columns.
+        crowded = self.sync_view is not None and self.size.width < NARROW_WIDTH
+        identity = Text() if crowded else Text.assemble(("air-tui", "bold"), f" · {plain(organisation)} · ")
         bar = Text.assemble(
-            ("air-tui", "bold"),
-            f" · {plain(organisation)} · analyst {plain(self.analyst)} · ",
+            identity,
+            f"analyst {plain(self.analyst)} · ",
             (f"{pending} pending {'action' if pending == 1 else 'actions'}", "bold" if pending else ""),
             # The throttling queue is shown only when something waits in it.
             (f" · {queued} queued" if queued else "", "bold"),
@@ -545,6 +667,8 @@ class AirApp(App[None]):
             return False
         if action in _CHANGING_ACTIONS and self.service is not None and not self.service.access.can_change:
             return False
+        if action == "sync_now":
+            return self.sync_enabled
         return True
 
     def action_focus_pane(self, pane: str) -> None:
@@ -679,5 +803,14 @@ class AirApp(App[None]):
             yield SystemCommand("Open investigation", "Every view of the highlighted alert's investigation: summary, graph, alerts, evidence, log, actions", self.action_open_investigation)
             yield SystemCommand("Open explorer", "Search all ingested mail and start manual investigations", self.action_open_explorer)
             yield SystemCommand("Open action center", "Every pending and decided action: filter, mark, approve, reject, undo, retry", self.action_open_action_center)
+        if self.sync_enabled:
+            yield SystemCommand("Sync now", "Push this console's events to the team sync server and pull the others' (ctrl+s)", self.action_sync_now)
         yield SystemCommand("Help", "Keys and status meanings", self.action_help)
         yield SystemCommand("Refresh", "Read the store again and redraw", self.refresh_all)
+
+
+def _read_sync_view(service: AirService, clock: Clock) -> SyncView:
+    """Read the sync status and the automation lease as last seen; both come from the local store."""
+    assert service.team is not None
+    status = service.sync_status()
+    return SyncView(status, service.team.coordination.lease(), status.replica_id, clock())

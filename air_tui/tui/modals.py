@@ -476,6 +476,7 @@ HELP_KEYS = [
     ("r", "reject the highlighted pending action (a reason is required)"),
     ("t", "investigation screen: take action on the highlighted entity (block, delete, disable)"),
     ("ctrl+p", "command palette: every action by name"),
+    ("ctrl+s", "team sync: send and receive events now (when [sync] is set up)"),
     ("?", "this help"),
     ("q", "quit"),
 ]

@@ -31,6 +31,7 @@ from air_tui.tui.text import plain, safe
 from air_tui.tui.widgets.action_table import HISTORY, PENDING, SORT_KEYS, ActionTable, columns_for, fit_columns, matches, sort_rows
 from air_tui.tui.widgets.filter_input import FilterInput
 from air_tui.tui.widgets.pending_count import PendingCount
+from air_tui.tui.widgets.sync_indicator import SyncIndicator
 from air_tui.tui.widgets.vim import VimScroll
 
 _RETRYABLE = frozenset({ActionStatus.FAILED, ActionStatus.PARTIALLY_FAILED})
@@ -212,6 +213,7 @@ class ActionCenterScreen(Screen[None]):
         with Horizontal(id="center-bar"):
             yield Static(id="center-title")
             yield PendingCount(id="center-pending")
+            yield SyncIndicator(id="center-sync")
         yield Tabs(Tab("p Pending", id=PENDING), Tab("h History", id=HISTORY), id="center-tabs")
         yield Static(id="center-access")
         with Horizontal(id="center-filter-bar"):

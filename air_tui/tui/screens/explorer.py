@@ -28,6 +28,7 @@ from air_tui.store.explorer import DEFAULT_CAP, KEYS, ExplorerRow, MessageCount,
 from air_tui.tui.modals import MessageDetail
 from air_tui.tui.text import plain, safe, verdict_badge
 from air_tui.tui.widgets.pending_count import PendingCount
+from air_tui.tui.widgets.sync_indicator import SyncIndicator
 from air_tui.tui.widgets.window_table import Column, WindowTable
 
 QUERY_HINT = "Terms: " + " ".join(f"{key}:" for key in KEYS) + ", and words to find in sender, subject or body"
@@ -222,6 +223,7 @@ class ExplorerScreen(Screen[None]):
         with Horizontal(id="explorer-count-bar"):
             yield Static(id="explorer-count")
             yield PendingCount(id="explorer-pending")
+            yield SyncIndicator(id="explorer-sync")
         yield ExplorerResults(id="explorer-results")
         yield Static(id="explorer-preview")
         yield Footer()

@@ -33,6 +33,7 @@ from air_tui.tui.widgets.filter_input import FilterInput
 from air_tui.tui.widgets.keyed_table import KeyedTable
 from air_tui.tui.widgets.node_graph import NodeGraph
 from air_tui.tui.widgets.pending_count import PendingCount
+from air_tui.tui.widgets.sync_indicator import SyncIndicator
 from air_tui.tui.widgets.vim import VimScroll
 
 DetailLoader = Callable[[], InvestigationDetail | None]
@@ -250,6 +251,7 @@ class InvestigationScreen(Screen[None]):
         with Horizontal(id="investigation-bar"):
             yield Static(id="investigation-title")
             yield PendingCount(id="investigation-pending")
+            yield SyncIndicator(id="investigation-sync")
         with TabbedContent(id="investigation-tabs", initial="summary"):
             for pane, title, key, _help in TABS:
                 with TabPane(Content.assemble((key, "bold"), " ", title), id=pane):
