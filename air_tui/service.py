@@ -1254,7 +1254,7 @@ class AirService:
     def parameter_changes(self, action_id: str) -> list[dict[str, Any]]:
         """Changes made to a pending action without deciding it: who, when and what, oldest first."""
         rows = self.store.db.execute(
-            "SELECT actor, time, payload FROM events WHERE type = ? AND json_extract(payload, '$.action_id') = ? ORDER BY seq",
+            "SELECT actor, time, payload FROM events WHERE type = ? AND json_extract(payload, '$.action_id') = ? ORDER BY clock, id",
             [EventType.ACTION_PARAMETERS_CHANGED.value, action_id],
         )
         return [{"actor": actor, "time": time, "parameters": json.loads(payload).get("parameters", {})} for actor, time, payload in rows]

@@ -404,7 +404,7 @@ def _recorded_previous(execution: Execution, action: PendingAction, target_id: s
     """Return the state a setting or account had before the action changed it, as the ledger recorded it."""
     rows = execution.store.db.execute(
         "SELECT payload FROM events WHERE type = ? AND json_extract(payload, '$.result.action_id') = ? "
-        "AND json_extract(payload, '$.result.message_id') = ? ORDER BY seq DESC",
+        "AND json_extract(payload, '$.result.message_id') = ? ORDER BY clock DESC, id DESC",
         [EventType.ACTION_TARGET_EXECUTED.value, action.id, target_id],
     )
     for (payload,) in rows:

@@ -291,7 +291,7 @@ def decisions(store: Store, action_id: str) -> list[Decision]:
         Decision.model_validate({**row, "parameters": json.loads(row.get("parameters") or "{}"), "batch_id": row.get("batch_id") or ""})
         # Ledger order, not time text: times written with and without fractions do not sort as text.
         for row in store.db.query(
-            "SELECT decisions.* FROM decisions JOIN events ON events.id = decisions.event_id WHERE action_id = ? ORDER BY events.seq",
+            "SELECT decisions.* FROM decisions JOIN events ON events.id = decisions.event_id WHERE action_id = ? ORDER BY events.clock, events.id",
             [action_id],
         )
     ]

@@ -379,3 +379,36 @@ def test_log_lines_written_on_both_consoles_at_once_are_both_kept(desks) -> None
     assert logs[0] == logs[1]
     summaries = " | ".join(summary for _, summary in logs[0])
     assert "ana: benign" in summaries and "ben: benign" in summaries
+
+
+def test_a_decision_the_server_took_before_a_crash_comes_back_with_the_next_sync(desks, monkeypatch: pytest.MonkeyPatch) -> None:
+    ana = desks("ana", investigated=True)
+    with ana.open() as first:
+        first.sync_now()
+        action_id = pending_soft_delete(first)
+        coordination = first.team.coordination
+        claim = coordination.decision_guard
+
+        def claim_then_crash(action: str, key: str):
+            taken = claim(action, key)
+
+            def hook(events):
+                taken(events)
+                raise KeyboardInterrupt("the process died before its commit")
+
+            return hook
+
+        monkeypatch.setattr(coordination, "decision_guard", claim_then_crash)
+        with pytest.raises(KeyboardInterrupt):
+            first.approve(action_id, comment="contained")
+        assert count_events(first, EventType.ACTION_DECIDED, action_id) == 0
+    monkeypatch.undo()
+    with ana.open() as first:
+        report = first.sync_now()
+        assert report.error == "" and report.pulled >= 1
+        row = first.action_row(action_id)
+        assert row is not None and row.action.status is ActionStatus.APPROVED and row.decided_by == "ana"
+        assert first.decisions(action_id)[0].comment == "contained"
+        assert first.resume_approved() == 1
+        assert first.action_row(action_id).action.status is ActionStatus.COMPLETED
+        assert_consistent(first)
