@@ -205,13 +205,26 @@ def _service(args: argparse.Namespace) -> AirService:
     service = AirService(
         _workspace(args), analyst=_analyst(args), read_only=getattr(args, "read_only", False), insecure_sync=getattr(args, "insecure", False)
     )
-    if service.team is not None and args.command != "sync" and service.team.replicator.due():
-        # A headless command in team mode works on the team's current state; what it records
-        # goes out when the service closes. A failure is recorded for `sync status`, not fatal.
+    if service.team is not None:
+        service.release_lease_on_close = True
+        if args.command != "sync":
+            _team_ready(service)
+    return service
+
+
+def _team_ready(service: AirService) -> None:
+    """Bring a headless command in team mode up to the team's state before it works.
+
+    It syncs, so it works on the team's current state (what it records goes out when the service
+    closes), and it indexes the tenant's mail, so actions it runs find their messages. A failed
+    sync is recorded for `sync status` and is not fatal.
+    """
+    if service.team is not None and service.team.replicator.due():
         report = service.sync_now()
         if report.error:
             print(f"air-tui: warning: team sync failed, working on this console's last copy: {report.error}", file=sys.stderr)
-    return service
+    with service.exclusive():
+        service.ingest()
 
 
 def _sync(args: argparse.Namespace) -> int:
@@ -224,12 +237,13 @@ def _sync(args: argparse.Namespace) -> int:
                 print(f"air-tui: sync failed: {report.error}", file=sys.stderr)
                 print(f"{_plural(report.pushed, 'event')} sent and {_plural(report.pulled, 'event')} received before it failed; the rest is sent with the next sync.", file=sys.stderr)
             else:
-                rebuilt = " Events from another console came in before ones shown here, so every view was rebuilt in order." if report.rebuilt else ""
-                rejected = f" {_plural(report.rejected, 'document')} on the server carried no valid event; see: air-tui sync status." if report.rejected else ""
-                print(f"Synced: {_plural(report.pushed, 'event')} sent, {_plural(report.pulled, 'event')} received.{rebuilt}{rejected}")
+                resent = " The server's database was replaced or restored, so every event was sent again." if report.resent else ""
+                rebuilt = " Some received events belong before ones already shown, so every view was rebuilt in clock order." if report.rebuilt else ""
+                rejected = f" Documents on the server with no valid event: {report.rejected}; see: air-tui sync status." if report.rejected else ""
+                print(f"Synced: {_plural(report.pushed, 'event')} sent, {_plural(report.pulled, 'event')} received.{resent}{rebuilt}{rejected}")
             return EXIT_ERROR if report.error else EXIT_OK
         status = service.sync_status()
-        lease = service.team.coordination.lease() if service.team is not None else None
+        lease = service.team.coordination.current_lease() if service.team is not None else None
         if args.json:
             payload = dataclasses.asdict(status) | {"state": status.state}
             payload["automation"] = None if lease is None else {
@@ -244,13 +258,13 @@ def _sync(args: argparse.Namespace) -> int:
         if status.last_error:
             print(f"Last error:   {status.last_error}")
         if lease is None:
-            print("Automation:   no console seen holding it yet")
+            print("Automation:   no console holds it now; the next console that syncs takes it")
         else:
             whose = "this console" if lease.holder == status.replica_id else f"{lease.analyst or '?'} on {lease.host or '?'}"
             print(f"Automation:   {whose}, until {lease.until.isoformat()}")
         if status.rejected:
             first = status.rejected[0]
-            print(f"Rejected:     {_plural(len(status.rejected), 'document')} on the server carry no valid event (first: {first['doc_id']}: {first['reason']})")
+            print(f"Rejected:     documents on the server with no valid event: {len(status.rejected)} (first: {first['doc_id']}: {first['reason']})")
         return EXIT_OK
 
 

@@ -52,7 +52,7 @@ from air_tui.intel.status import FeedStatus, feed_status
 from air_tui.mail import FailedRead, iter_messages, message_id_for, parse_message
 from air_tui.remediation import blocklist
 from air_tui.remediation.backends import open_mail_backend
-from air_tui.remediation.center import Access, ActionCenter, ActionError, BulkPreview, DecisionConflict, DecisionOutcome, PermissionDenied, PreviewRow
+from air_tui.remediation.center import DECIDE_KEY, Access, ActionCenter, ActionError, BulkPreview, DecisionConflict, DecisionOutcome, PermissionDenied, PreviewRow
 from air_tui.remediation.mail import BackendError, DemoMailBackend, MessageRef, Move
 from air_tui.store import Store, explorer, ledger, queries, windows
 from air_tui.store import intel as intel_store
@@ -165,6 +165,8 @@ class AirService:
         self._intel: IntelSnapshot | None = None
         self._exclusive_depth = 0
         self.team: TeamSync | None = None
+        self.release_lease_on_close = False
+        """Set by one-off commands, so the automation lease they took is free again when they end."""
         if self.config.sync.enabled:
             try:
                 self.team = TeamSync(self.store, self.config.sync, analyst=self.analyst, clock=clock, insecure=insecure_sync, transport=sync_transport)
@@ -188,6 +190,8 @@ class AirService:
             self._online.close()
         self.center.close()
         if self.team is not None:
+            if self.release_lease_on_close:
+                self.team.coordination.release_automation()
             self.team.close()
         self.store.close()
 
@@ -914,14 +918,18 @@ class AirService:
                 reason = f"No decision within {settings.pending_action_days} days: the action expired."
             elif action.action_type.on_messages:
                 where = message_index.locations(self.store, [target.message_id for target in action.targets])
-                if any(folder in IN_MAILBOX_FOLDERS for _, folder in where.values()):
+                # A target the index does not know (a console that has not read its mail yet) may
+                # well still be in a mailbox: only known locations can say nothing is left.
+                if len(where) < len({target.message_id for target in action.targets}) or any(folder in IN_MAILBOX_FOLDERS for _, folder in where.values()):
                     continue
                 reason = "Every target left the mailboxes before a decision (moved by its user, removal after delivery or another action): nothing is left to do."
             elif action.setting is not None and not _setting_present(current_settings, action):
                 reason = "The setting was already removed before a decision: nothing is left to do."
             else:
                 continue
-            event = self._event(EventType.ACTION_CLOSED, {"action_id": action.id, "status": ActionStatus.EXPIRED.value, "reason": reason}, actor="Automation")
+            event = self._event(
+                EventType.ACTION_CLOSED, {"action_id": action.id, "status": ActionStatus.EXPIRED.value, "reason": reason, "claim": DECIDE_KEY}, actor="Automation"
+            )
             # Closing takes the action's one decision, so an analyst approving it on another
             # console at the same moment either wins or is told it expired.
             if not self.center.close_pending(action.id, [event]):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 from air_tui.domain.event import Event
@@ -32,10 +33,18 @@ class DecisionTaken(Exception):
         self.action_id = action_id
         self.holder = holder
         where = f" on {holder.where}" if holder.where else ""
-        super().__init__(
-            f"Action {action_id} was already {holder.what} by {holder.who}{where} at {holder.when}. "
-            "Nothing was recorded or run here; the screen shows their decision after the next sync."
-        )
+        super().__init__(f"Action {action_id} was already {holder.what} by {holder.who}{where} at {_readable(holder.when)}. Nothing was recorded or run here.")
+
+
+def _readable(when: str) -> str:
+    """An ISO time from another console as `2026-12-05 06:10:03 UTC`; anything else as it came."""
+    try:
+        moment = datetime.fromisoformat(when)
+    except ValueError:
+        return when
+    if moment.tzinfo is None:
+        return when
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
 class CoordinationUnavailable(Exception):

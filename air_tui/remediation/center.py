@@ -437,7 +437,7 @@ class ActionCenter:
         self.access.require_decision(action, new_type, "approving actions")
         self._check_size(action)
         decision = self._decision(action, DecisionKind.APPROVED, comment, clean)
-        self._record(self._decision_events(action, decision), self.coordination.decision_guard(action.id, DECIDE_KEY))
+        self._record(self._decision_events(action, decision, DECIDE_KEY), self.coordination.decision_guard(action.id, DECIDE_KEY))
         return self._run_now_or_wait(action.id, decision, on_progress)
 
     def reject(self, action_id: str, *, reason: str) -> DecisionOutcome:
@@ -447,7 +447,7 @@ class ActionCenter:
         self._require_pending(action)
         self.access.require_change("rejecting actions")
         decision = self._decision(action, DecisionKind.REJECTED, reason.strip(), {})
-        self._record(self._decision_events(action, decision), self.coordination.decision_guard(action.id, DECIDE_KEY))
+        self._record(self._decision_events(action, decision, DECIDE_KEY), self.coordination.decision_guard(action.id, DECIDE_KEY))
         return DecisionOutcome(action=action, decision=decision, status=ActionStatus.REJECTED, message=f"Rejected {action.action_type.value}: nothing changes.")
 
     def retry(self, action_id: str, *, comment: str = "", on_progress: Callable[[int, int], None] | None = None) -> DecisionOutcome:
@@ -459,7 +459,7 @@ class ActionCenter:
         decision = self._decision(action, DecisionKind.RETRY, comment, {})
         row = queries.action_row(self.store, action.id)
         key = f"retry-{action.phase.value}-{row.attempt if row is not None else 0}"
-        self._record(self._decision_events(action, decision), self.coordination.decision_guard(action.id, key))
+        self._record(self._decision_events(action, decision, key), self.coordination.decision_guard(action.id, key))
         return self._run_now_or_wait(action.id, decision, on_progress)
 
     def undo(self, action_id: str, *, comment: str = "", on_progress: Callable[[int, int], None] | None = None) -> DecisionOutcome:
@@ -479,7 +479,7 @@ class ActionCenter:
             raise ActionError(f"Action {action.id} changed nothing, so there is nothing to undo.")
         self.access.require_decision(action, action.action_type, "undoing actions")
         decision = self._decision(action, DecisionKind.UNDO, comment, {})
-        self._record(self._decision_events(action, decision), self.coordination.decision_guard(action.id, UNDO_KEY))
+        self._record(self._decision_events(action, decision, UNDO_KEY), self.coordination.decision_guard(action.id, UNDO_KEY))
         return self._run_now_or_wait(action.id, decision, on_progress)
 
     def preview(self, action_ids: list[str], kind: DecisionKind = DecisionKind.APPROVED) -> BulkPreview:
@@ -521,7 +521,7 @@ class ActionCenter:
         for action in actions:
             decision = self._decision(action, kind, comment.strip(), {}, batch_id=batch_id)
             decisions[action.id] = decision
-            events.extend(self._decision_events(action, decision))
+            events.extend(self._decision_events(action, decision, DECIDE_KEY))
         self._record(events, self.coordination.decision_guards([(action.id, DECIDE_KEY) for action in actions]))
         if kind is DecisionKind.REJECTED:
             return [
@@ -593,8 +593,9 @@ class ActionCenter:
             )
             if busy >= self.settings.max_concurrent_executions:
                 return "busy"
+            run_key = f"{row.action.phase.value}-{row.attempt}"
             try:
-                holder = self.coordination.claim_run(action_id, f"{row.action.phase.value}-{row.attempt}")
+                holder = self.coordination.claim_run(action_id, run_key)
             except CoordinationUnavailable:
                 return "unclaimed"
             if holder is not None:
@@ -609,6 +610,7 @@ class ActionCenter:
                             "phase": row.action.phase.value,
                             "attempt": row.attempt,
                             "executor": executor.executor_identity(self.clock),
+                            "claim": run_key,
                         },
                     )
                 ],
@@ -671,11 +673,11 @@ class ActionCenter:
         decided = queries.decisions(self.store, action.id)
         if decided:
             last = decided[-1]
-            by = f" by {last.analyst} at {last.time:%Y-%m-%d %H:%M} UTC"
+            by = f" It was {last.kind.verb} by {last.analyst} at {last.time.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC."
         else:
             row = queries.action_row(self.store, action.id)
-            by = f" by {row.decided_by} at {row.decided_at[:16].replace('T', ' ')} UTC" if row and row.decided_by else ""
-        raise ActionError(f"Action {action.id} is {action.status.value.lower()} already{by}; only pending actions can be decided.")
+            by = f" It was closed by {row.decided_by} at {row.decided_at[:19].replace('T', ' ')} UTC." if row and row.decided_by else ""
+        raise ActionError(f"Action {action.id} is {action.status.value.lower()}, so it cannot be decided: only pending actions can.{by}")
 
     def _check_size(self, action: PendingAction) -> None:
         cap = self.settings.max_messages_per_action
@@ -688,9 +690,13 @@ class ActionCenter:
     def _decision(self, action: PendingAction, kind: DecisionKind, comment: str, parameters: dict[str, str], *, batch_id: str = "") -> Decision:
         return Decision(action_id=action.id, kind=kind, analyst=self.analyst, time=self.clock(), comment=comment, parameters=parameters, batch_id=batch_id)
 
-    def _decision_events(self, action: PendingAction, decision: Decision) -> list[Event]:
-        """Build the decision event and, for an action of an investigation, its line in the investigation log."""
-        events = [self._event(EventType.ACTION_DECIDED, {"decision": decision.model_dump(mode="json")})]
+    def _decision_events(self, action: PendingAction, decision: Decision, claim: str) -> list[Event]:
+        """Build the decision event and, for an action of an investigation, its line in the investigation log.
+
+        `claim` names the decision's slot on the action (see DECIDE_KEY), kept so that team sync
+        can put the claim back on a sync server that lost it.
+        """
+        events = [self._event(EventType.ACTION_DECIDED, {"decision": decision.model_dump(mode="json"), "claim": claim})]
         if action.investigation_id:
             remark = f": {decision.comment}" if decision.comment else ""
             changed = f" as {decision.parameters['action_type']}" if "action_type" in decision.parameters else ""

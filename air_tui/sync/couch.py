@@ -121,13 +121,16 @@ class CouchClient:
         response = self._request("GET", "")
         if response.status_code == 200:
             return
+        path = urlsplit(self.url).path.strip("/")
+        # A database name written into the URL makes every request go to the wrong place.
+        hint = f" The URL ends in /{path}: if that is a database, give only the server in [sync] url and the name in [sync] database." if path else ""
         if response.status_code != 404:
-            raise SyncError(f"Cannot open database {self.database} on {self.url}: HTTP {response.status_code} {_couch_reason(response)}.")
+            raise SyncError(f"Cannot open database {self.database} on {self.url}: HTTP {response.status_code} {_couch_reason(response)}.{hint}")
         created = self._request("PUT", "")
         if created.status_code not in (201, 202, 412):
             raise SyncError(
                 f"Cannot create database {self.database} on {self.url}: HTTP {created.status_code} {_couch_reason(created)}. "
-                "Create it on the server, or give the user the right to."
+                f"Create it on the server, or give the user the right to.{hint}"
             )
 
     def bulk_docs(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -47,6 +47,8 @@ class SyncReport:
     rejected: int = 0
     error: str = ""
     offline: bool = False
+    resent: bool = False
+    """The server's database was replaced or restored, so every event was sent again."""
 
 
 @dataclass
@@ -141,6 +143,43 @@ def event_doc(row: dict[str, Any], origin: str) -> dict[str, Any]:
     }
 
 
+def decision_doc_id(action_id: str, key: str) -> str:
+    return f"decision:{action_id}:{key}"
+
+
+def run_doc_id(action_id: str, key: str) -> str:
+    return f"run:{action_id}:{key}"
+
+
+def decision_body(action_id: str, key: str, events: list[tuple[Event, int]], replica: str, host: str) -> dict[str, Any]:
+    """The decision document: who decided what and when, carrying the decision's events."""
+    first = events[0][0]
+    return {
+        "kind": DECISION_KIND,
+        "action_id": action_id,
+        "key": key,
+        "decision": decision_word(first),
+        "decided_by": first.actor,
+        "time": first.time.isoformat(),
+        "replica": replica,
+        "host": host,
+        "events": [{"id": event.id, **event_body(event, clock, replica)} for event, clock in events],
+    }
+
+
+def run_body(action_id: str, key: str, replica: str, host: str, pid: object, analyst: str, time: str) -> dict[str, Any]:
+    return {"kind": RUN_KIND, "action_id": action_id, "key": key, "replica": replica, "host": host, "pid": pid, "analyst": analyst, "time": time}
+
+
+def decision_word(event: Event) -> str:
+    decision = event.payload.get("decision")
+    if isinstance(decision, dict) and decision.get("kind"):
+        return {"approved": "approved", "rejected": "rejected", "undo": "undone", "retry": "retried"}.get(str(decision["kind"]), str(decision["kind"]))
+    if event.payload.get("status"):
+        return f"closed as {str(event.payload['status']).lower()}"
+    return "decided"
+
+
 def remote_events(doc: dict[str, Any]) -> list[ledger.RemoteEvent]:
     """The events a document carries: one for an event, those of the decision for a decision, none otherwise.
 
@@ -203,6 +242,8 @@ class Replicator:
         self.jitter = jitter
         self.replica_id = replica_id(store)
         self._database_checked = False
+        self.resent = False
+        self._follow_server_change()
 
     def push(self) -> int:
         """Send every local event the server has not confirmed; return how many were sent."""
@@ -221,6 +262,11 @@ class Replicator:
                 if everything:
                     state_put(self.store, {"push_all": ""})
                 return sent
+            if everything:
+                self.resent = True
+                # The decision and run claims went with the old database: put them back, or a
+                # console that is behind could decide or run those actions a second time.
+                self._restore_claims(rows)
             docs = [event_doc(row, row["origin"] or self.replica_id) for row in rows]
             answers = self.client.bulk_docs(docs)
             for doc, answer in zip(docs, answers):
@@ -233,6 +279,37 @@ class Replicator:
                 )
             state_put(self.store, {"pushed_seq": str(rows[-1]["seq"])})
             sent += len(rows)
+
+    def _restore_claims(self, rows: list[dict[str, Any]]) -> None:
+        docs = []
+        for row in rows:
+            payload = json.loads(row["payload"])
+            claim = payload.get("claim")
+            if not isinstance(claim, str) or not claim:
+                continue
+            origin = row["origin"] or self.replica_id
+            event = ledger._event_from_row(row)
+            if row["type"] == "action.execution_started":
+                executor = payload.get("executor") or {}
+                docs.append({"_id": run_doc_id(payload["action_id"], claim), **run_body(payload["action_id"], claim, origin, str(executor.get("host", "")), executor.get("pid", 0), row["actor"], row["time"])})
+            else:
+                action_id = payload.get("action_id") or (payload.get("decision") or {}).get("action_id")
+                if action_id:
+                    docs.append({"_id": decision_doc_id(action_id, claim), **decision_body(action_id, claim, [(event, int(row["clock"]))], origin, "")})
+        if docs:
+            self.client.bulk_docs(docs)
+
+    def _follow_server_change(self) -> None:
+        """Start afresh when the configured server or database is not the one the state describes."""
+        where = f"{self.client.url}/{self.client.database}"
+        known = state_get(self.store, "server")
+        if known == where:
+            return
+        values = {"server": where, "last_success": "", "last_error": "", "offline_since": "", "failures": "0", "next_try": "", "checkpoint": "0", "database_marker": "", "lease": "", "lease_rev": ""}
+        if known:
+            # Another server holds none of this console's events yet.
+            values |= {"pushed_seq": "0", "push_all": "1"}
+        state_put(self.store, values)
 
     def pull(self, *, wait: float | None = None) -> SyncReport:
         """Read every change after the checkpoint and merge the events into the ledger.
@@ -272,6 +349,7 @@ class Replicator:
         """Push, then pull; record the outcome for `status` and the backoff. Never raises for a server problem."""
         report = SyncReport()
         self._database_checked = False
+        self.resent = False
         try:
             report.pushed = self.push()
             pulled = self.pull()
@@ -282,6 +360,7 @@ class Replicator:
             report.error, report.offline = str(error), True
         except SyncError as error:
             report.error = str(error)
+        report.resent = self.resent
         self.record(report)
         return report
 

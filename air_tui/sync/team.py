@@ -24,17 +24,9 @@ from air_tui.domain.event import Event
 from air_tui.domain.ids import Clock
 from air_tui.sync.couch import CouchClient, SyncError
 from air_tui.store.database import Store
-from air_tui.sync.replicator import DECISION_KIND, LEASE_KIND, RUN_KIND, event_body, state_get, state_put
+from air_tui.sync.replicator import LEASE_KIND, decision_body, decision_doc_id, run_body, run_doc_id, state_get, state_put
 
 LEASE_ID = "automation-lease"
-
-
-def decision_doc_id(action_id: str, key: str) -> str:
-    return f"decision:{action_id}:{key}"
-
-
-def run_doc_id(action_id: str, key: str) -> str:
-    return f"run:{action_id}:{key}"
 
 
 @dataclass(frozen=True)
@@ -119,18 +111,7 @@ class TeamCoordination:
 
     def _claim_decision(self, action_id: str, key: str, events: list[tuple[Event, int]]) -> str:
         """Create the decision document; return its revision, or raise DecisionTaken with who holds it."""
-        first = events[0][0]
-        body = {
-            "kind": DECISION_KIND,
-            "action_id": action_id,
-            "key": key,
-            "decision": _decision_word(first),
-            "decided_by": first.actor,
-            "time": first.time.isoformat(),
-            "replica": self.replica,
-            "host": self.host,
-            "events": [{"id": event.id, **event_body(event, clock, self.replica)} for event, clock in events],
-        }
+        body = decision_body(action_id, key, events, self.replica, self.host)
         try:
             self._ready()
             outcome, answer = self.client.create(decision_doc_id(action_id, key), body)
@@ -143,16 +124,7 @@ class TeamCoordination:
     # Runs --------------------------------------------------------------------------------
 
     def claim_run(self, action_id: str, key: str) -> Holder | None:
-        body = {
-            "kind": RUN_KIND,
-            "action_id": action_id,
-            "key": key,
-            "replica": self.replica,
-            "host": self.host,
-            "pid": os.getpid(),
-            "analyst": self.analyst,
-            "time": self.clock().isoformat(),
-        }
+        body = run_body(action_id, key, self.replica, self.host, os.getpid(), self.analyst, self.clock().isoformat())
         try:
             self._ready()
             outcome, existing = self.client.create(run_doc_id(action_id, key), body)
@@ -188,8 +160,19 @@ class TeamCoordination:
             return lease is not None and lease.holder == self.replica and lease.until > now
 
     def lease(self) -> Lease | None:
-        """The lease as last seen, for the status line."""
+        """The lease as this console last saw it, without asking the server."""
         return self._lease
+
+    def current_lease(self) -> Lease | None:
+        """The lease as the server has it now (None when free), or as last seen when the server cannot say."""
+        try:
+            self._ready()
+            doc = self.client.get(LEASE_ID)
+        except SyncError:
+            return self._lease
+        if doc is None or doc.get("released"):
+            return None
+        return _lease_of(doc)
 
     def release_automation(self) -> None:
         """Give the lease up on a clean exit, so another console takes over at once."""
@@ -240,15 +223,6 @@ def _lease_of(doc: dict[str, Any]) -> Lease:
         # Handed back on exit: free at once, whatever the clocks of the two machines say.
         until = datetime.min.replace(tzinfo=UTC)
     return Lease(holder=str(doc.get("replica", "")), host=str(doc.get("host", "")), analyst=str(doc.get("analyst", "")), until=until)
-
-
-def _decision_word(event: Event) -> str:
-    decision = event.payload.get("decision")
-    if isinstance(decision, dict) and decision.get("kind"):
-        return {"approved": "approved", "rejected": "rejected", "undo": "undone", "retry": "retried"}.get(str(decision["kind"]), str(decision["kind"]))
-    if event.payload.get("status"):
-        return f"closed as {str(event.payload['status']).lower()}"
-    return "decided"
 
 
 def _decided_action(event: Event) -> str:

@@ -125,7 +125,7 @@ def test_reject_needs_a_reason_and_changes_nothing(service: AirService, workspac
     assert outcome.status is ActionStatus.REJECTED
     for message_id, where in keys(service, action).items():
         assert file_folder(workspace, *where) == service.message(message_id).location.folder
-    with pytest.raises(ActionError, match="rejected already by ana"):
+    with pytest.raises(ActionError, match="is rejected, so it cannot be decided: only pending actions can. It was rejected by ana at "):
         service.approve(action.id)
 
 

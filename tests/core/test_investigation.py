@@ -164,7 +164,7 @@ def test_reject_needs_reason(investigated: AirService) -> None:
 def test_decided_action_cannot_be_decided_again(investigated: AirService) -> None:
     action = investigated.actions(ActionStatus.PENDING)[0].action
     investigated.approve(action.id)
-    with pytest.raises(ActionError, match="already by analyst1"):
+    with pytest.raises(ActionError, match="cannot be decided: only pending actions can. It was approved by analyst1 at "):
         investigated.approve(action.id)
 
 

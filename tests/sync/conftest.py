@@ -52,7 +52,7 @@ def disk_server(tmp_path: Path) -> Iterator[CouchServer]:
 
 
 def team_config(url: str, **sync: object) -> Config:
-    return Config.model_validate({"sync": {"url": url, "database": DATABASE, **sync}})
+    return Config.model_validate({"sync": {"url": url, "database": DATABASE} | sync})
 
 
 class Desk:

@@ -160,6 +160,13 @@ def test_the_sync_commands(desks, server: CouchServer, tmp_path: Path, monkeypat
     code, out, err = run_cli(capsys, "sync", "status", "--json", "--tenant", str(tenant), "--analyst", "ana")
     status = json.loads(out)
     assert code == 0 and status["state"] == "synced" and status["waiting"] == 0 and status["url"] == server.url
+    # A one-off command takes the automation lease for its work and hands it back at its end.
+    code, out, err = run_cli(capsys, "investigate", "--tenant", str(tenant), "--analyst", "ana")
+    assert code == 0
+    lease = next(doc for doc in server.docs(DATABASE) if doc["_id"] == "automation-lease")
+    assert lease["analyst"] == "ana" and lease["released"] is True
+    code, out, err = run_cli(capsys, "sync", "status", "--tenant", str(tenant), "--analyst", "ana")
+    assert "Automation:   no console holds it now" in out
     server.kill()
     code, out, err = run_cli(capsys, "sync", "now", "--tenant", str(tenant), "--analyst", "ana")
     assert code == 1 and "sync failed: Cannot reach the sync server" in err

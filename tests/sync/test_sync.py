@@ -412,3 +412,57 @@ def test_a_decision_the_server_took_before_a_crash_comes_back_with_the_next_sync
         assert first.resume_approved() == 1
         assert first.action_row(action_id).action.status is ActionStatus.COMPLETED
         assert_consistent(first)
+
+
+def test_a_console_that_has_not_read_its_mail_closes_nothing(desks) -> None:
+    ana, ben = desks("ana", investigated=True), desks("ben")
+    with ana.open() as first:
+        first.sync_now()
+        pending = {row.action.id for row in first.actions(ActionStatus.PENDING)}
+        first.release_automation()
+    with ben.open() as second:
+        second.sync_now()
+        assert second.message_count() == 0 and second.automation_allowed()
+        assert second.maintain() == 0
+        assert {row.action.id for row in second.actions(ActionStatus.PENDING)} == pending
+
+
+def test_a_restored_database_gets_the_decisions_back_before_anyone_decides_again(desks, server: CouchServer) -> None:
+    ana, ben = desks("ana", investigated=True), desks("ben")
+    with ana.open() as first:
+        first.sync_now()
+        action_id = pending_soft_delete(first)
+    with ben.open() as second:
+        second.sync_now()
+        second.ingest()
+    with ana.open() as first:
+        first.approve(action_id)
+        first.sync_now()
+    server.kill()
+    server.start()
+    with ana.open() as first:
+        report = first.sync_now()
+        assert report.error == "" and report.resent
+    kinds = Counter((doc.get("kind"), doc.get("action_id")) for doc in server.docs(DATABASE))
+    assert kinds[("decision", action_id)] == 1 and kinds[("run", action_id)] == 1
+    with ben.open() as second:
+        # ben never saw ana's approval: his copy still says pending, but the server knows better.
+        with pytest.raises(DecisionConflict, match="was already approved by ana"):
+            second.approve(action_id)
+        assert count_events(second, EventType.ACTION_EXECUTION_STARTED, action_id) == 1
+
+
+def test_pointing_a_console_at_another_database_starts_afresh(desks, server: CouchServer) -> None:
+    ana = desks("ana", investigated=True)
+    with ana.open() as first:
+        first.sync_now()
+        server.kill()
+        assert first.sync_now().offline
+        total = len(event_ids(first))
+    server.start()
+    ana.sync_options = {"database": "soc-night-shift"}
+    with ana.open() as first:
+        status = first.sync_status()
+        assert status.database == "soc-night-shift" and status.last_error == "" and status.offline_since == ""
+        assert status.waiting == total and status.last_success == "" and status.state == "waiting"
+        assert first.sync_now().pushed == total
