@@ -22,7 +22,6 @@ from air_tui.sync import Lease, SyncStatus
 from air_tui.tenant.workspace import Workspace
 from air_tui.tui.app import AirApp, SyncChecked
 from air_tui.tui.screens.action_center import ActionCenterScreen
-from air_tui.tui.widgets.pending_count import PendingCount
 from air_tui.tui.widgets.sync_indicator import SyncIndicator, SyncView
 from tests.conftest import FROZEN_START
 from tests.tui.conftest import make_app, settle
