@@ -104,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     sync_status.add_argument("--json", action="store_true", help="print the state as JSON")
     sync_now = sync_commands.add_parser("now", parents=[common], help="push this console's new events and pull everyone else's, once")
     sync_now.add_argument("--json", action="store_true", help="print what was sent and received as JSON")
+    sync_watch = sync_commands.add_parser(
+        "watch", parents=[common], help="keep syncing, and do the automation while this console holds the lease (ctrl+c stops)"
+    )
+    sync_watch.add_argument("--rounds", type=int, default=0, metavar="N", help="stop after N rounds (default: run until stopped)")
+    sync_watch.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="longest wait for changes between rounds (default: [sync] interval_seconds)")
+    sync_watch.add_argument("--json", action="store_true", help="print one JSON object per round")
 
     ingest = commands.add_parser("ingest", help="parse a .eml file, a folder of them, an mbox or a Maildir")
     ingest.add_argument("paths", type=Path, nargs="+", metavar="PATH")
@@ -229,6 +235,8 @@ def _team_ready(service: AirService) -> None:
 
 def _sync(args: argparse.Namespace) -> int:
     with _service(args) as service:
+        if args.sync_command == "watch":
+            return _sync_watch(args, service)
         if args.sync_command == "now":
             report = service.sync_now()
             if args.json:
@@ -266,6 +274,60 @@ def _sync(args: argparse.Namespace) -> int:
             first = status.rejected[0]
             print(f"Rejected:     documents on the server with no valid event: {len(status.rejected)} (first: {first['doc_id']}: {first['reason']})")
         return EXIT_OK
+
+
+def _sync_watch(args: argparse.Namespace, service: AirService) -> int:
+    """Sync round after round; between rounds, wait for the server to report a change (a long poll).
+
+    While this console holds the automation lease it also reads new mail, raises alerts and
+    runs investigations, so a machine without a console can be the team's automation host.
+    """
+    if args.rounds < 0 or args.wait < 0:
+        raise ConfigError("--rounds and --wait take a number of 0 or more.")
+    team = service.require_team()
+    wait = args.wait or float(service.config.sync.interval_seconds)
+    done = 0
+    try:
+        while not args.rounds or done < args.rounds:
+            done += 1
+            report = service.sync_now() if team.replicator.due() else None
+            automation = service.automation_allowed()
+            raised = 0
+            if automation:
+                with service.exclusive():
+                    service.ingest()
+                    raised = service.raise_alerts()
+                    service.run_investigations()
+            ran = service.resume_approved()
+            if automation and (raised or ran):
+                # What the automation recorded goes out now rather than after the wait.
+                service.sync_now()
+            _print_round(args, service, report, automation, raised, ran)
+            if args.rounds and done >= args.rounds:
+                break
+            if report is None or report.error:
+                time.sleep(wait)
+            else:
+                team.replicator.wait_for_changes(wait)
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
+
+
+def _print_round(args: argparse.Namespace, service: AirService, report: Any, automation: bool, raised: int, ran: int) -> None:
+    now = service.clock().isoformat(timespec="seconds")
+    if args.json:
+        body = {"time": now, "sync": None if report is None else dataclasses.asdict(report), "automation": automation, "alerts_raised": raised, "actions_run": ran}
+        print(json.dumps(body), flush=True)
+        return
+    if report is None:
+        sync = "waiting for the retry time"
+    elif report.error:
+        sync = f"sync failed: {report.error}"
+    else:
+        sync = f"{_plural(report.pushed, 'event')} sent, {_plural(report.pulled, 'event')} received"
+    role = f"automation: {_plural(raised, 'alert')} raised" if automation else "automation on another console"
+    print(f"{now}  {sync}; {role}; {_plural(ran, 'approved action')} run", flush=True)
 
 
 def _sync_state_line(status: Any) -> str:

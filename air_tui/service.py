@@ -212,10 +212,10 @@ class AirService:
         Raises:
             ConfigError: Team sync is not configured.
         """
-        return self._require_team().sync_now()
+        return self.require_team().sync_now()
 
     def sync_status(self) -> SyncStatus:
-        return self._require_team().status()
+        return self.require_team().status()
 
     def release_automation(self) -> None:
         """Hand the automation lease back on a clean exit, so another console takes it over at once."""
@@ -232,7 +232,7 @@ class AirService:
                 self.team.sync_now()
             raise
 
-    def _require_team(self) -> TeamSync:
+    def require_team(self) -> TeamSync:
         if self.team is None:
             raise ConfigError("Team sync is off: set [sync] url (and database, username) in the configuration file. docs/sync.md shows how.")
         return self.team

@@ -280,6 +280,18 @@ class Replicator:
             state_put(self.store, {"pushed_seq": str(rows[-1]["seq"])})
             sent += len(rows)
 
+    def wait_for_changes(self, seconds: float) -> bool:
+        """Wait up to `seconds` for a change after the checkpoint (a long poll); return whether one came.
+
+        The changes are not read here: the next pull reads them. A server that cannot be reached
+        counts as no change, and the next sync records the failure.
+        """
+        since = state_get(self.store, "checkpoint", "0") or "0"
+        try:
+            return self.client.changes(since, limit=1, wait=seconds).count > 0
+        except SyncError:
+            return False
+
     def _restore_claims(self, rows: list[dict[str, Any]]) -> None:
         docs = []
         for row in rows:

@@ -182,3 +182,22 @@ def test_team_config_defaults() -> None:
     assert config.sync.enabled and config.sync.interval_seconds == 15 and config.sync.database == DATABASE
     with pytest.raises(ValueError, match="is not a CouchDB database name"):
         SyncConfig(url="https://couch.soc.example", database="SOC Team")
+
+
+def test_sync_watch_does_the_automation_and_syncs_each_round(desks, server: CouchServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    desk = desks("ana")
+    config = tmp_path / "team.toml"
+    config.write_text(f'[sync]\nurl = "{server.url}"\ndatabase = "{DATABASE}"\n', encoding="utf-8")
+    monkeypatch.setenv("AIR_TUI_CONFIG", str(config))
+    started = time.monotonic()
+    code, out, err = run_cli(capsys, "sync", "watch", "--rounds", "2", "--wait", "1", "--json", "--tenant", str(desk.workspace.tenant_dir), "--analyst", "ana")
+    rounds = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and len(rounds) == 2
+    assert rounds[0]["automation"] is True and rounds[0]["alerts_raised"] > 10
+    assert rounds[1]["alerts_raised"] == 0 and rounds[1]["sync"]["error"] == ""
+    # The wait between the rounds was a long poll of one second, ended by our own timeout at worst.
+    assert time.monotonic() - started < 120
+    events = [doc for doc in server.docs(DATABASE) if doc.get("kind") == "event"]
+    assert sum(1 for doc in events if doc["type"] == "alert.raised") == rounds[0]["alerts_raised"]
+    code, out, err = run_cli(capsys, "sync", "watch", "--rounds", "-1", "--tenant", str(desk.workspace.tenant_dir), "--analyst", "ana")
+    assert code == 1 and "--rounds and --wait take a number of 0 or more" in err
