@@ -1,7 +1,7 @@
 """Coordination between consoles that share a team store: who decides an action, who runs it.
 
 A console alone needs none of it. In team mode the sync server arbitrates: the first console to
-record a decision (or to claim a run) wins, and every other one is told who won and when.
+record a decision (or to claim a run) wins, and every other one learns who won and when.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from air_tui.domain.event import Event
 
 @dataclass(frozen=True)
 class Holder:
-    """Who took a decision or a run first."""
+    """The analyst, time and console of the first decision or run on an action."""
 
     who: str
     when: str
@@ -37,7 +37,7 @@ class DecisionTaken(Exception):
 
 
 def _readable(when: str) -> str:
-    """An ISO time from another console as `2026-12-05 06:10:03 UTC`; anything else as it came."""
+    """Format an ISO time from another console as `2026-12-05 06:10:03 UTC`; return anything else unchanged."""
     try:
         moment = datetime.fromisoformat(when)
     except ValueError:
@@ -59,13 +59,13 @@ class Coordination(Protocol):
     def decision_guard(self, action_id: str, key: str) -> BeforeCommit | None:
         """Return a hook that claims the decision `key` on the action before it is committed.
 
-        The hook raises DecisionTaken when another console holds the claim, and
+        The hook raises DecisionTaken when another console has the claim, and
         CoordinationUnavailable when no one can tell.
         """
         ...
 
     def decision_guards(self, claims: list[tuple[str, str]]) -> BeforeCommit | None:
-        """The same for a bulk decision: (action id, key) pairs, all claimed or none."""
+        """Return the same hook for a bulk decision: (action id, key) pairs, all claimed or none."""
         ...
 
     def claim_run(self, action_id: str, key: str) -> Holder | None:

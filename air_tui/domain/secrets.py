@@ -30,5 +30,5 @@ def find_secret(env_name: str, keyring_service: str, username: str) -> str | Non
 
 
 def missing_secret_hint(env_name: str, keyring_service: str, username: str) -> str:
-    """Where to put a secret that was not found, for an error message."""
+    """Describe where to put a secret that was not found, for an error message."""
     return f"set the environment variable {env_name}, or store it with `keyring set {keyring_service} {username}`"

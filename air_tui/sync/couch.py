@@ -21,7 +21,7 @@ from air_tui.domain.config import SyncConfig
 
 
 class SyncError(Exception):
-    """The server answered, but refused the request: a wrong password, a missing right, a bad name."""
+    """The server responded but rejected the request: a wrong password, a missing permission, an invalid name."""
 
 
 class SyncUnavailable(SyncError):
@@ -34,7 +34,7 @@ class Changes:
     count: int
     """Rows in the page, deleted documents included: 0 means the end was reached."""
     last_seq: str
-    """Where the next read starts: kept exactly as the server sent it (a JSON text), never parsed."""
+    """Position of the next read, kept exactly as the server sent it (a JSON text) and never parsed."""
     pending: int | None
 
 
@@ -48,7 +48,7 @@ def is_loopback(host: str) -> bool:
 
 
 def check_url(url: str, *, insecure: bool) -> None:
-    """Refuse plain HTTP to anything but this machine, unless the user said `--insecure`.
+    """Refuse plain HTTP to anything but this machine, unless the user passed `--insecure`.
 
     Raises:
         SyncError: The URL would send the password and the ledger over an unencrypted network.
@@ -62,7 +62,7 @@ def check_url(url: str, *, insecure: bool) -> None:
 
 
 class CouchClient:
-    """One database on one server. Every method raises SyncUnavailable or SyncError; none returns a half answer."""
+    """One database on one server. Every method raises SyncUnavailable or SyncError; none returns a partial result."""
 
     def __init__(self, config: SyncConfig, *, password: str | None, insecure: bool = False, transport: httpx.BaseTransport | None = None) -> None:
         check_url(config.url, insecure=insecure)
@@ -96,7 +96,7 @@ class CouchClient:
                 kwargs["timeout"] = httpx.Timeout(timeout, connect=min(self.timeout, 10.0))
             response = self._http.request(method, path, **kwargs)
         except httpx.TimeoutException as error:
-            raise SyncUnavailable(f"The sync server {self.url} did not answer in time ({type(error).__name__}).") from error
+            raise SyncUnavailable(f"The sync server {self.url} did not respond in time ({type(error).__name__}).") from error
         except (httpx.TransportError, OSError, socket.gaierror) as error:
             raise SyncUnavailable(f"Cannot reach the sync server {self.url}: {_reason(error)}.") from error
         if response.status_code >= 500:

@@ -32,7 +32,7 @@ LEASE_KIND = "automation"
 DATABASE_KIND = "database"
 DATABASE_MARKER = "air-tui-database"
 """A document made once per server database. A different one means the database was replaced or
-restored from an old backup, so what the server holds can no longer be trusted to be complete."""
+restored from an old backup, so its contents can no longer be trusted to be complete."""
 
 BACKOFF_START_SECONDS = 2.0
 
@@ -152,7 +152,7 @@ def run_doc_id(action_id: str, key: str) -> str:
 
 
 def decision_body(action_id: str, key: str, events: list[tuple[Event, int]], replica: str, host: str) -> dict[str, Any]:
-    """The decision document: who decided what and when, carrying the decision's events."""
+    """Build the decision document: who decided what and when, carrying the decision's events."""
     first = events[0][0]
     return {
         "kind": DECISION_KIND,
@@ -184,7 +184,7 @@ def remote_events(doc: dict[str, Any]) -> list[ledger.RemoteEvent]:
     """The events a document carries: one for an event, those of the decision for a decision, none otherwise.
 
     Raises:
-        ValueError: The document claims to carry events but they are not valid; the message says why.
+        ValueError: The document claims to carry events but they are not valid; the message gives the reason.
     """
     kind = doc.get("kind")
     doc_id = str(doc.get("_id", ""))

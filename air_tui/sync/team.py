@@ -110,7 +110,7 @@ class TeamCoordination:
         return claim
 
     def _claim_decision(self, action_id: str, key: str, events: list[tuple[Event, int]]) -> str:
-        """Create the decision document; return its revision, or raise DecisionTaken with who holds it."""
+        """Create the decision document; return its revision, or raise DecisionTaken naming the console that has it."""
         body = decision_body(action_id, key, events, self.replica, self.host)
         try:
             self._ready()
@@ -160,7 +160,7 @@ class TeamCoordination:
             return lease is not None and lease.holder == self.replica and lease.until > now
 
     def lease(self) -> Lease | None:
-        """The lease as this console last saw it, without asking the server."""
+        """Return the lease as this console last saw it, without asking the server."""
         return self._lease
 
     def current_lease(self) -> Lease | None:
