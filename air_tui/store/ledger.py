@@ -101,15 +101,15 @@ def merge(store: Store, remote: Iterable[RemoteEvent], *, within: Callable[[], N
     try:
         prev_hash = _last_hash(store)
         frontier = _frontier(store)
-        fresh: dict[str, RemoteEvent] = {}
+        fresh: dict[str, tuple[RemoteEvent, dict[str, str]]] = {}
         for item in remote:
             row = _row(item.event)
             if item.event.id in fresh or _already_stored(store, row):
                 continue
-            fresh[item.event.id] = item
-        ordered = sorted(fresh.values(), key=lambda item: (item.clock, item.event.id))
+            fresh[item.event.id] = (item, row)
+        ordered = sorted((pair[0] for pair in fresh.values()), key=lambda item: (item.clock, item.event.id))
         for item in ordered:
-            prev_hash = _insert(store, _row(item.event), prev_hash, item.clock, item.origin)
+            prev_hash = _insert(store, fresh[item.event.id][1], prev_hash, item.clock, item.origin)
         rebuilt = False
         if ordered:
             first = (ordered[0].clock, ordered[0].event.id)
@@ -139,7 +139,7 @@ def _frontier(store: Store) -> tuple[int, str] | None:
     return (int(row[0]), str(row[1])) if row else None
 
 
-def _overlaps(store: Store, first: tuple[int, str], fresh: dict[str, RemoteEvent], ordered: list[RemoteEvent]) -> bool:
+def _overlaps(store: Store, first: tuple[int, str], fresh: dict[str, object], ordered: list[RemoteEvent]) -> bool:
     """Whether an event applied already, but sorting after `first`, touches a record the new events touch."""
     touched: set[str] = set()
     for item in ordered:

@@ -337,6 +337,10 @@ class Replicator:
             found: list[ledger.RemoteEvent] = []
             rejected: list[tuple[str, str]] = []
             for doc in page.docs:
+                if doc.get("kind") == EVENT_KIND and doc.get("origin") == self.replica_id and self._stored(doc.get("_id")):
+                    # This console's own event coming back, skipped before the costly checks. One
+                    # it lacks (the store was restored from a backup) is read like any other.
+                    continue
                 try:
                     found.extend(remote_events(doc))
                 except ValueError as error:
@@ -356,6 +360,9 @@ class Replicator:
             report.rejected += len(rejected)
             if not page.count or page.last_seq == since or page.pending == 0:
                 return report
+
+    def _stored(self, event_id: object) -> bool:
+        return self.store.db.execute("SELECT 1 FROM events WHERE id = ?", [str(event_id)]).fetchone() is not None
 
     def sync_once(self) -> SyncReport:
         """Push, then pull; record the outcome for `status` and the backoff. Never raises for a server problem."""

@@ -632,7 +632,7 @@ def test_start_investigation_resumed_under_the_workspace_lock_does_not_wait_for_
         message_id = pending(service)[0].targets[0].message_id
         action = service.propose(ActionType.START_INVESTIGATION, message_ids=[message_id], investigate_on="recipient")
         center = service.center
-        ledger.append(service.store, center._decision_events(action, center._decision(action, DecisionKind.APPROVED, "", {})))
+        ledger.append(service.store, center._decision_events(action, center._decision(action, DecisionKind.APPROVED, "", {}), "decide"))
     # A restart resumes it while holding the workspace lock, as start-up does.
     with open_service(workspace, prefix="01RESTART") as restarted, restarted.exclusive():
         assert restarted.resume_approved() == 1

@@ -225,7 +225,7 @@ def test_interrupted_approval_resumes_once(investigated: AirService, workspace: 
     action = investigated.actions(ActionStatus.PENDING)[0].action
     # Record the approval only, as if the process died before the first move.
     center = investigated.center
-    ledger.append(investigated.store, center._decision_events(action, center._decision(action, DecisionKind.APPROVED, "", {})))
+    ledger.append(investigated.store, center._decision_events(action, center._decision(action, DecisionKind.APPROVED, "", {}), "decide"))
     first = action.targets[0]
     key = investigated.message(first.message_id).location.key
     investigated.tenant.move_message(first.mailbox, key, Folder.RECOVERABLE)
