@@ -37,6 +37,9 @@ class Store:
             self._migrate()
         # FULL makes each committed decision survive power loss, not only a crash.
         self.db.execute("PRAGMA synchronous = FULL")
+        # SQLite's default page cache is 2 MB; a team ledger of 100,000 events is over 250 MB, and
+        # the indexes its appends and merges walk no longer fit. The cache grows only as used.
+        self.db.execute("PRAGMA cache_size = -32768")
 
     def close(self) -> None:
         self.db.conn.close()

@@ -47,6 +47,18 @@ def pending_soft_delete(service: AirService) -> str:
     raise AssertionError("the investigated demo has no pending soft delete")
 
 
+def two_desks_and_a_pending_soft_delete(desks) -> tuple[Desk, Desk, str]:
+    """ana, who investigated the demo, and ben, who synced from her and read his mail; both see the action pending."""
+    ana, ben = desks("ana", investigated=True), desks("ben")
+    with ana.open() as first:
+        first.sync_now()
+        action_id = pending_soft_delete(first)
+    with ben.open() as second:
+        second.sync_now()
+        second.ingest()
+    return ana, ben, action_id
+
+
 def assert_consistent(service: AirService) -> None:
     assert ledger.verify_chain(service.store) == []
     assert ledger.verify_projections(service.store) == []
@@ -72,13 +84,8 @@ def test_a_second_console_receives_everything_the_first_recorded(desks) -> None:
 
 
 def test_a_decision_on_one_console_runs_there_once_and_reaches_the_other(desks) -> None:
-    ana, ben = desks("ana", investigated=True), desks("ben")
-    with ana.open() as first:
-        first.sync_now()
-        action_id = pending_soft_delete(first)
+    ana, ben, action_id = two_desks_and_a_pending_soft_delete(desks)
     with ben.open() as second:
-        second.sync_now()
-        second.ingest()
         outcome = second.approve(action_id, comment="confirmed phish")
         assert outcome.status is ActionStatus.COMPLETED
         assert outcome.results.get(TargetResult.SUCCEEDED.value, 0) > 0
@@ -130,13 +137,7 @@ def test_events_made_on_both_consoles_while_apart_converge(desks) -> None:
 
 
 def test_the_second_analyst_to_decide_is_told_who_decided_and_when(desks, server: CouchServer) -> None:
-    ana, ben = desks("ana", investigated=True), desks("ben")
-    with ana.open() as first:
-        first.sync_now()
-        action_id = pending_soft_delete(first)
-    with ben.open() as second:
-        second.sync_now()
-        second.ingest()
+    ana, ben, action_id = two_desks_and_a_pending_soft_delete(desks)
     with ana.open() as first:
         first.reject(action_id, reason="sender is a partner")
     with ben.open() as second:
@@ -155,13 +156,7 @@ def test_the_second_analyst_to_decide_is_told_who_decided_and_when(desks, server
 
 
 def test_two_analysts_approving_at_the_same_moment_get_one_winner_and_one_run(desks, server: CouchServer) -> None:
-    ana, ben = desks("ana", investigated=True), desks("ben")
-    with ana.open() as first:
-        first.sync_now()
-        action_id = pending_soft_delete(first)
-    with ben.open() as second:
-        second.sync_now()
-        second.ingest()
+    ana, ben, action_id = two_desks_and_a_pending_soft_delete(desks)
     barrier = threading.Barrier(2)
     outcomes: dict[str, object] = {}
 
@@ -428,13 +423,7 @@ def test_a_console_that_has_not_read_its_mail_closes_nothing(desks) -> None:
 
 
 def test_a_restored_database_gets_the_decisions_back_before_anyone_decides_again(desks, server: CouchServer) -> None:
-    ana, ben = desks("ana", investigated=True), desks("ben")
-    with ana.open() as first:
-        first.sync_now()
-        action_id = pending_soft_delete(first)
-    with ben.open() as second:
-        second.sync_now()
-        second.ingest()
+    ana, ben, action_id = two_desks_and_a_pending_soft_delete(desks)
     with ana.open() as first:
         first.approve(action_id)
         first.sync_now()
