@@ -52,7 +52,7 @@ from air_tui.intel.status import FeedStatus, feed_status
 from air_tui.mail import FailedRead, iter_messages, message_id_for, parse_message
 from air_tui.remediation import blocklist
 from air_tui.remediation.backends import open_mail_backend
-from air_tui.remediation.center import DECIDE_KEY, Access, ActionCenter, ActionError, BulkPreview, DecisionConflict, DecisionOutcome, PermissionDenied, PreviewRow
+from air_tui.remediation.center import Access, ActionCenter, ActionError, BulkPreview, DecisionConflict, DecisionOutcome, PermissionDenied, PreviewRow
 from air_tui.remediation.mail import BackendError, DemoMailBackend, MessageRef, Move
 from air_tui.store import Store, explorer, ledger, queries, windows
 from air_tui.store import intel as intel_store
@@ -201,7 +201,7 @@ class AirService:
         """Whether this console raises alerts, moves mail after delivery, runs investigations and expires actions.
 
         Alone, always. In team mode only the console holding the automation lease does, so two
-        consoles never raise the same alert or expire the same action twice; the others receive
+        consoles never raise the same alert or expire the same action twice. The others receive
         what it did through sync.
         """
         return self.team is None or self.team.coordination.holds_automation()
@@ -919,7 +919,7 @@ class AirService:
             elif action.action_type.on_messages:
                 where = message_index.locations(self.store, [target.message_id for target in action.targets])
                 # A target the index does not know (a console that has not read its mail yet) may
-                # well still be in a mailbox: only known locations can say nothing is left.
+                # well still be in a mailbox: only known locations can show that nothing is left.
                 if len(where) < len({target.message_id for target in action.targets}) or any(folder in IN_MAILBOX_FOLDERS for _, folder in where.values()):
                     continue
                 reason = "Every target left the mailboxes before a decision (moved by its user, removal after delivery or another action): nothing is left to do."
@@ -927,12 +927,10 @@ class AirService:
                 reason = "The setting was already removed before a decision: nothing is left to do."
             else:
                 continue
-            event = self._event(
-                EventType.ACTION_CLOSED, {"action_id": action.id, "status": ActionStatus.EXPIRED.value, "reason": reason, "claim": DECIDE_KEY}, actor="Automation"
-            )
             # Closing takes the action's one decision, so an analyst approving it on another
-            # console at the same moment either wins or is told it expired.
-            if not self.center.close_pending(action.id, [event]):
+            # console at the same moment either wins or learns that it expired.
+            event = self.center.close_pending(action.id, reason)
+            if event is None:
                 continue
             if expired:
                 expired_in[action.investigation_id] = expired_in.get(action.investigation_id, 0) + 1

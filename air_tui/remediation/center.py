@@ -52,7 +52,7 @@ _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 DECIDE_KEY = "decide"
-"""Approve, reject and close share one decision slot per action: whichever comes first holds it."""
+"""Approve, reject and close share one decision slot per action: whichever comes first takes it."""
 UNDO_KEY = "undo"
 
 
@@ -61,7 +61,7 @@ class ActionError(Exception):
 
 
 class DecisionConflict(ActionError):
-    """Another console decided the action first; `holder` says who and when."""
+    """Another console decided the action first; `holder` names who and when."""
 
     def __init__(self, message: str, holder: Holder) -> None:
         super().__init__(message)
@@ -437,7 +437,7 @@ class ActionCenter:
         self.access.require_decision(action, new_type, "approving actions")
         self._check_size(action)
         decision = self._decision(action, DecisionKind.APPROVED, comment, clean)
-        self._record(self._decision_events(action, decision, DECIDE_KEY), self.coordination.decision_guard(action.id, DECIDE_KEY))
+        self._record_decision(action, decision, DECIDE_KEY)
         return self._run_now_or_wait(action.id, decision, on_progress)
 
     def reject(self, action_id: str, *, reason: str) -> DecisionOutcome:
@@ -447,7 +447,7 @@ class ActionCenter:
         self._require_pending(action)
         self.access.require_change("rejecting actions")
         decision = self._decision(action, DecisionKind.REJECTED, reason.strip(), {})
-        self._record(self._decision_events(action, decision, DECIDE_KEY), self.coordination.decision_guard(action.id, DECIDE_KEY))
+        self._record_decision(action, decision, DECIDE_KEY)
         return DecisionOutcome(action=action, decision=decision, status=ActionStatus.REJECTED, message=f"Rejected {action.action_type.value}: nothing changes.")
 
     def retry(self, action_id: str, *, comment: str = "", on_progress: Callable[[int, int], None] | None = None) -> DecisionOutcome:
@@ -459,7 +459,7 @@ class ActionCenter:
         decision = self._decision(action, DecisionKind.RETRY, comment, {})
         row = queries.action_row(self.store, action.id)
         key = f"retry-{action.phase.value}-{row.attempt if row is not None else 0}"
-        self._record(self._decision_events(action, decision, key), self.coordination.decision_guard(action.id, key))
+        self._record_decision(action, decision, key)
         return self._run_now_or_wait(action.id, decision, on_progress)
 
     def undo(self, action_id: str, *, comment: str = "", on_progress: Callable[[int, int], None] | None = None) -> DecisionOutcome:
@@ -479,7 +479,7 @@ class ActionCenter:
             raise ActionError(f"Action {action.id} changed nothing, so there is nothing to undo.")
         self.access.require_decision(action, action.action_type, "undoing actions")
         decision = self._decision(action, DecisionKind.UNDO, comment, {})
-        self._record(self._decision_events(action, decision, UNDO_KEY), self.coordination.decision_guard(action.id, UNDO_KEY))
+        self._record_decision(action, decision, UNDO_KEY)
         return self._run_now_or_wait(action.id, decision, on_progress)
 
     def preview(self, action_ids: list[str], kind: DecisionKind = DecisionKind.APPROVED) -> BulkPreview:
@@ -577,7 +577,7 @@ class ActionCenter:
 
         Returns `claimed`, `busy` when every slot is taken, `gone` when the action no longer
         waits to run (another console ran it or claimed the run), or `unclaimed` when the sync
-        server cannot say whether another console runs it. The check and the claim happen under one lock
+        server cannot tell whether another console runs it. The check and the claim happen under one lock
         file, so two consoles on the same store never take the last slot both.
         """
         with file_lock(self.lock_path):
@@ -648,17 +648,28 @@ class ActionCenter:
                 "never decide the same action; try again when it answers."
             ) from error
 
-    def close_pending(self, action_id: str, events: list[Event]) -> bool:
-        """Record the closing of a pending action (expired, nothing left to do) as its decision.
+    def _record_decision(self, action: PendingAction, decision: Decision, claim: str) -> None:
+        self._record(self._decision_events(action, decision, claim), self.coordination.decision_guard(action.id, claim))
 
-        Returns False when another console decided the action first, or the sync server cannot
-        tell: the action then stays as the other decision left it, or waits for the next check.
+    def close_pending(self, action_id: str, reason: str) -> Event | None:
+        """Record the closing of a pending action (expired, nothing left to do) as its decision, by Automation.
+
+        Returns the event, or None when another console decided the action first or the sync
+        server cannot tell: the action then stays as the other decision left it, or waits for
+        the next check.
         """
+        event = Event(
+            id=self.new_id(),
+            type=EventType.ACTION_CLOSED,
+            actor=AUTOMATION,
+            time=self.clock(),
+            payload={"action_id": action_id, "status": ActionStatus.EXPIRED.value, "reason": reason, "claim": DECIDE_KEY},
+        )
         try:
-            self._record(events, self.coordination.decision_guard(action_id, DECIDE_KEY))
+            self._record([event], self.coordination.decision_guard(action_id, DECIDE_KEY))
         except ActionError:
-            return False
-        return True
+            return None
+        return event
 
     def _find(self, action_id: str) -> PendingAction:
         # ULIDs are case-insensitive, so an id typed in lower case still finds its action.

@@ -181,7 +181,7 @@ def decision_word(event: Event) -> str:
 
 
 def remote_events(doc: dict[str, Any]) -> list[ledger.RemoteEvent]:
-    """The events a document carries: one for an event, those of the decision for a decision, none otherwise.
+    """Return the events a document carries: one for an event, those of the decision for a decision, none otherwise.
 
     Raises:
         ValueError: The document claims to carry events but they are not valid; the message gives the reason.
@@ -274,7 +274,7 @@ class Replicator:
                 if answer.get("ok") or answer.get("error") == "conflict":
                     continue
                 raise SyncError(
-                    f"The sync server refused event {doc['_id']} ({doc['type']}): {answer.get('error', '?')} {answer.get('reason', '')}".strip()
+                    f"The sync server rejected event {doc['_id']} ({doc['type']}): {answer.get('error', '?')} {answer.get('reason', '')}".strip()
                     + ". It stays queued and is sent again with the next sync."
                 )
             state_put(self.store, {"pushed_seq": str(rows[-1]["seq"])})
@@ -319,7 +319,7 @@ class Replicator:
             return
         values = {"server": where, "last_success": "", "last_error": "", "offline_since": "", "failures": "0", "next_try": "", "checkpoint": "0", "database_marker": "", "lease": "", "lease_rev": ""}
         if known:
-            # Another server holds none of this console's events yet.
+            # Another server has none of this console's events yet.
             values |= {"pushed_seq": "0", "push_all": "1"}
         state_put(self.store, values)
 
@@ -365,16 +365,34 @@ class Replicator:
         return self.store.db.execute("SELECT 1 FROM events WHERE id = ?", [str(event_id)]).fetchone() is not None
 
     def sync_once(self) -> SyncReport:
-        """Push, then pull; record the outcome for `status` and the backoff. Never raises for a server problem."""
-        report = SyncReport()
-        self._database_checked = False
-        self.resent = False
-        try:
+        """Push, then pull; record the outcome for `status` and the backoff. A server problem is recorded, not raised."""
+
+        def work(report: SyncReport) -> None:
             report.pushed = self.push()
             pulled = self.pull()
             report.pulled, report.rebuilt, report.rejected = pulled.pulled, pulled.rebuilt, pulled.rejected
             # Pulled decisions may have come with events this console still has to send.
             report.pushed += self.push()
+
+        return self._attempt(work)
+
+    def push_waiting(self) -> SyncReport:
+        """Send what waits, when the backoff allows, recording a failure as `sync_once` does."""
+        if not waiting_count(self.store) or not self.due():
+            return SyncReport()
+
+        def work(report: SyncReport) -> None:
+            report.pushed = self.push()
+
+        return self._attempt(work)
+
+    def _attempt(self, work: Callable[[SyncReport], None]) -> SyncReport:
+        """Run one round of requests, turn a server problem into the report's error, and record the outcome."""
+        report = SyncReport()
+        self._database_checked = False
+        self.resent = False
+        try:
+            work(report)
         except SyncUnavailable as error:
             report.error, report.offline = str(error), True
         except SyncError as error:
@@ -383,23 +401,8 @@ class Replicator:
         self.record(report)
         return report
 
-    def push_waiting(self) -> SyncReport:
-        """Send what waits, when the backoff allows, recording a failure as `sync_once` does. Never raises for a server problem."""
-        report = SyncReport()
-        if not waiting_count(self.store) or not self.due():
-            return report
-        self._database_checked = False
-        try:
-            report.pushed = self.push()
-        except SyncUnavailable as error:
-            report.error, report.offline = str(error), True
-        except SyncError as error:
-            report.error = str(error)
-        self.record(report)
-        return report
-
     def offline(self) -> bool:
-        """Whether the last attempt failed and the backoff says not to try yet."""
+        """Return whether the last attempt failed and the backoff does not allow another yet."""
         return bool(state_get(self.store, "last_error")) and not self.due()
 
     def record(self, report: SyncReport) -> None:
@@ -427,7 +430,7 @@ class Replicator:
         return step * (0.5 + 0.5 * self.jitter())
 
     def due(self) -> bool:
-        """Whether the backoff allows another attempt now."""
+        """Return whether the backoff allows another attempt now."""
         next_try = state_get(self.store, "next_try")
         return not next_try or self.clock() >= datetime.fromisoformat(next_try)
 
@@ -456,14 +459,17 @@ class Replicator:
         self.client.ensure_database()
         marker = self.client.get(DATABASE_MARKER)
         if marker is None:
-            outcome, answer = self.client.create(DATABASE_MARKER, {"kind": DATABASE_KIND, "marker": ulid_factory(), "created": self.clock().isoformat()})
-            marker = answer if outcome == "conflict" and answer is not None else self.client.get(DATABASE_MARKER)
-        current = str((marker or {}).get("marker", ""))
+            body = {"kind": DATABASE_KIND, "marker": ulid_factory(), "created": self.clock().isoformat()}
+            outcome, answer = self.client.create(DATABASE_MARKER, body)
+            # On a conflict another console made the marker first, and the answer is its document.
+            marker = answer if outcome == "conflict" and answer is not None else body
+        current = str(marker.get("marker", ""))
         known = state_get(self.store, "database_marker")
         if known and current != known:
-            # Replaced or restored: send every event this console holds (its own and those it
+            # Replaced or restored: send every event this console has (its own and those it
             # pulled, for consoles that may never come back) and read the database from the start.
             log.warning("The sync database %s was replaced or restored; sending every event again", self.client.database)
             state_put(self.store, {"pushed_seq": "0", "push_all": "1", "checkpoint": "0"})
-        state_put(self.store, {"database_marker": current})
+        if current != known:
+            state_put(self.store, {"database_marker": current})
         self._database_checked = True
