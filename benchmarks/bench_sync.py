@@ -30,9 +30,6 @@ import os
 import pstats
 import resource
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -55,15 +52,13 @@ from air_tui.store.database import Store  # noqa: E402
 from air_tui.sync import TeamSync  # noqa: E402
 from air_tui.sync.replicator import event_doc  # noqa: E402
 from air_tui.tenant.workspace import Workspace  # noqa: E402
+from tests.sync.couchserver import LOCAL_BINARY as POUCHDB_SERVER, CouchServer, CouchServerError  # noqa: E402
 
 DEMO = REPOSITORY / "fixtures" / "demo-tenant"
-POUCHDB_SERVER = REPOSITORY / "tests" / "sync" / "pouchdb" / "node_modules" / ".bin" / "pouchdb-server"
-HOST = "127.0.0.1"
 DATABASE = "air-tui-bench"
 BASELINE_DATABASE = "baseline-bulk-docs"
 WARM_UP_DATABASE = "warm-up"
 BATCH_SIZE = 1000
-START_TIMEOUT_SECONDS = 30.0
 REQUEST_TIMEOUT_SECONDS = 120.0
 
 # Payload keys whose values name a shared catalogue entry (an alert policy), not a record of
@@ -169,73 +164,6 @@ def build_ledger(path: Path, template: list[Event], count: int) -> float:
 
 def size_on_disk(path: Path) -> int:
     return sum(candidate.stat().st_size for candidate in (path, path.with_name(path.name + "-wal")) if candidate.exists())
-
-
-# The server ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
-class PouchServer:
-    """One in-memory pouchdb-server on 127.0.0.1, in its own working directory because it writes log.txt there."""
-
-    def __init__(self, directory: Path) -> None:
-        if not os.access(POUCHDB_SERVER, os.X_OK):
-            raise SystemExit(f"pouchdb-server was not found at {POUCHDB_SERVER}: run `npm ci --prefix tests/sync/pouchdb` first.")
-        self.directory = directory
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def start(self) -> PouchServer:
-        command = [str(POUCHDB_SERVER), "--host", HOST, "--port", str(self.port), "--in-memory", "--no-stdout-logs", "--config", str(self.directory / "config.json")]
-        # Standard error goes to a file, because a pipe that is never read could fill up and block the server.
-        with open(self.directory / "stderr.txt", "wb") as errors:
-            self.process = subprocess.Popen(command, cwd=self.directory, stdout=subprocess.DEVNULL, stderr=errors)
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                output = (self.directory / "stderr.txt").read_text(errors="replace")
-                raise SystemExit(f"pouchdb-server exited at start with code {self.process.returncode}: {output[-2000:]}")
-            try:
-                if httpx.get(self.url + "/", timeout=1.0).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise SystemExit(f"pouchdb-server did not respond on {self.url} within {START_TIMEOUT_SECONDS:.0f} s; see {self.directory / 'stderr.txt'}.")
-
-    def peak_rss_mb(self) -> float | None:
-        """Return the server's peak resident memory in MB (VmHWM from /proc), or None when it is not running."""
-        if self.process is None:
-            return None
-        try:
-            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-        except OSError:
-            return None
-        return None
-
-    def stop(self) -> None:
-        """End the server by its pid: SIGTERM, then SIGKILL when it has not exited within 10 s."""
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self.process = None
 
 
 # Measurements -------------------------------------------------------------------------------
@@ -346,7 +274,12 @@ def run(count: int, root: Path, *, profile: bool) -> None:
     rss_built = peak_rss_mb()
     rows: list[Row] = []
 
-    server = PouchServer(root / "pouchdb").start()
+    if not os.access(POUCHDB_SERVER, os.X_OK):
+        raise SystemExit(f"pouchdb-server was not found at {POUCHDB_SERVER}: run `npm ci --prefix tests/sync/pouchdb` first.")
+    try:
+        server = CouchServer(root / "pouchdb", binary=POUCHDB_SERVER).start()
+    except CouchServerError as error:
+        raise SystemExit(str(error)) from error
     try:
         config = team_config(server.url)
         with Store(first) as store:

@@ -14,7 +14,7 @@ from air_tui.domain.ids import FrozenClock, SequentialIds
 from air_tui.service import AirService
 from air_tui.tenant.workspace import Workspace
 from tests.conftest import DEMO_TENANT, FROZEN_START
-from tests.sync.couchserver import CouchServer
+from tests.sync.couchserver import CouchServer, find_pouchdb_server
 
 DATABASE = "soc"
 START = FROZEN_START + timedelta(minutes=10)
@@ -34,7 +34,7 @@ def investigated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[CouchServer]:
-    couch = CouchServer(tmp_path / "couch").start()
+    couch = CouchServer(tmp_path / "couch", binary=find_pouchdb_server()).start()
     try:
         yield couch
     finally:
@@ -44,7 +44,7 @@ def server(tmp_path: Path) -> Iterator[CouchServer]:
 @pytest.fixture
 def disk_server(tmp_path: Path) -> Iterator[CouchServer]:
     """A server that keeps its data on disk, so it survives a kill as CouchDB does."""
-    couch = CouchServer(tmp_path / "couch-disk", in_memory=False).start()
+    couch = CouchServer(tmp_path / "couch-disk", binary=find_pouchdb_server(), in_memory=False).start()
     try:
         yield couch
     finally:

@@ -3,7 +3,7 @@
 `make test` installs it from `tests/sync/pouchdb/package-lock.json` when npm is present, and
 `.ci/run` makes sure npm is. Each server runs in its own temporary directory (it writes a log
 file and its configuration into the working directory), in memory unless a test needs data that
-survives a kill. Tests stop only the processes they started, by their pid.
+survives a kill. Callers stop only the processes they started, by their pid.
 """
 
 from __future__ import annotations
@@ -50,11 +50,18 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-class CouchServer:
-    """One pouchdb-server process; `kill` and `start` again keep the port, so clients reconnect."""
+class CouchServerError(RuntimeError):
+    """The server exited at start or did not respond in time; the message contains its standard error."""
 
-    def __init__(self, directory: Path, *, in_memory: bool = True) -> None:
-        self.binary = find_pouchdb_server()
+
+class CouchServer:
+    """One pouchdb-server process; `kill` and `start` again keep the port, so clients reconnect.
+
+    The tests start it through their fixtures, and benchmarks/bench_sync.py uses it too.
+    """
+
+    def __init__(self, directory: Path, *, binary: str | Path, in_memory: bool = True) -> None:
+        self.binary = str(binary)
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
         self.in_memory = in_memory
@@ -73,12 +80,15 @@ class CouchServer:
             data = self.directory / "data"
             data.mkdir(exist_ok=True)
             command += ["--dir", str(data)]
-        self.process = subprocess.Popen(command, cwd=self.directory, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        errors_path = self.directory / "stderr.txt"
+        # Standard error goes to a file, because a pipe that is never read could fill up and block the server.
+        with open(errors_path, "ab") as errors:
+            self.process = subprocess.Popen(command, cwd=self.directory, stdout=subprocess.DEVNULL, stderr=errors)
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                error = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
-                pytest.fail(f"pouchdb-server exited at start with {self.process.returncode}: {error[-2000:]}")
+                output = errors_path.read_text(errors="replace")
+                raise CouchServerError(f"pouchdb-server exited at start with code {self.process.returncode}: {output[-2000:]}")
             try:
                 if httpx.get(self.url + "/", timeout=1.0).status_code == 200:
                     return self
@@ -86,7 +96,7 @@ class CouchServer:
                 pass
             time.sleep(0.1)
         self.kill()
-        pytest.fail(f"pouchdb-server did not answer on {self.url} within {START_TIMEOUT_SECONDS:.0f} s")
+        raise CouchServerError(f"pouchdb-server did not respond on {self.url} within {START_TIMEOUT_SECONDS:.0f} s; see {errors_path}.")
 
     def kill(self) -> None:
         """End the server at once (SIGKILL), as a crash or a pulled plug would."""
@@ -96,6 +106,7 @@ class CouchServer:
         self.process = None
 
     def stop(self) -> None:
+        """End the server by its pid: SIGTERM, then SIGKILL when it has not exited within 10 s."""
         if self.process is not None and self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGTERM)
             try:
@@ -104,6 +115,18 @@ class CouchServer:
                 os.kill(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
         self.process = None
+
+    def peak_rss_mb(self) -> float | None:
+        """Return the server's peak resident memory in MB (VmHWM from /proc), or None when it is not running."""
+        if self.process is None:
+            return None
+        try:
+            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            return None
+        return None
 
     # Reading the server directly, to check what the client wrote --------------------------
 
