@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         "watch", parents=[common], help="keep syncing, and do the automation while this console holds the lease (ctrl+c stops)"
     )
     sync_watch.add_argument("--rounds", type=int, default=0, metavar="N", help="stop after N rounds (default: run until stopped)")
-    sync_watch.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="longest wait for changes between rounds (default: [sync] interval_seconds)")
+    sync_watch.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="maximum wait for changes between rounds (default: [sync] interval_seconds)")
     sync_watch.add_argument("--json", action="store_true", help="print one JSON object per round")
 
     ingest = commands.add_parser("ingest", help="parse a .eml file, a folder of them, an mbox or a Maildir")

@@ -372,11 +372,11 @@ class SyncConfig(_Section):
     interval_seconds: StrictInt = 15
     """How often the console pushes and pulls when nothing prompts it sooner."""
     timeout_seconds: StrictInt = 20
-    """Read timeout of each request; a long poll waits this long for changes, then asks again."""
+    """Read timeout of each request; a long poll waits this long for changes, then requests again."""
     batch_size: StrictInt = 1000
     """Events per `_bulk_docs` request and per `_changes` page."""
     max_backoff_seconds: StrictInt = 300
-    """Longest wait between retries while the server is unreachable."""
+    """Maximum wait between retries while the server is unreachable."""
 
     @field_validator("url")
     @classmethod

@@ -92,7 +92,7 @@ def merge(store: Store, remote: Iterable[RemoteEvent], *, within: Callable[[], N
 
     Events already in the ledger are skipped. New events that all sort after the last applied
     one are applied in order. Those that sort earlier are applied directly when no later event
-    touches the same alerts, investigations, actions, messages or entries; otherwise every
+    touches the same alerts, investigations, actions, messages or entries. Otherwise every
     projection is replayed in clock order. `within` runs inside the same transaction, so a sync
     checkpoint moves only together with the events it covers.
     """
@@ -140,7 +140,7 @@ def _frontier(store: Store) -> tuple[int, str] | None:
 
 
 def _overlaps(store: Store, first: tuple[int, str], fresh: dict[str, object], ordered: list[RemoteEvent]) -> bool:
-    """Whether an event applied already, but sorting after `first`, touches a record the new events touch."""
+    """Return whether an event applied already, but sorting after `first`, touches a record the new events touch."""
     touched: set[str] = set()
     for item in ordered:
         touched |= touched_records(item.event.payload)
@@ -156,7 +156,7 @@ def _overlaps(store: Store, first: tuple[int, str], fresh: dict[str, object], or
 
 
 def touched_records(payload: object) -> set[str]:
-    """The ids of the records an event's projection writes: every `id`, `*_id` and `*_ids` value in its payload.
+    """Return the ids of the records an event's projection writes: every `id`, `*_id` and `*_ids` value in its payload.
 
     Projections find their rows by these ids (an alert, investigation, action, message, block
     entry or incident), so two events with no id in common change different rows and give the

@@ -1,9 +1,10 @@
 """A small CouchDB 3 client over httpx: the calls team sync needs and nothing else.
 
-It keeps to what CouchDB itself guarantees rather than what a lenient server allows: an update
-or delete always carries the revision it replaces, sequences are opaque values handed back as
-they came, and a long poll has a read timeout of its own, because a server may hold the request
-open past the `timeout` it was given when nothing changes.
+It keeps to what CouchDB itself guarantees rather than to what a lenient server allows:
+- an update or delete always carries the revision it replaces;
+- sequences are opaque values, handed back as they came;
+- a long poll has a read timeout of its own, because a server may keep the request open past
+  the `timeout` it was given when nothing changes.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ class CouchClient:
             raise SyncUnavailable(f"The sync server {self.url} failed: HTTP {response.status_code} {_couch_reason(response)}.")
         if response.status_code in (401, 403):
             raise SyncError(
-                f"The sync server {self.url} refused the login for database {self.database} (HTTP {response.status_code} "
+                f"The sync server {self.url} rejected the login for database {self.database} (HTTP {response.status_code} "
                 f"{_couch_reason(response)}). Check [sync] username and the password in the environment or keyring."
             )
         return response
@@ -134,19 +135,19 @@ class CouchClient:
             )
 
     def bulk_docs(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Write new documents; return the server's per-document answers (`ok`, or `error` such as `conflict`)."""
+        """Write new documents; return the server's result for each document (`ok`, or `error` such as `conflict`)."""
         response = self._request("POST", "/_bulk_docs", json={"docs": docs})
         if response.status_code not in (201, 202):
-            raise SyncError(f"The sync server refused a batch of {len(docs)} documents: HTTP {response.status_code} {_couch_reason(response)}.")
+            raise SyncError(f"The sync server rejected a batch of {len(docs)} documents: HTTP {response.status_code} {_couch_reason(response)}.")
         answers = self._json(response)
         if not isinstance(answers, list) or len(answers) != len(docs):
-            raise SyncUnavailable(f"The sync server answered a batch of {len(docs)} documents with something else; the batch is sent again.")
+            raise SyncUnavailable(f"The sync server returned something other than one result per document for a batch of {len(docs)}; the batch is sent again.")
         return answers
 
     def changes(self, since: str, *, limit: int, wait: float | None = None) -> Changes:
         """Read the next page of changes after `since` (opaque; "0" is the start).
 
-        With `wait`, a long poll: the server may answer as soon as something changes, and is
+        With `wait`, a long poll: the server may respond as soon as something changes, and is
         given `wait` seconds; the read timeout is set a little longer, since a server that has
         nothing to say may keep the request open regardless.
         """
@@ -173,7 +174,7 @@ class CouchClient:
     # Single documents --------------------------------------------------------------------
 
     def create(self, doc_id: str, body: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
-        """Create `doc_id`; return ("created", {"_rev": its revision}), or ("conflict", the document that holds the id)."""
+        """Create `doc_id`; return ("created", {"_rev": its revision}), or ("conflict", the document that has the id)."""
         response = self._request("PUT", f"/{quote(doc_id, safe='')}", json={key: value for key, value in body.items() if key not in ("_id", "_rev")})
         if response.status_code in (201, 202):
             return "created", {"_rev": str(self._json(response).get("rev", ""))}
@@ -183,7 +184,7 @@ class CouchClient:
                 # Deleted between the two requests: the caller may try again.
                 raise SyncUnavailable(f"Document {doc_id} changed while it was read; try again.")
             return "conflict", existing
-        raise SyncError(f"The sync server refused document {doc_id}: HTTP {response.status_code} {_couch_reason(response)}.")
+        raise SyncError(f"The sync server rejected document {doc_id}: HTTP {response.status_code} {_couch_reason(response)}.")
 
     def update(self, doc_id: str, body: dict[str, Any], rev: str) -> str | None:
         """Replace revision `rev` of `doc_id`; return the new revision, or None when someone else changed it first."""
@@ -192,7 +193,7 @@ class CouchClient:
             return str(self._json(response).get("rev", ""))
         if response.status_code == 409:
             return None
-        raise SyncError(f"The sync server refused the update of {doc_id}: HTTP {response.status_code} {_couch_reason(response)}.")
+        raise SyncError(f"The sync server rejected the update of {doc_id}: HTTP {response.status_code} {_couch_reason(response)}.")
 
     def get(self, doc_id: str) -> dict[str, Any] | None:
         response = self._request("GET", f"/{quote(doc_id, safe='')}")
@@ -210,7 +211,7 @@ class CouchClient:
             return True
         if response.status_code in (404, 409):
             return False
-        raise SyncError(f"The sync server refused to delete {doc_id}: HTTP {response.status_code} {_couch_reason(response)}.")
+        raise SyncError(f"The sync server rejected the deletion of {doc_id}: HTTP {response.status_code} {_couch_reason(response)}.")
 
 
 def _couch_reason(response: httpx.Response) -> str:

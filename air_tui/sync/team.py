@@ -2,9 +2,9 @@
 one console doing the automation.
 
 All three rest on one CouchDB rule: creating a document whose id already exists fails with 409.
-The decision document's id is derived from the action id, so when two analysts decide the same
-action at once the server takes one (201) and refuses the other (409); the refused console
-reads who won from the document. A decision document also carries the decision's events, so a
+The decision document's id is derived from the action id. So when two analysts decide the same
+action at once, the server accepts one (201) and rejects the other (409), and the rejected
+console reads the winner from the document. A decision document also carries the decision's events, so a
 console that crashed after the server took its decision still gets the decision back on its
 next pull.
 """
@@ -164,7 +164,7 @@ class TeamCoordination:
         return self._lease
 
     def current_lease(self) -> Lease | None:
-        """The lease as the server has it now (None when free), or as last seen when the server cannot say."""
+        """Return the lease as the server has it now (None when free), or as last seen when the server cannot be reached."""
         try:
             self._ready()
             doc = self.client.get(LEASE_ID)
@@ -220,7 +220,7 @@ def _lease_of(doc: dict[str, Any]) -> Lease:
     if until.tzinfo is None:
         until = until.replace(tzinfo=UTC)
     if doc.get("released"):
-        # Handed back on exit: free at once, whatever the clocks of the two machines say.
+        # Handed back on exit: free at once, whatever the clocks of the two machines read.
         until = datetime.min.replace(tzinfo=UTC)
     return Lease(holder=str(doc.get("replica", "")), host=str(doc.get("host", "")), analyst=str(doc.get("analyst", "")), until=until)
 

@@ -32,7 +32,8 @@ def test_plain_http_to_another_host_needs_insecure(desks) -> None:
     with pytest.raises(ConfigError, match=r"plain HTTP to couch\.soc\.example.*pass --insecure"):
         desk.open()
     with desk.open(insecure_sync=True) as service:
-        assert service.team is not None and service.team.client.url == "http://couch.soc.example:5984"
+        assert service.team is not None
+        assert service.team.client.url == "http://couch.soc.example:5984"
 
 
 def test_https_verifies_certificates_by_default() -> None:
@@ -73,11 +74,14 @@ def test_a_wrong_password_is_an_error_and_the_password_is_stored_nowhere(desks, 
     recording = Recording()
     with desk.open(sync_transport=recording) as service:
         report = service.sync_now()
-        assert not report.offline and "refused the login for database soc (HTTP 401" in report.error
+        assert not report.offline
+        assert "rejected the login for database soc (HTTP 401" in report.error
         assert "Check [sync] username and the password" in report.error
         status = service.sync_status()
-        assert status.state == "error" and status.waiting == len(event_ids(service))
-    assert recording.headers and all(header.startswith("Basic ") for header in recording.headers)
+        assert status.state == "error"
+        assert status.waiting == len(event_ids(service))
+    assert recording.headers
+    assert all(header.startswith("Basic ") for header in recording.headers)
     files = [path for path in desk.workspace.database.parent.iterdir() if path.is_file()]
     files += [path for path in isolated_data_dir.rglob("*") if path.is_file()]
     assert any(path.name.endswith("-wal") or path.suffix == ".db" for path in files)
@@ -91,12 +95,16 @@ def test_updates_and_deletes_need_the_current_revision(server: CouchServer) -> N
         client.ensure_database()
         client.ensure_database()  # a second console finding it made is fine
         outcome, created = client.create("lease-test", {"holder": "ana"})
-        assert outcome == "created" and created is not None
+        assert outcome == "created"
+        assert created is not None
         first_rev = created["_rev"]
         again, holder = client.create("lease-test", {"holder": "ben"})
-        assert again == "conflict" and holder is not None and holder["holder"] == "ana"
+        assert again == "conflict"
+        assert holder is not None
+        assert holder["holder"] == "ana"
         second_rev = client.update("lease-test", {"holder": "ana", "renewed": True}, first_rev)
-        assert second_rev and second_rev != first_rev
+        assert second_rev
+        assert second_rev != first_rev
         assert client.update("lease-test", {"holder": "ben"}, first_rev) is None
         assert client.delete("lease-test", first_rev) is False
         assert client.delete("lease-test", second_rev) is True
@@ -112,7 +120,8 @@ def test_a_long_poll_with_nothing_new_returns_by_our_own_timeout(server: CouchSe
         end = client.changes("0", limit=10).last_seq
         started = time.monotonic()
         page = client.changes(end, limit=10, wait=1.0)
-        assert page.docs == [] and page.last_seq == end
+        assert page.docs == []
+        assert page.last_seq == end
         assert time.monotonic() - started < 10.0
     finally:
         client.close()
@@ -132,7 +141,8 @@ def test_documents_that_carry_no_valid_event_are_kept_aside_with_the_reason(desk
         assert server.put(DATABASE, doc_id, body).status_code == 201
     with ben.open() as second:
         report = second.sync_now()
-        assert report.error == "" and report.rejected == 3
+        assert report.error == ""
+        assert report.rejected == 3
         assert event_ids(second) == expected
         reasons = {row["doc_id"]: row["reason"] for row in second.sync_status().rejected}
     assert set(reasons) == {"01BROKENCLOCK000000000000A", "01BROKENTYPE0000000000000B", "decision:01NOPE:decide"}
@@ -154,32 +164,45 @@ def test_the_sync_commands(desks, server: CouchServer, tmp_path: Path, monkeypat
     config.write_text(f'[sync]\nurl = "{server.url}"\ndatabase = "{DATABASE}"\n', encoding="utf-8")
     monkeypatch.setenv("AIR_TUI_CONFIG", str(config))
     code, out, err = run_cli(capsys, "sync", "status", "--tenant", str(tenant), "--analyst", "ana")
-    assert code == 0 and "State:        never synced" in out
+    assert code == 0
+    assert "State:        never synced" in out
     code, out, err = run_cli(capsys, "sync", "now", "--tenant", str(tenant), "--analyst", "ana")
-    assert code == 0 and out.startswith("Synced: ") and " events sent, 0 events received." in out
+    assert code == 0
+    assert out.startswith("Synced: ")
+    assert " events sent, 0 events received." in out
     code, out, err = run_cli(capsys, "sync", "status", "--json", "--tenant", str(tenant), "--analyst", "ana")
     status = json.loads(out)
-    assert code == 0 and status["state"] == "synced" and status["waiting"] == 0 and status["url"] == server.url
+    assert code == 0
+    assert status["state"] == "synced"
+    assert status["waiting"] == 0
+    assert status["url"] == server.url
     # A one-off command takes the automation lease for its work and hands it back at its end.
     code, out, err = run_cli(capsys, "investigate", "--tenant", str(tenant), "--analyst", "ana")
     assert code == 0
     lease = next(doc for doc in server.docs(DATABASE) if doc["_id"] == "automation-lease")
-    assert lease["analyst"] == "ana" and lease["released"] is True
+    assert lease["analyst"] == "ana"
+    assert lease["released"] is True
     code, out, err = run_cli(capsys, "sync", "status", "--tenant", str(tenant), "--analyst", "ana")
     assert "Automation:   no console holds it now" in out
     server.kill()
     code, out, err = run_cli(capsys, "sync", "now", "--tenant", str(tenant), "--analyst", "ana")
-    assert code == 1 and "sync failed: Cannot reach the sync server" in err
+    assert code == 1
+    assert "sync failed: Cannot reach the sync server" in err
     code, out, err = run_cli(capsys, "sync", "status", "--tenant", str(tenant), "--analyst", "ana")
-    assert code == 0 and "State:        offline since " in out and "1 failed attempt" in out
+    assert code == 0
+    assert "State:        offline since " in out
+    assert "1 failed attempt" in out
     config.write_text("", encoding="utf-8")
     code, out, err = run_cli(capsys, "sync", "status", "--tenant", str(tenant), "--analyst", "ana")
-    assert code == 1 and "Team sync is off: set [sync] url" in err
+    assert code == 1
+    assert "Team sync is off: set [sync] url" in err
 
 
 def test_team_config_defaults() -> None:
     config = team_config("https://couch.soc.example")
-    assert config.sync.enabled and config.sync.interval_seconds == 15 and config.sync.database == DATABASE
+    assert config.sync.enabled
+    assert config.sync.interval_seconds == 15
+    assert config.sync.database == DATABASE
     with pytest.raises(ValueError, match="is not a CouchDB database name"):
         SyncConfig(url="https://couch.soc.example", database="SOC Team")
 
@@ -192,12 +215,16 @@ def test_sync_watch_does_the_automation_and_syncs_each_round(desks, server: Couc
     started = time.monotonic()
     code, out, err = run_cli(capsys, "sync", "watch", "--rounds", "2", "--wait", "1", "--json", "--tenant", str(desk.workspace.tenant_dir), "--analyst", "ana")
     rounds = [json.loads(line) for line in out.splitlines()]
-    assert code == 0 and len(rounds) == 2
-    assert rounds[0]["automation"] is True and rounds[0]["alerts_raised"] > 10
-    assert rounds[1]["alerts_raised"] == 0 and rounds[1]["sync"]["error"] == ""
+    assert code == 0
+    assert len(rounds) == 2
+    assert rounds[0]["automation"] is True
+    assert rounds[0]["alerts_raised"] > 10
+    assert rounds[1]["alerts_raised"] == 0
+    assert rounds[1]["sync"]["error"] == ""
     # The wait between the rounds was a long poll of one second, ended by our own timeout at worst.
     assert time.monotonic() - started < 120
     events = [doc for doc in server.docs(DATABASE) if doc.get("kind") == "event"]
     assert sum(1 for doc in events if doc["type"] == "alert.raised") == rounds[0]["alerts_raised"]
     code, out, err = run_cli(capsys, "sync", "watch", "--rounds", "-1", "--tenant", str(desk.workspace.tenant_dir), "--analyst", "ana")
-    assert code == 1 and "--rounds and --wait take a number of 0 or more" in err
+    assert code == 1
+    assert "--rounds and --wait take a number of 0 or more" in err

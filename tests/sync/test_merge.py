@@ -92,7 +92,8 @@ def test_late_events_on_other_records_apply_without_a_replay(tmp_path: Path) -> 
     with Store(tmp_path / "store.db") as store:
         assert not ledger.merge(store, [block("entry-b", "b@bad.example", 5)]).rebuilt
         late = ledger.merge(store, [block("entry-a", "a@bad.example", 2)])
-        assert late.appended == 1 and not late.rebuilt
+        assert late.appended == 1
+        assert not late.rebuilt
         # A late removal of an entry added later in clock order touches that entry: replay.
         removal = Event(id="01EVENT0000000000000000001", type=EventType.BLOCK_ENTRY_REMOVED, actor="ben", time=START, payload={"entry_id": "entry-b"})
         assert ledger.merge(store, [ledger.RemoteEvent(event=removal, clock=1, origin="01OTHER")]).rebuilt

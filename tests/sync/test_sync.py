@@ -71,12 +71,15 @@ def test_a_second_console_receives_everything_the_first_recorded(desks) -> None:
     ana, ben = desks("ana", investigated=True), desks("ben")
     with ana.open() as first:
         report = first.sync_now()
-        assert report.error == "" and report.pushed == len(event_ids(first)) > 300
-        assert first.sync_status().state == "synced" and first.sync_status().waiting == 0
+        assert report.error == ""
+        assert report.pushed == len(event_ids(first)) > 300
+        assert first.sync_status().state == "synced"
+        assert first.sync_status().waiting == 0
         expected_tables, expected_ids = tables(first), event_ids(first)
     with ben.open() as second:
         report = second.sync_now()
-        assert report.error == "" and report.pulled == len(expected_ids)
+        assert report.error == ""
+        assert report.pulled == len(expected_ids)
         assert event_ids(second) == expected_ids
         assert tables(second) == expected_tables
         assert second.pending_count() > 0
@@ -94,7 +97,9 @@ def test_a_decision_on_one_console_runs_there_once_and_reaches_the_other(desks) 
     with ana.open() as first:
         first.sync_now()
         row = first.action_row(action_id)
-        assert row is not None and row.action.status is ActionStatus.COMPLETED and row.decided_by == "ben"
+        assert row is not None
+        assert row.action.status is ActionStatus.COMPLETED
+        assert row.decided_by == "ben"
         assert count_events(first, EventType.ACTION_EXECUTION_STARTED, action_id) == 1
         assert tables(first) == expected
         assert_consistent(first)
@@ -145,10 +150,13 @@ def test_the_second_analyst_to_decide_is_told_who_decided_and_when(desks, server
             second.approve(action_id)
         message = str(raised.value)
         assert f"Action {action_id} was already rejected by ana" in message
-        assert raised.value.holder.who == "ana" and raised.value.holder.what == "rejected"
+        assert raised.value.holder.who == "ana"
+        assert raised.value.holder.what == "rejected"
         # The loser pulled at once: the screen shows ana's decision, and nothing ran here.
         row = second.action_row(action_id)
-        assert row is not None and row.action.status is ActionStatus.REJECTED and row.decided_by == "ana"
+        assert row is not None
+        assert row.action.status is ActionStatus.REJECTED
+        assert row.decided_by == "ana"
         assert count_events(second, EventType.ACTION_EXECUTION_STARTED, action_id) == 0
         assert count_events(second, EventType.ACTION_DECIDED, action_id) == 1
     decisions = [doc for doc in server.docs(DATABASE) if doc.get("kind") == "decision" and doc.get("action_id") == action_id]
@@ -175,7 +183,8 @@ def test_two_analysts_approving_at_the_same_moment_get_one_winner_and_one_run(de
         thread.join(timeout=120)
     winners = [name for name, outcome in outcomes.items() if not isinstance(outcome, Exception)]
     losers = [outcome for outcome in outcomes.values() if isinstance(outcome, DecisionConflict)]
-    assert len(winners) == 1 and len(losers) == 1, outcomes
+    assert len(winners) == 1, outcomes
+    assert len(losers) == 1, outcomes
     assert losers[0].holder.who == winners[0]
     for desk in (ana, ben):
         with desk.open() as service:
@@ -252,18 +261,22 @@ def test_a_server_killed_in_the_middle_of_a_push_loses_nothing(desks, disk_serve
     ana, ben = desks("ana", investigated=True, couch=disk_server, batch_size=40), desks("ben", couch=disk_server)
     with ana.open(sync_transport=KillAfter(disk_server, 3)) as first:
         report = first.sync_now()
-        assert report.offline and "sync server" in report.error
+        assert report.offline
+        assert "sync server" in report.error
         status = first.sync_status()
-        assert status.state == "offline" and status.waiting > 0
+        assert status.state == "offline"
+        assert status.waiting > 0
         all_ids = event_ids(first)
     # Two batches were confirmed; the third reached the server but its answer did not.
     assert status.waiting == len(all_ids) - 80
     disk_server.start()
     with ana.open() as first:
         report = first.sync_now()
-        assert report.error == "" and first.sync_status().waiting == 0
+        assert report.error == ""
+        assert first.sync_status().waiting == 0
     stored = Counter(doc["_id"] for doc in disk_server.docs(DATABASE) if doc.get("kind") == "event")
-    assert sorted(stored) == all_ids and set(stored.values()) == {1}
+    assert sorted(stored) == all_ids
+    assert set(stored.values()) == {1}
     with ben.open() as second:
         second.sync_now()
         assert event_ids(second) == all_ids
@@ -279,7 +292,8 @@ def test_a_server_that_lost_its_data_gets_every_event_again(desks, server: Couch
     server.start()  # in memory: it comes back empty, as a server restored from nothing would
     with ana.open() as first:
         report = first.sync_now()
-        assert report.error == "" and report.pushed == len(all_ids)
+        assert report.error == ""
+        assert report.pushed == len(all_ids)
     with ben.open() as second:
         second.sync_now()
         assert event_ids(second) == all_ids
@@ -307,7 +321,9 @@ def test_a_console_offline_for_a_while_queues_backs_off_and_catches_up(desks, di
             assert report.offline
             delays.append(first.sync_status())
         status = delays[-1]
-        assert status.state == "offline" and status.failures == 5 and status.waiting >= 2
+        assert status.state == "offline"
+        assert status.failures == 5
+        assert status.waiting >= 2
         assert status.offline_since == delays[0].offline_since
         replicator = first.team.replicator
         assert not replicator.due()
@@ -319,10 +335,12 @@ def test_a_console_offline_for_a_while_queues_backs_off_and_catches_up(desks, di
     disk_server.start()
     with ana.open() as first:
         report = first.sync_now()
-        assert report.error == "" and first.sync_status().state == "synced"
+        assert report.error == ""
+        assert first.sync_status().state == "synced"
     with ben.open() as second:
         report = second.sync_now()
-        assert report.error == "" and event_ids(second) == queued
+        assert report.error == ""
+        assert event_ids(second) == queued
         proposed = [row for row in second.actions(ActionStatus.PENDING) if row.action.action_type in (ActionType.BLOCK_URL, ActionType.BLOCK_SENDER)]
         assert len(proposed) == 2
         assert_consistent(second)
@@ -340,7 +358,8 @@ def test_only_the_console_holding_the_lease_raises_alerts(desks) -> None:
         second.sync_now()
         assert not second.automation_allowed()
         second.ingest()
-        assert second.raise_alerts() == 0 and second.run_investigations() == 0
+        assert second.raise_alerts() == 0
+        assert second.run_investigations() == 0
     with ana.open() as first:
         first.release_automation()
     with ben.open() as second:
@@ -373,7 +392,8 @@ def test_log_lines_written_on_both_consoles_at_once_are_both_kept(desks) -> None
             logs.append([(step.name, step.summary) for step in detail.log])
     assert logs[0] == logs[1]
     summaries = " | ".join(summary for _, summary in logs[0])
-    assert "ana: benign" in summaries and "ben: benign" in summaries
+    assert "ana: benign" in summaries
+    assert "ben: benign" in summaries
 
 
 def test_a_decision_the_server_took_before_a_crash_comes_back_with_the_next_sync(desks, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -400,9 +420,12 @@ def test_a_decision_the_server_took_before_a_crash_comes_back_with_the_next_sync
     monkeypatch.undo()
     with ana.open() as first:
         report = first.sync_now()
-        assert report.error == "" and report.pulled >= 1
+        assert report.error == ""
+        assert report.pulled >= 1
         row = first.action_row(action_id)
-        assert row is not None and row.action.status is ActionStatus.APPROVED and row.decided_by == "ana"
+        assert row is not None
+        assert row.action.status is ActionStatus.APPROVED
+        assert row.decided_by == "ana"
         assert first.decisions(action_id)[0].comment == "contained"
         assert first.resume_approved() == 1
         assert first.action_row(action_id).action.status is ActionStatus.COMPLETED
@@ -417,7 +440,8 @@ def test_a_console_that_has_not_read_its_mail_closes_nothing(desks) -> None:
         first.release_automation()
     with ben.open() as second:
         second.sync_now()
-        assert second.message_count() == 0 and second.automation_allowed()
+        assert second.message_count() == 0
+        assert second.automation_allowed()
         assert second.maintain() == 0
         assert {row.action.id for row in second.actions(ActionStatus.PENDING)} == pending
 
@@ -431,9 +455,11 @@ def test_a_restored_database_gets_the_decisions_back_before_anyone_decides_again
     server.start()
     with ana.open() as first:
         report = first.sync_now()
-        assert report.error == "" and report.resent
+        assert report.error == ""
+        assert report.resent
     kinds = Counter((doc.get("kind"), doc.get("action_id")) for doc in server.docs(DATABASE))
-    assert kinds[("decision", action_id)] == 1 and kinds[("run", action_id)] == 1
+    assert kinds[("decision", action_id)] == 1
+    assert kinds[("run", action_id)] == 1
     with ben.open() as second:
         # ben never saw ana's approval: his copy still says pending, but the server knows better.
         with pytest.raises(DecisionConflict, match="was already approved by ana"):
@@ -452,6 +478,10 @@ def test_pointing_a_console_at_another_database_starts_afresh(desks, server: Cou
     ana.sync_options = {"database": "soc-night-shift"}
     with ana.open() as first:
         status = first.sync_status()
-        assert status.database == "soc-night-shift" and status.last_error == "" and status.offline_since == ""
-        assert status.waiting == total and status.last_success == "" and status.state == "waiting"
+        assert status.database == "soc-night-shift"
+        assert status.last_error == ""
+        assert status.offline_since == ""
+        assert status.waiting == total
+        assert status.last_success == ""
+        assert status.state == "waiting"
         assert first.sync_now().pushed == total
